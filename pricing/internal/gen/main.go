@@ -1,0 +1,51 @@
+// Command gen writes pricing/data/openai.json (the embedded price table) and
+// pricing/data/SOURCE from a LiteLLM model_prices_and_context_window.json
+// snapshot. It runs via `go generate ./pricing`.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/proxide/proxide/pricing/internal/subset"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	in := fs.String("in", "", "LiteLLM model_prices_and_context_window.json snapshot to read")
+	out := fs.String("out", "", "subset file to write; SOURCE is written beside it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return errors.New("both -in and -out are required")
+	}
+	src, err := os.ReadFile(*in)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	res, err := subset.OpenAI(src)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, res.JSON, 0o644); err != nil {
+		return fmt.Errorf("write subset: %w", err)
+	}
+	sourcePath := filepath.Join(filepath.Dir(*out), "SOURCE")
+	if err := os.WriteFile(sourcePath, subset.Source(*in, res), 0o644); err != nil {
+		return fmt.Errorf("write SOURCE: %w", err)
+	}
+	fmt.Fprintf(stdout, "gen: wrote %d models to %s and %s\n", res.Models, *out, sourcePath)
+	return nil
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "litellm-model-prices-2030-01-02.json")
+	require.NoError(t, os.WriteFile(in, []byte(`{
+	  "last_updated": "2030-01-02T00:00:00Z",
+	  "gpt-x": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06, "supports_vision": true}
+	}`), 0o600))
+	out := filepath.Join(dir, "data", "openai.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755))
+
+	var stdout bytes.Buffer
+	require.NoError(t, run([]string{"-in", in, "-out", out}, &stdout))
+	require.Contains(t, stdout.String(), "wrote 1 models")
+
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"gpt-x\": {\n    \"input_cost_per_token\": 1e-06,\n    \"litellm_provider\": \"openai\",\n    \"mode\": \"chat\"\n  }\n}\n", string(got))
+	source, err := os.ReadFile(filepath.Join(dir, "data", "SOURCE"))
+	require.NoError(t, err)
+	require.Contains(t, string(source), "Snapshot: litellm-model-prices-2030-01-02\n")
+	require.Contains(t, string(source), "Models: 1\n")
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	var stdout bytes.Buffer
+	require.ErrorContains(t, run(nil, &stdout), "-in and -out")
+	require.ErrorContains(t, run([]string{"-in", filepath.Join(dir, "missing.json"), "-out", filepath.Join(dir, "o.json")}, &stdout), "read snapshot")
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{`), 0o600))
+	require.ErrorContains(t, run([]string{"-in", bad, "-out", filepath.Join(dir, "o.json")}, &stdout), "parse source")
+	require.Error(t, run([]string{"-bogus"}, &stdout))
+}

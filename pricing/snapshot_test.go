@@ -1,0 +1,118 @@
+package pricing
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxide/proxide/pricing/internal/subset"
+)
+
+// sharedSnapshot returns the path and bytes of the LiteLLM snapshot in
+// ../shared/data beside the repository (pricing/ → ../ is the repo root →
+// ../../ its parent), or skips when that directory is absent.
+func sharedSnapshot(t *testing.T) (string, []byte) {
+	t.Helper()
+	path := filepath.Join("..", "..", "shared", "data", Snapshot+".json")
+	src, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("shared snapshot %s not present; skipping the check against it", path)
+	}
+	require.NoError(t, err)
+	return path, src
+}
+
+// TestEmbeddedMatchesGenerator fails when data/ was edited by hand or the
+// generator changed without `go generate ./pricing`.
+func TestEmbeddedMatchesGenerator(t *testing.T) {
+	path, src := sharedSnapshot(t)
+	res, err := subset.OpenAI(src)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(res.JSON, embedded), "data/openai.json is stale: run go generate ./pricing")
+
+	source, err := os.ReadFile(filepath.Join("data", "SOURCE"))
+	require.NoError(t, err)
+	require.Equal(t, string(subset.Source(path, res)), string(source), "data/SOURCE is stale: run go generate ./pricing")
+}
+
+// TestSourceRecordsSnapshot runs without ../shared: the recorded snapshot
+// and model count must agree with the code and the embedded table.
+func TestSourceRecordsSnapshot(t *testing.T) {
+	source, err := os.ReadFile(filepath.Join("data", "SOURCE"))
+	require.NoError(t, err)
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(source), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			fields[k] = v
+		}
+	}
+	require.Equal(t, Snapshot, fields["Snapshot"])
+	require.Equal(t, "2026-07-24", fields["Date"])
+	n, err := strconv.Atoi(fields["Models"])
+	require.NoError(t, err)
+	require.Equal(t, Default().Len(), n)
+	require.Equal(t, 122, n)
+
+	// The embedded file is plain LiteLLM format: every top-level value is a
+	// model object, no metadata entries.
+	var top map[string]map[string]any
+	require.NoError(t, json.Unmarshal(embedded, &top))
+	require.Len(t, top, n)
+}
+
+func TestParseFullSnapshot(t *testing.T) {
+	_, src := sharedSnapshot(t)
+	full, err := Parse(bytes.NewReader(src))
+	require.NoError(t, err)
+	require.Greater(t, full.Len(), 2000)
+	want, _ := Default().Lookup("gpt-4o")
+	got, ok := full.Lookup("gpt-4o")
+	require.True(t, ok)
+	require.Equal(t, want, got)
+}
+
+// TestDefaultCoversSnapshot checks every OpenAI text model with a price in
+// the shared snapshot is in the embedded table under its own name, priced
+// exactly as the full file prices it.
+func TestDefaultCoversSnapshot(t *testing.T) {
+	_, src := sharedSnapshot(t)
+	full, err := Parse(bytes.NewReader(src))
+	require.NoError(t, err)
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(src, &top))
+
+	def := Default()
+	count := 0
+	for name, raw := range top {
+		var e struct {
+			Provider string   `json:"litellm_provider"`
+			Mode     string   `json:"mode"`
+			Input    *float64 `json:"input_cost_per_token"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Input == nil {
+			continue
+		}
+		if e.Provider != "openai" && e.Provider != "text-completion-openai" {
+			continue
+		}
+		switch e.Mode {
+		case "chat", "completion", "embedding", "responses":
+		default:
+			continue
+		}
+		count++
+		got, ok := def.prices[name]
+		require.True(t, ok, "%s missing from the embedded table", name)
+		want := full.prices[name]
+		require.Equal(t, want, got, name)
+	}
+	require.Equal(t, count, def.Len(), "embedded table holds models the snapshot does not")
+}
