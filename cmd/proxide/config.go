@@ -1,0 +1,289 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole of Proxide's configuration, one plain struct filled
+// from the file, then PROXIDE_* environment variables, then flags.
+type Config struct {
+	Listen       ListenConfig   `mapstructure:"listen"`
+	Store        StoreConfig    `mapstructure:"store"`
+	Keys         []KeyConfig    `mapstructure:"keys"`
+	Upstream     UpstreamConfig `mapstructure:"upstream"`
+	ClientID     ClientIDConfig `mapstructure:"client_id"`
+	Budgets      BudgetsConfig  `mapstructure:"budgets"`
+	Pricing      PricingConfig  `mapstructure:"pricing"`
+	PathPrefixes []string       `mapstructure:"path_prefixes"`
+	Log          LogConfig      `mapstructure:"log"`
+}
+
+// ListenConfig holds the two ports and gRPC limits.
+type ListenConfig struct {
+	GRPC            string        `mapstructure:"grpc"`
+	Admin           string        `mapstructure:"admin"`
+	MaxMessageBytes int           `mapstructure:"max_message_bytes"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+}
+
+// StoreConfig selects the ledger.
+type StoreConfig struct {
+	RedisURL    string        `mapstructure:"redis_url"`
+	FailureMode string        `mapstructure:"failure_mode"`
+	Retention   time.Duration `mapstructure:"retention"`
+	Prefix      string        `mapstructure:"prefix"`
+}
+
+// KeyConfig is one Proxide API key.
+type KeyConfig struct {
+	Name   string   `mapstructure:"name"`
+	SHA256 string   `mapstructure:"sha256"`
+	Key    string   `mapstructure:"key"`
+	Scopes []string `mapstructure:"scopes"`
+}
+
+// UpstreamConfig says where the OpenAI key comes from.
+type UpstreamConfig struct {
+	APIKeyEnv  string `mapstructure:"api_key_env"`
+	APIKeyFile string `mapstructure:"api_key_file"`
+}
+
+// ClientIDConfig names the client-id header and its defaults.
+type ClientIDConfig struct {
+	Header  string `mapstructure:"header"`
+	Default string `mapstructure:"default"`
+	Strip   bool   `mapstructure:"strip"`
+}
+
+// BudgetsConfig holds the file's budget rules.
+type BudgetsConfig struct {
+	Timezone               string        `mapstructure:"timezone"`
+	Default                RuleConfig    `mapstructure:"default"`
+	Rules                  []RuleConfig  `mapstructure:"rules"`
+	DefaultMaxOutputTokens int64         `mapstructure:"default_max_output_tokens"`
+	ReservationTTL         time.Duration `mapstructure:"reservation_ttl"`
+	BlockCacheTTL          time.Duration `mapstructure:"block_cache_ttl"`
+}
+
+// RuleConfig is one budget rule as written in YAML; absent limits are unlimited.
+type RuleConfig struct {
+	ClientID        string    `mapstructure:"client_id"`
+	Match           string    `mapstructure:"match"`
+	DailyLimitUSD   *float64  `mapstructure:"daily_limit_usd"`
+	MonthlyLimitUSD *float64  `mapstructure:"monthly_limit_usd"`
+	Action          string    `mapstructure:"action"`
+	AlertThresholds []float64 `mapstructure:"alert_thresholds"`
+}
+
+// PricingConfig overrides or extends the embedded price table.
+type PricingConfig struct {
+	File          string                 `mapstructure:"file"`
+	Fallback      *PriceConfig           `mapstructure:"fallback"`
+	RefuseUnknown bool                   `mapstructure:"refuse_unknown"`
+	Custom        map[string]PriceConfig `mapstructure:"custom"`
+}
+
+// PriceConfig is a price in USD per million tokens.
+type PriceConfig struct {
+	InputPerMTok       float64  `mapstructure:"input_per_mtok"`
+	OutputPerMTok      float64  `mapstructure:"output_per_mtok"`
+	CachedInputPerMTok *float64 `mapstructure:"cached_input_per_mtok"`
+}
+
+// LogConfig sets the log level and format.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// defaults are set on viper so that every key is known to it: PROXIDE_* env
+// variables only reach keys viper knows.
+var defaults = map[string]any{
+	"listen.grpc":                       ":50051",
+	"listen.admin":                      ":8080",
+	"listen.max_message_bytes":          16 << 20,
+	"listen.shutdown_timeout":           "30s",
+	"store.redis_url":                   "",
+	"store.failure_mode":                "closed",
+	"store.retention":                   "2160h",
+	"store.prefix":                      "px",
+	"upstream.api_key_env":              "OPENAI_API_KEY",
+	"upstream.api_key_file":             "",
+	"client_id.header":                  "x-proxide-client-id",
+	"client_id.default":                 "",
+	"client_id.strip":                   true,
+	"budgets.timezone":                  "UTC",
+	"budgets.default_max_output_tokens": 4096,
+	"budgets.reservation_ttl":           "10m",
+	"budgets.block_cache_ttl":           "1s",
+	"pricing.file":                      "",
+	"pricing.refuse_unknown":            false,
+	"pricing.fallback.input_per_mtok":   10.0,
+	"pricing.fallback.output_per_mtok":  30.0,
+	"path_prefixes":                     []string{"/openai/v1", "/v1"},
+	"log.level":                         "info",
+	"log.format":                        "json",
+}
+
+// serveFlags are the command-line overrides of `proxide serve`.
+func serveFlags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.String("config", "", "YAML config file")
+	fs.String("grpc-addr", "", "ext_proc gRPC listen address (listen.grpc)")
+	fs.String("admin-addr", "", "admin HTTP listen address (listen.admin)")
+	fs.String("redis-url", "", "Redis URL; empty = in-memory ledger (store.redis_url)")
+	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+	return fs
+}
+
+var flagKeys = map[string]string{
+	"grpc-addr":  "listen.grpc",
+	"admin-addr": "listen.admin",
+	"redis-url":  "store.redis_url",
+	"log-level":  "log.level",
+}
+
+// loadConfig reads file, then env, then flags, and validates the result.
+func loadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
+	v := viper.New()
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+	// The environment is passed in (not read by viper) so tests control it;
+	// explicit Set calls rank above the file, and flags are set after env.
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "PROXIDE_") {
+			key := strings.ToLower(strings.TrimPrefix(k, "PROXIDE_"))
+			if dotted, ok := envKey(key); ok {
+				v.Set(dotted, val)
+			}
+		}
+	}
+	if path, _ := fs.GetString("config"); path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	for flag, key := range flagKeys {
+		if f := fs.Lookup(flag); f != nil && f.Changed {
+			v.Set(key, f.Value.String())
+		}
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
+	}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// envKey maps an env suffix like "store_redis_url" to the dotted key
+// "store.redis_url" by matching the known keys (underscores are ambiguous).
+func envKey(suffix string) (string, bool) {
+	for k := range defaults {
+		if strings.ReplaceAll(k, ".", "_") == suffix {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen.GRPC == "" {
+		add("listen.grpc: must not be empty")
+	}
+	if c.Listen.Admin == "" {
+		add("listen.admin: must not be empty")
+	}
+	if c.Listen.MaxMessageBytes < 1<<20 || c.Listen.MaxMessageBytes > 1<<30 {
+		add("listen.max_message_bytes: %d is outside 1 MiB..1 GiB", c.Listen.MaxMessageBytes)
+	}
+	if c.Store.FailureMode != "open" && c.Store.FailureMode != "closed" {
+		add("store.failure_mode: %q must be open or closed", c.Store.FailureMode)
+	}
+	if c.Store.Retention < 24*time.Hour {
+		add("store.retention: %s must be at least 24h", c.Store.Retention)
+	}
+	if c.Upstream.APIKeyEnv != "" && c.Upstream.APIKeyFile != "" && c.Upstream.APIKeyEnv != defaults["upstream.api_key_env"] {
+		add("upstream: set api_key_env or api_key_file, not both")
+	}
+	if c.ClientID.Header == "" || strings.ContainsAny(c.ClientID.Header, " :\t") {
+		add("client_id.header: %q is not a header name", c.ClientID.Header)
+	}
+	if c.Budgets.DefaultMaxOutputTokens <= 0 {
+		add("budgets.default_max_output_tokens: must be positive")
+	}
+	if c.Budgets.ReservationTTL < time.Second {
+		add("budgets.reservation_ttl: %s must be at least 1s", c.Budgets.ReservationTTL)
+	}
+	if c.Budgets.BlockCacheTTL < 0 {
+		add("budgets.block_cache_ttl: must not be negative")
+	}
+	if c.Pricing.Fallback != nil {
+		checkPrice(add, "pricing.fallback", *c.Pricing.Fallback)
+	}
+	for model, p := range c.Pricing.Custom {
+		checkPrice(add, "pricing.custom."+model, p)
+	}
+	for i, p := range c.PathPrefixes {
+		if !strings.HasPrefix(p, "/") {
+			add("path_prefixes[%d]: %q must start with /", i, p)
+		}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		add("log.format: %q must be json or text", c.Log.Format)
+	}
+	// Rules, keys, timezone and price files are checked where they are built
+	// (see buildRules, auth.NewKeys) so their messages name the field too.
+	return errors.Join(errs...)
+}
+
+func checkPrice(add func(string, ...any), field string, p PriceConfig) {
+	for name, v := range map[string]float64{"input_per_mtok": p.InputPerMTok, "output_per_mtok": p.OutputPerMTok} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e6 {
+			add("%s.%s: %v must be a price between 0 and 1e6 USD per million tokens", field, name, v)
+		}
+	}
+	if c := p.CachedInputPerMTok; c != nil && (math.IsNaN(*c) || math.IsInf(*c, 0) || *c < 0 || *c > 1e6) {
+		add("%s.cached_input_per_mtok: %v must be a price between 0 and 1e6", field, *c)
+	}
+}
+
+// upstreamKey reads the OpenAI key from the file or the env var; "" if neither.
+func (c Config) upstreamKey(getenv func(string) string) (string, error) {
+	if c.Upstream.APIKeyFile != "" {
+		b, err := os.ReadFile(c.Upstream.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("upstream.api_key_file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if c.Upstream.APIKeyEnv != "" {
+		return strings.TrimSpace(getenv(c.Upstream.APIKeyEnv)), nil
+	}
+	return "", nil
+}

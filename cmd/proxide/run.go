@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/proxide/proxide/auth"
+	"github.com/proxide/proxide/pricing"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usageText = `usage: proxide <command> [flags]
+
+commands:
+  serve [--config FILE] [--grpc-addr ADDR] [--admin-addr ADDR] [--redis-url URL] [--log-level LEVEL]
+        run the ext_proc sidecar and the admin server
+  keys hash [KEY]    print the SHA-256 of a Proxide key to paste into the config (reads stdin without KEY)
+  version            print the version and the price snapshot
+`
+
+// run dispatches the sub-commands; main only handles signals and exit codes.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return errors.New("missing command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr, environ)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "proxide %s (%s, prices %s)\n", buildVersion(), goVersion(), pricing.Snapshot)
+		return nil
+	case "keys":
+		return keysCommand(args[1:], os.Stdin, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	default:
+		fmt.Fprint(stderr, usageText)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func keysCommand(args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "hash" {
+		return errors.New("usage: proxide keys hash [KEY]")
+	}
+	key := ""
+	if len(args) > 1 {
+		key = args[1]
+	} else {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading key from stdin: %w", err)
+		}
+		key = strings.TrimSpace(line)
+	}
+	if key == "" {
+		return errors.New("keys hash: empty key")
+	}
+	fmt.Fprintln(stdout, auth.Hash(key))
+	return nil
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return "go"
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/auth"
+	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/extproc"
+	"github.com/proxide/proxide/metrics"
+	"github.com/proxide/proxide/pricing"
+)
+
+// app is everything `proxide serve` wires together, built in one place.
+type app struct {
+	cfg     Config
+	log     *slog.Logger
+	ledger  budget.Ledger
+	extproc *extproc.Server
+	admin   http.Handler
+	metrics *metrics.Metrics
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
+	fs := serveFlags()
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, environ)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(cfg, stderr, environ)
+	if err != nil {
+		return err
+	}
+	grpcLis, err := net.Listen("tcp", cfg.Listen.GRPC)
+	if err != nil {
+		return fmt.Errorf("listen.grpc: %w", err)
+	}
+	adminLis, err := net.Listen("tcp", cfg.Listen.Admin)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("listen.admin: %w", err)
+	}
+	return a.serve(ctx, grpcLis, adminLis)
+}
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToLower(cfg.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// newApp builds every component from the config; all problems are reported together.
+func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
+	log := newLogger(cfg.Log, logOut)
+	getenv := envLookup(environ)
+	var errs []error
+
+	pricer, err := buildPricer(cfg.Pricing)
+	errs = append(errs, err)
+	rules, err := buildRules(cfg.Budgets)
+	errs = append(errs, err)
+	cal, err := budget.NewCalendar(cfg.Budgets.Timezone)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("budgets.timezone: %w", err))
+	}
+	specs := make([]auth.KeySpec, 0, len(cfg.Keys))
+	for _, k := range cfg.Keys {
+		specs = append(specs, auth.KeySpec{Name: k.Name, SHA256: k.SHA256, Key: k.Key, Scopes: k.Scopes})
+	}
+	keys, err := auth.NewKeys(specs)
+	errs = append(errs, err)
+	upstreamKey, err := cfg.upstreamKey(getenv)
+	errs = append(errs, err)
+	if err == nil && upstreamKey == "" && keys.Enabled() {
+		errs = append(errs, fmt.Errorf("upstream: no OpenAI key (set %s or upstream.api_key_file); with Proxide keys configured the client's Authorization cannot be forwarded", cfg.Upstream.APIKeyEnv))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	m := metrics.New()
+	inner, err := openLedger(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	ledger := budget.NewResilient(inner, budget.ResilientOptions{Mode: budget.FailureMode(cfg.Store.FailureMode), Logger: log})
+
+	if !keys.Enabled() {
+		log.Warn("no Proxide keys configured: the gateway and the admin API accept every caller (development only)")
+	}
+	if upstreamKey == "" {
+		log.Warn("no upstream OpenAI key: the client's own Authorization header is forwarded")
+	}
+	ep, err := extproc.New(extproc.Options{
+		Ledger:                 ledger,
+		Pricer:                 pricer,
+		Rules:                  rules,
+		Calendar:               cal,
+		Keys:                   keys,
+		UpstreamKey:            upstreamKey,
+		ClientIDHeader:         cfg.ClientID.Header,
+		DefaultClientID:        cfg.ClientID.Default,
+		KeepClientID:           !cfg.ClientID.Strip,
+		PathPrefixes:           cfg.PathPrefixes,
+		DefaultMaxOutputTokens: cfg.Budgets.DefaultMaxOutputTokens,
+		ReservationTTL:         cfg.Budgets.ReservationTTL,
+		BlockCacheTTL:          cfg.Budgets.BlockCacheTTL,
+		Logger:                 log,
+		Metrics:                m,
+	})
+	if err != nil {
+		ledger.Close()
+		return nil, err
+	}
+	adminHandler := admin.New(admin.Options{
+		Ledger: ledger, Rules: rules, Calendar: cal, Keys: keys, Metrics: m.Handler(), Logger: log,
+		Ready: func(ctx context.Context) error { return ledgerReady(ctx, inner) },
+	})
+	return &app{cfg: cfg, log: log, ledger: ledger, extproc: ep, admin: adminHandler, metrics: m}, nil
+}
+
+// serve runs both servers until ctx is done, then drains: gRPC health goes
+// NOT_SERVING, open streams get ShutdownTimeout to finish (their settlements
+// included), and the ledger flushes what it buffered.
+func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(a.cfg.Listen.MaxMessageBytes), grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes))
+	extprocv3.RegisterExternalProcessorServer(gs, a.extproc)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(extprocv3.ExternalProcessor_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	hsrv := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- gs.Serve(grpcLis) }()
+	go func() { errc <- hsrv.Serve(adminLis) }()
+	a.log.Info("proxide serving", "grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String(),
+		"ledger", ledgerName(a.cfg.Store), "prices", pricing.Snapshot, "version", buildVersion())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.Listen.ShutdownTimeout.String())
+	hs.Shutdown()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	timer := time.NewTimer(a.cfg.Listen.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		a.log.Warn("open streams did not finish in time; closing them")
+		gs.Stop()
+		<-stopped
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hsrv.Shutdown(sctx)
+	if err := a.ledger.Close(); err != nil {
+		a.log.Error("ledger close", "err", err)
+	}
+	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) && !errors.Is(runErr, grpc.ErrServerStopped) {
+		return runErr
+	}
+	return nil
+}
+
+func ledgerName(s StoreConfig) string {
+	if s.RedisURL == "" {
+		return "memory"
+	}
+	return "redis"
+}
+
+func openLedger(s StoreConfig) (budget.Ledger, error) {
+	if s.RedisURL == "" {
+		return budget.NewMemory(budget.MemoryOptions{Retention: s.Retention}), nil
+	}
+	r, err := budget.OpenRedis(s.RedisURL, budget.RedisOptions{Prefix: s.Prefix, Retention: s.Retention})
+	if err != nil {
+		return nil, fmt.Errorf("store.redis_url: %w", err)
+	}
+	return r, nil
+}
+
+// ledgerReady pings the ledger when it can be pinged (Redis); memory is always ready.
+func ledgerReady(ctx context.Context, l budget.Ledger) error {
+	if p, ok := l.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func envLookup(environ []string) func(string) string {
+	return func(name string) string {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				return v
+			}
+		}
+		return ""
+	}
+}

@@ -1,0 +1,130 @@
+package extproc
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/proxide/proxide/budget"
+)
+
+// headerValue reads a header the way current Envoy sends it (raw_value) and
+// falls back to value for older Envoys.
+func headerValue(h *corev3.HeaderValue) string {
+	if len(h.GetRawValue()) > 0 {
+		return string(h.GetRawValue())
+	}
+	return h.GetValue()
+}
+
+// headerLookup returns the first value of a lower-case header name.
+func headerLookup(m *corev3.HeaderMap, name string) (string, bool) {
+	for _, h := range m.GetHeaders() {
+		if strings.EqualFold(h.GetKey(), name) {
+			return headerValue(h), true
+		}
+	}
+	return "", false
+}
+
+// setHeader overwrites a header. Only raw_value is set: Envoy turns a
+// value-only mutation into an empty header and rejects both.
+func setHeader(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: key, RawValue: []byte(value)}}
+}
+
+// releaseAfterHeaders tells Envoy to send nothing more for this request: body
+// modes must be spelled out, an omitted one would silently become NONE anyway
+// but we mean it here.
+var releaseAfterHeaders = &filterv3.ProcessingMode{
+	RequestBodyMode:     filterv3.ProcessingMode_NONE,
+	RequestTrailerMode:  filterv3.ProcessingMode_SKIP,
+	ResponseHeaderMode:  filterv3.ProcessingMode_SKIP,
+	ResponseBodyMode:    filterv3.ProcessingMode_NONE,
+	ResponseTrailerMode: filterv3.ProcessingMode_SKIP,
+}
+
+// apiError is an OpenAI-style error body, with Proxide's extra fields.
+type apiError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+func marshalJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only plain structs of strings and numbers are encoded here.
+		return []byte(`{"error":{"message":"internal error","type":"server_error"}}`)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n")
+}
+
+func strPtr(s string) *string { return &s }
+
+// immediate builds a local reply with a JSON body.
+func immediate(code int, details string, body []byte, extra ...*corev3.HeaderValueOption) *extprocv3.ProcessingResponse {
+	headers := append([]*corev3.HeaderValueOption{setHeader("content-type", "application/json")}, extra...)
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{
+		ImmediateResponse: &extprocv3.ImmediateResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(code)},
+			Headers: &extprocv3.HeaderMutation{SetHeaders: headers},
+			Body:    body,
+			Details: details,
+		},
+	}}
+}
+
+// openAIError answers with OpenAI's error shape, which every SDK parses.
+func openAIError(code int, errType, errCode, param, message string) *extprocv3.ProcessingResponse {
+	e := apiError{Message: message, Type: errType}
+	if errCode != "" {
+		e.Code = strPtr(errCode)
+	}
+	if param != "" {
+		e.Param = strPtr(param)
+	}
+	return immediate(code, "proxide_"+errType, marshalJSON(map[string]any{"error": e}))
+}
+
+// budgetError is exactly the 402 body of DESIGN.md; field order matters to
+// people reading it, so it is a struct, not a map.
+type budgetError struct {
+	Type      string  `json:"type"`
+	Message   string  `json:"message"`
+	ClientID  string  `json:"client_id"`
+	LimitType string  `json:"limit_type"`
+	LimitUSD  float64 `json:"limit_usd"`
+	SpentUSD  float64 `json:"spent_usd"`
+}
+
+// budgetExceeded answers 402 with retry-after = seconds until the period resets.
+func budgetExceeded(clientID string, ex budget.Exceeded, now time.Time) *extprocv3.ProcessingResponse {
+	limitUSD := float64(ex.LimitNano) / 1e9
+	kind := "Daily"
+	if ex.Kind == budget.Monthly {
+		kind = "Monthly"
+	}
+	body := marshalJSON(map[string]budgetError{"error": {
+		Type:      "budget_exceeded",
+		Message:   fmt.Sprintf("%s budget limit of $%.2f exceeded for client %s", kind, limitUSD, clientID),
+		ClientID:  clientID,
+		LimitType: string(ex.Kind),
+		LimitUSD:  limitUSD,
+		SpentUSD:  math.Round(float64(ex.SpentNano)/1e3) / 1e6,
+	}})
+	retry := int64(math.Ceil(ex.Period.RetryAfter(now).Seconds()))
+	return immediate(402, "proxide_budget_exceeded", body, setHeader("retry-after", strconv.FormatInt(retry, 10)))
+}
