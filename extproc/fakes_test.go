@@ -1,0 +1,108 @@
+package extproc
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+
+	"github.com/proxide/proxide/budget"
+)
+
+// fakeStream replays Envoy's messages and records the sidecar's replies. After
+// the script it ends with endErr (io.EOF: Envoy closed normally).
+type fakeStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	in     []*extprocv3.ProcessingRequest
+	out    []*extprocv3.ProcessingResponse
+	endErr error
+}
+
+var _ extprocv3.ExternalProcessor_ProcessServer = (*fakeStream)(nil)
+
+func (f *fakeStream) Context() context.Context { return f.ctx }
+
+func (f *fakeStream) Recv() (*extprocv3.ProcessingRequest, error) {
+	if len(f.in) == 0 {
+		if f.endErr != nil {
+			return nil, f.endErr
+		}
+		return nil, io.EOF
+	}
+	m := f.in[0]
+	f.in = f.in[1:]
+	return m, nil
+}
+
+func (f *fakeStream) Send(r *extprocv3.ProcessingResponse) error {
+	f.out = append(f.out, r)
+	return nil
+}
+
+// fakeLedger admits by a scripted answer and records every call.
+type fakeLedger struct {
+	mu       sync.Mutex
+	admit    func(budget.ReserveRequest) (budget.Admission, error)
+	reserves []budget.ReserveRequest
+	settles  []budget.SettleRequest
+}
+
+var _ Ledger = (*fakeLedger)(nil)
+
+func (l *fakeLedger) Reserve(_ context.Context, r budget.ReserveRequest) (budget.Admission, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reserves = append(l.reserves, r)
+	if l.admit != nil {
+		return l.admit(r)
+	}
+	return budget.Admission{Admitted: true}, nil
+}
+
+func (l *fakeLedger) Settle(_ context.Context, s budget.SettleRequest) (budget.SettleResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settles = append(l.settles, s)
+	return budget.SettleResult{}, nil
+}
+
+type staticRules struct{ rule budget.Rule }
+
+func (r staticRules) Resolve(string) budget.Rule { return r.rule }
+
+// Envoy-side message builders, with values in raw_value as current Envoy sends them.
+
+func hdrs(kv ...string) *corev3.HeaderMap {
+	m := &corev3.HeaderMap{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.Headers = append(m.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
+	}
+	return m
+}
+
+func reqHeaders(eos bool, kv ...string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{
+		RequestHeaders: &extprocv3.HttpHeaders{Headers: hdrs(kv...), EndOfStream: eos}}}
+}
+
+func reqBody(body string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
+		RequestBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: true}}}
+}
+
+func respHeaders(eos bool, kv ...string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
+		ResponseHeaders: &extprocv3.HttpHeaders{Headers: hdrs(kv...), EndOfStream: eos}}}
+}
+
+func respBody(body string, eos bool) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{
+		ResponseBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: eos}}}
+}
+
+var fixedNow = time.Date(2026, 11, 28, 15, 30, 0, 0, time.UTC)
