@@ -120,4 +120,3 @@ func newReservationID() string {
 	}
 	return hex.EncodeToString(b[:])
 }
-

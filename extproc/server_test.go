@@ -7,16 +7,16 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
@@ -445,4 +445,3 @@ func TestEndpointsAreMetered(t *testing.T) {
 		})
 	}
 }
-
