@@ -1,0 +1,152 @@
+package budget
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/proxide/proxide/budget/redistest"
+)
+
+// noop is a Ledger that does nothing: the floor the others are compared against.
+type noop struct{}
+
+var _ Ledger = noop{}
+
+func (noop) Reserve(context.Context, ReserveRequest) (Admission, error) {
+	return Admission{Admitted: true}, nil
+}
+func (noop) Settle(context.Context, SettleRequest) (SettleResult, error) { return SettleResult{}, nil }
+func (noop) Spend(context.Context, string, Rule, Periods, time.Time) (ClientSpend, error) {
+	return ClientSpend{}, nil
+}
+func (noop) History(context.Context, string, string, string) ([]DayStats, error) { return nil, nil }
+func (noop) Close() error                                                        { return nil }
+
+// roundTrips counts commands and pipelines sent to Redis.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+type benchLedger struct {
+	name string
+	open func(b *testing.B) (Ledger, *roundTrips)
+}
+
+func benchLedgers() []benchLedger {
+	return []benchLedger{
+		{"noop", func(b *testing.B) (Ledger, *roundTrips) { return noop{}, nil }},
+		{"memory", func(b *testing.B) (Ledger, *roundTrips) { return NewMemory(MemoryOptions{}), nil }},
+		{"memory-1shard", func(b *testing.B) (Ledger, *roundTrips) { return newMemory(MemoryOptions{}, 1), nil }},
+		{"redis", func(b *testing.B) (Ledger, *roundTrips) {
+			client := redis.NewClient(&redis.Options{Addr: redistest.Start(b), PoolSize: 64})
+			b.Cleanup(func() { _ = client.Close() })
+			rt := &roundTrips{}
+			client.AddHook(rt)
+			l, err := NewRedis(client, RedisOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l, rt
+		}},
+	}
+}
+
+// request is one metered request: reserve the estimate, settle the actual cost.
+func request(ctx context.Context, b *testing.B, l Ledger, clients []string, i int64, p Periods, now time.Time, rule Rule) {
+	id := "req-" + strconv.FormatInt(i, 10)
+	client := clients[i%int64(len(clients))]
+	a, err := l.Reserve(ctx, ReserveRequest{ID: id, ClientID: client, Rule: rule, Periods: p, EstimateNano: 30_000, Now: now})
+	if err != nil || !a.Admitted {
+		b.Fatalf("reserve: %v %+v", err, a)
+	}
+	_, err = l.Settle(ctx, SettleRequest{ID: id, ClientID: client, Rule: rule, Periods: p, ActualNano: 21_000,
+		Model: "gpt-4o-mini", Tokens: Tokens{Prompt: 120, Completion: 30}, Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchClients spreads requests over 100 clients, like a fleet of agents.
+func benchClients() []string {
+	out := make([]string, 100)
+	for i := range out {
+		out[i] = "user-" + strconv.Itoa(i)
+	}
+	return out
+}
+
+func benchRule() Rule {
+	return Rule{Daily: LimitOf(1_000_000 * NanoPerUSD), Monthly: LimitOf(9_000_000 * NanoPerUSD)}
+}
+
+// BenchmarkReserveSettle measures one request (Reserve + Settle) from one goroutine.
+func BenchmarkReserveSettle(b *testing.B) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p := Calendar{}.Periods(now)
+	rule := benchRule()
+	clients := benchClients()
+	for _, bl := range benchLedgers() {
+		b.Run(bl.name, func(b *testing.B) {
+			l, rt := bl.open(b)
+			ctx := context.Background()
+			request(ctx, b, l, clients, 1<<40, p, now, rule) // warm up connections and scripts
+			var before int64
+			if rt != nil {
+				before = rt.n.Load()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range int64(b.N) {
+				request(ctx, b, l, clients, i, p, now, rule)
+			}
+			b.StopTimer()
+			if rt != nil {
+				b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+			}
+		})
+	}
+}
+
+// BenchmarkReserveSettleParallel is the same under GOMAXPROCS goroutines ×4 (RunParallel
+// with SetParallelism), showing lock contention (memory) and pooled throughput (redis).
+func BenchmarkReserveSettleParallel(b *testing.B) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p := Calendar{}.Periods(now)
+	rule := benchRule()
+	clients := benchClients()
+	for _, bl := range benchLedgers() {
+		b.Run(bl.name, func(b *testing.B) {
+			l, rt := bl.open(b)
+			ctx := context.Background()
+			request(ctx, b, l, clients, 1<<40, p, now, rule)
+			var seq atomic.Int64
+			var before int64
+			if rt != nil {
+				before = rt.n.Load()
+			}
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					request(ctx, b, l, clients, seq.Add(1), p, now, rule)
+				}
+			})
+			b.StopTimer()
+			if rt != nil {
+				b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+			}
+		})
+	}
+}

@@ -1,0 +1,221 @@
+package budget
+
+import (
+	"math"
+	"time"
+)
+
+// memClient is one client's state in Memory, guarded by its shard's mutex. It mirrors the
+// Redis layout: day and month records, reserved sums per period, pending reservations and
+// recently settled ids.
+type memClient struct {
+	days     map[string]*memDay
+	months   map[string]*memMonth
+	reserved map[periodRef]int64 // reserved nano per period, like the Redis rsv hash
+	res      map[string]memRes
+	minExp   int64 // earliest reservation expiry (unix ms); math.MaxInt64 when none
+	done     map[string]int64
+	doneQ    []doneEntry // settle order, for pruning done without scanning the map
+}
+
+type memRes struct {
+	amount     int64
+	day, month string
+	expiry     int64 // unix ms
+}
+
+type doneEntry struct {
+	id string
+	at int64
+}
+
+type memDay struct {
+	spent, req, fail int64
+	models           map[string]*ModelStats
+	marks            map[markKey]bool
+	expires          int64 // unix ms: period end + retention
+}
+
+type memMonth struct {
+	spent   int64
+	marks   map[markKey]bool
+	expires int64
+}
+
+func newMemClient() *memClient {
+	return &memClient{
+		days:     map[string]*memDay{},
+		months:   map[string]*memMonth{},
+		reserved: map[periodRef]int64{},
+		res:      map[string]memRes{},
+		minExp:   math.MaxInt64,
+		done:     map[string]int64{},
+	}
+}
+
+// periodRef names a period in the reserved sums without building a string per lookup.
+type periodRef struct {
+	kind PeriodKind
+	key  string
+}
+
+func dayRef(key string) periodRef   { return periodRef{Daily, key} }
+func monthRef(key string) periodRef { return periodRef{Monthly, key} }
+
+// spend returns the client's spend in the periods p with the rule's limits.
+func (c *memClient) spend(rule Rule, p Periods) (day, month PeriodSpend) {
+	day = PeriodSpend{ReservedNano: c.reserved[dayRef(p.Day.Key)], Limit: rule.Daily}
+	month = PeriodSpend{ReservedNano: c.reserved[monthRef(p.Month.Key)], Limit: rule.Monthly}
+	if d := c.days[p.Day.Key]; d != nil {
+		day.SpentNano = d.spent
+	}
+	if m := c.months[p.Month.Key]; m != nil {
+		month.SpentNano = m.spent
+	}
+	return day, month
+}
+
+func (c *memClient) reserve(id string, amount int64, p Periods, expiry int64) {
+	c.res[id] = memRes{amount: amount, day: p.Day.Key, month: p.Month.Key, expiry: expiry}
+	c.minExp = min(c.minExp, expiry)
+	if amount > 0 {
+		c.reserved[dayRef(p.Day.Key)] = addSat(c.reserved[dayRef(p.Day.Key)], amount)
+		c.reserved[monthRef(p.Month.Key)] = addSat(c.reserved[monthRef(p.Month.Key)], amount)
+	}
+}
+
+// release drops a pending reservation from the reserved sums of the periods it was taken
+// in (not the current ones), so a settlement after midnight frees yesterday's reservation.
+func (c *memClient) release(id string) {
+	r, ok := c.res[id]
+	if !ok {
+		return
+	}
+	delete(c.res, id)
+	c.subReserved(dayRef(r.day), r.amount)
+	c.subReserved(monthRef(r.month), r.amount)
+}
+
+func (c *memClient) subReserved(field periodRef, amount int64) {
+	if amount == 0 {
+		return
+	}
+	if v := c.reserved[field] - amount; v > 0 {
+		c.reserved[field] = v
+	} else {
+		delete(c.reserved, field)
+	}
+}
+
+// sweepReservations releases reservations whose TTL passed (expiry <= now).
+func (c *memClient) sweepReservations(now int64) {
+	if now < c.minExp {
+		return
+	}
+	c.minExp = math.MaxInt64
+	for id, r := range c.res {
+		if r.expiry <= now {
+			c.release(id)
+		} else {
+			c.minExp = min(c.minExp, r.expiry)
+		}
+	}
+}
+
+func (c *memClient) markSettled(id string, now int64) {
+	c.done[id] = now
+	c.doneQ = append(c.doneQ, doneEntry{id: id, at: now})
+	c.pruneDone(now)
+}
+
+// pruneDone forgets ids settled more than SettledTTL ago. Request clocks are only roughly
+// monotonic, so an entry out of order just lives a little longer.
+func (c *memClient) pruneDone(now int64) {
+	cutoff := now - SettledTTL.Milliseconds()
+	n := 0
+	for n < len(c.doneQ) && c.doneQ[n].at < cutoff {
+		if c.done[c.doneQ[n].id] == c.doneQ[n].at {
+			delete(c.done, c.doneQ[n].id)
+		}
+		n++
+	}
+	if n > 0 {
+		c.doneQ = append(c.doneQ[:0:0], c.doneQ[n:]...)
+	}
+}
+
+// expiry is when a period's data may be dropped: its end plus the retention.
+func expiry(p Period, retention time.Duration) int64 {
+	return p.End.Add(retention).UnixMilli()
+}
+
+func (c *memClient) day(p Period, retention time.Duration) *memDay {
+	d := c.days[p.Key]
+	if d == nil {
+		d = &memDay{models: map[string]*ModelStats{}, marks: map[markKey]bool{}}
+		c.days[p.Key] = d
+	}
+	d.expires = max(d.expires, expiry(p, retention))
+	return d
+}
+
+func (c *memClient) month(p Period, retention time.Duration) *memMonth {
+	m := c.months[p.Key]
+	if m == nil {
+		m = &memMonth{marks: map[markKey]bool{}}
+		c.months[p.Key] = m
+	}
+	m.expires = max(m.expires, expiry(p, retention))
+	return m
+}
+
+// count records the per-day and per-model counters of one settlement.
+func (d *memDay) count(s SettleRequest) {
+	d.req++
+	name := modelName(s.Model)
+	m := d.models[name]
+	if m == nil {
+		m = &ModelStats{Model: name}
+		d.models[name] = m
+	}
+	m.Requests++
+	if s.Failed {
+		d.fail++
+		m.Failed++
+	}
+	if s.Estimated {
+		m.Estimated++
+	}
+	m.Tokens.Prompt = addSat(m.Tokens.Prompt, s.Tokens.Prompt)
+	m.Tokens.Cached = addSat(m.Tokens.Cached, s.Tokens.Cached)
+	m.Tokens.Completion = addSat(m.Tokens.Completion, s.Tokens.Completion)
+	m.Tokens.Reasoning = addSat(m.Tokens.Reasoning, s.Tokens.Reasoning)
+	m.CostNano = addSat(m.CostNano, s.ActualNano)
+}
+
+func (d *memDay) stats(key string) DayStats {
+	ds := DayStats{Day: key, Requests: d.req, Failed: d.fail, CostNano: d.spent}
+	for _, m := range d.models {
+		ds.Models = append(ds.Models, *m)
+	}
+	sortModels(ds.Models)
+	return ds
+}
+
+// prune drops expired periods, reservations and settled ids, and reports whether nothing
+// is left of the client.
+func (c *memClient) prune(now int64) bool {
+	c.sweepReservations(now)
+	c.pruneDone(now)
+	for k, d := range c.days {
+		if d.expires <= now {
+			delete(c.days, k)
+		}
+	}
+	for k, m := range c.months {
+		if m.expires <= now {
+			delete(c.months, k)
+		}
+	}
+	return len(c.days) == 0 && len(c.months) == 0 && len(c.res) == 0 && len(c.done) == 0 && len(c.reserved) == 0
+}

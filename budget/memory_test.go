@@ -1,0 +1,96 @@
+package budget
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func clientCount(m *Memory) int {
+	n := 0
+	for i := range m.shards {
+		m.shards[i].mu.Lock()
+		n += len(m.shards[i].clients)
+		m.shards[i].mu.Unlock()
+	}
+	return n
+}
+
+func TestMemoryRetention(t *testing.T) {
+	m := NewMemory(MemoryOptions{Retention: 48 * time.Hour})
+	cal := Calendar{}
+	ctx := context.Background()
+	settle := func(id, client string, now time.Time, cost int64) {
+		_, err := m.Settle(ctx, SettleRequest{ID: id, ClientID: client, Periods: cal.Periods(now), ActualNano: cost, Now: now})
+		require.NoError(t, err)
+	}
+	day1 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	settle("a", "gone", day1, 5)
+	reserveAt := day1.Add(time.Hour)
+	_, err := m.Reserve(ctx, ReserveRequest{ID: "r", ClientID: "gone", Periods: cal.Periods(reserveAt), EstimateNano: 9, Now: reserveAt})
+	require.NoError(t, err)
+	settle("b", "stays", day1, 5)
+
+	// Nov 1 ends at Nov 2 00:00; plus 48h it may go at Nov 4 00:00. The month outlives it.
+	settle("c", "stays", time.Date(2026, 11, 3, 23, 0, 0, 0, time.UTC), 1)
+	h, err := m.History(ctx, "stays", "2026-11-01", "2026-11-01")
+	require.NoError(t, err)
+	require.Equal(t, int64(5), h[0].CostNano, "kept until period end + retention")
+
+	settle("d", "stays", time.Date(2026, 11, 4, 1, 0, 0, 0, time.UTC), 1)
+	h, err = m.History(ctx, "stays", "2026-11-01", "2026-11-04")
+	require.NoError(t, err)
+	require.Equal(t, []int64{0, 0, 1, 1}, []int64{h[0].CostNano, h[1].CostNano, h[2].CostNano, h[3].CostNano})
+	s, err := m.Spend(ctx, "stays", Rule{}, cal.Periods(time.Date(2026, 11, 4, 1, 0, 0, 0, time.UTC)), time.Date(2026, 11, 4, 1, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Equal(t, int64(7), s.Month.SpentNano, "the month is kept until its own end + retention")
+	require.Equal(t, 2, clientCount(m))
+
+	// Far later: the idle client's month, settled ids and expired reservation are gone,
+	// and so is the client itself.
+	settle("e", "stays", time.Date(2027, 1, 10, 0, 0, 0, 0, time.UTC), 1)
+	require.Equal(t, 1, clientCount(m))
+}
+
+func TestMemoryPrunesSettledIDs(t *testing.T) {
+	m := NewMemory(MemoryOptions{})
+	cal := Calendar{}
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for i, id := range []string{"a", "b"} {
+		at := now.Add(time.Duration(i) * time.Minute)
+		_, err := m.Settle(ctx, SettleRequest{ID: id, ClientID: "c", Periods: cal.Periods(at), Now: at})
+		require.NoError(t, err)
+	}
+	later := now.Add(SettledTTL + 30*time.Second)
+	_, err := m.Settle(ctx, SettleRequest{ID: "z", ClientID: "c", Periods: cal.Periods(later), Now: later})
+	require.NoError(t, err)
+	sh, c := m.lock("c", false)
+	defer sh.mu.Unlock()
+	require.Len(t, c.done, 2, "a is older than SettledTTL, b is not yet")
+	require.NotContains(t, c.done, "a")
+	require.Len(t, c.doneQ, 2)
+}
+
+func TestMemoryCanceledContext(t *testing.T) {
+	m := NewMemory(MemoryOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	_, err := m.Reserve(ctx, ReserveRequest{ID: "a", ClientID: "c", Periods: Calendar{}.Periods(now), Now: now})
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, clientCount(m))
+}
+
+func TestModelName(t *testing.T) {
+	require.Equal(t, "unknown", modelName(""))
+	require.Equal(t, "gpt-4o-2024-08-06", modelName("gpt-4o-2024-08-06"))
+	require.Equal(t, "a_b_c\uFFFD", modelName("a|b\nc\xff"))
+	long := modelName("x" + strings.Repeat("é", 100)) // odd byte offset: 'é' is 2 bytes
+	require.LessOrEqual(t, len(long), maxModelBytes)
+	require.Equal(t, "é", long[len(long)-2:], "cut on a rune boundary")
+}

@@ -1,0 +1,174 @@
+package budget_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/ledgertest"
+	"github.com/proxide/proxide/budget/redistest"
+)
+
+// TestRedisClusterContract runs the suite through a ClusterClient on a one-node cluster:
+// cluster mode refuses commands whose keys span slots, so this proves every script's
+// keys share the client's hash tag.
+func TestRedisClusterContract(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.Options{Cluster: true})
+	l0, err := budget.OpenRedis("redis-cluster://"+srv.Addr, budget.RedisOptions{})
+	require.NoError(t, err)
+	require.NoError(t, l0.Close())
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}})
+	t.Cleanup(func() { _ = client.Close() })
+	var n atomic.Int64
+	ledgertest.Run(t, func(t *testing.T) budget.Ledger {
+		l, err := budget.NewRedis(client, budget.RedisOptions{Prefix: fmt.Sprintf("c%d", n.Add(1))})
+		require.NoError(t, err)
+		return l
+	})
+}
+
+func tag(id string) string { return "{" + base64.RawURLEncoding.EncodeToString([]byte(id)) + "}" }
+
+// TestRedisKeyLayout pins the documented layout (README.md) and key TTLs, on miniredis.
+func TestRedisKeyLayout(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = client.Close() })
+	l, err := budget.NewRedis(client, budget.RedisOptions{Retention: 24 * time.Hour})
+	require.NoError(t, err)
+	ctx := context.Background()
+	cal, _ := budget.NewCalendar("UTC")
+	now := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
+	p := cal.Periods(now)
+	rule := budget.Rule{Daily: budget.LimitOf(100), Monthly: budget.LimitOf(1000)}
+	client12345 := "user-12345"
+	base := "px:" + tag(client12345) + ":"
+	require.Equal(t, "px:{dXNlci0xMjM0NQ}:", base)
+
+	_, err = l.Reserve(ctx, budget.ReserveRequest{ID: "r1", ClientID: client12345, Rule: rule, Periods: p, EstimateNano: 40, Now: now, TTL: time.Minute})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{base + "res", base + "resx", base + "rsv"}, mr.Keys())
+	expiry := now.Add(time.Minute).UnixMilli()
+	require.Equal(t, fmt.Sprintf("40|2026-11-28|2026-11|%d", expiry), mr.HGet(base+"res", "r1"))
+	score, err := mr.ZScore(base+"resx", "r1")
+	require.NoError(t, err)
+	require.Equal(t, float64(expiry), score)
+	require.Equal(t, "40", mr.HGet(base+"rsv", "d|2026-11-28"))
+	require.Equal(t, "40", mr.HGet(base+"rsv", "m|2026-11"))
+	require.Equal(t, 2*time.Minute, mr.TTL(base+"res"))
+
+	_, err = l.Settle(ctx, budget.SettleRequest{ID: "r1", ClientID: client12345, Rule: rule, Periods: p, ActualNano: 85,
+		Model: "gpt-4o", Tokens: budget.Tokens{Prompt: 7, Completion: 3}, Estimated: true, Now: now})
+	require.NoError(t, err)
+	day, month, done := base+"d:2026-11-28", base+"m:2026-11", base+"done"
+	require.ElementsMatch(t, []string{day, month, done}, mr.Keys(), "empty reservation hashes disappear")
+	fields, err := mr.HKeys(day)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"spent", "req", "est", "m|gpt-4o|req", "m|gpt-4o|est", "m|gpt-4o|p", "m|gpt-4o|o", "m|gpt-4o|cost", "a|800000|100"}, fields)
+	require.Equal(t, "85", mr.HGet(day, "spent"))
+	require.Equal(t, "85", mr.HGet(month, "spent"))
+	require.Equal(t, 6*time.Hour+24*time.Hour, mr.TTL(day), "period end + retention")
+	require.Equal(t, (2*24+6)*time.Hour+24*time.Hour, mr.TTL(month))
+	require.Equal(t, budget.SettledTTL, mr.TTL(done))
+	score, err = mr.ZScore(done, "r1")
+	require.NoError(t, err)
+	require.Equal(t, float64(now.UnixMilli()), score)
+
+	// Settled ids older than SettledTTL are pruned by a later settlement.
+	later := now.Add(budget.SettledTTL + time.Millisecond)
+	_, err = l.Settle(ctx, budget.SettleRequest{ID: "r2", ClientID: client12345, Rule: rule, Periods: cal.Periods(later), Now: later})
+	require.NoError(t, err)
+	members, err := mr.ZMembers(done)
+	require.NoError(t, err)
+	require.Equal(t, []string{"r2"}, members)
+
+	// A custom prefix; braces are refused because they would change the hash tag.
+	l2, err := budget.NewRedis(client, budget.RedisOptions{Prefix: "proxide:prod"})
+	require.NoError(t, err)
+	_, err = l2.Settle(ctx, budget.SettleRequest{ID: "x", ClientID: "a{b}", Rule: rule, Periods: p, Now: now})
+	require.NoError(t, err)
+	require.True(t, mr.Exists("proxide:prod:"+tag("a{b}")+":done"))
+	_, err = budget.NewRedis(client, budget.RedisOptions{Prefix: "p{x}"})
+	require.Error(t, err)
+}
+
+// countHook counts commands and pipelines sent to Redis: each is one round trip.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+func TestRedisOneRoundTripEach(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
+	t.Cleanup(func() { _ = client.Close() })
+	hook := &countHook{}
+	client.AddHook(hook)
+	l, err := budget.NewRedis(client, budget.RedisOptions{})
+	require.NoError(t, err)
+	f := ledgertest.NewFixture(t, l, "UTC", time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
+	rule := budget.Rule{Daily: budget.LimitOf(ledgertest.Cent)}
+	ctx := context.Background()
+
+	count := func(name string, fn func()) {
+		t.Helper()
+		fn() // warm up: a new pooled connection sends its own HELLO / CLIENT SETINFO
+		before := hook.n.Load()
+		fn()
+		require.Equal(t, int64(1), hook.n.Load()-before, name)
+	}
+	count("reserve", func() { f.Reserve(f.NextID(), "c", rule, 1) })
+	count("settle", func() { f.Settle(f.NextID(), "c", rule, 1) })
+	count("spend", func() { f.Spend("c", rule) })
+	count("history", func() {
+		_, err := l.History(ctx, "c", "2026-11-01", "2026-11-30")
+		require.NoError(t, err)
+	})
+
+	// After a restart or failover the script cache is empty: EVALSHA fails with NOSCRIPT
+	// and the script is sent again (EVAL), transparently.
+	require.NoError(t, client.ScriptFlush(ctx).Err())
+	a := f.Reserve(f.NextID(), "c", rule, 1)
+	require.True(t, a.Admitted)
+}
+
+func TestRedisUnavailable(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.Options{})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = client.Close() })
+	l, err := budget.NewRedis(client, budget.RedisOptions{})
+	require.NoError(t, err)
+	require.NoError(t, l.Ping(context.Background()))
+	require.NoError(t, srv.Stop())
+
+	f := ledgertest.NewFixture(t, l, "UTC", time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	rule := budget.Rule{}
+	_, err = l.Reserve(ctx, f.ReserveReq("a", "c", rule, 1))
+	require.ErrorIs(t, err, budget.ErrUnavailable)
+	_, err = l.Settle(ctx, f.SettleReq("a", "c", rule, 1))
+	require.ErrorIs(t, err, budget.ErrUnavailable)
+	_, err = l.Spend(ctx, "c", rule, f.Periods(), f.Now)
+	require.ErrorIs(t, err, budget.ErrUnavailable)
+	_, err = l.History(ctx, "c", "2026-11-28", "2026-11-28")
+	require.ErrorIs(t, err, budget.ErrUnavailable)
+	require.ErrorIs(t, l.Ping(ctx), budget.ErrUnavailable)
+	// Validation still comes first.
+	_, err = l.Reserve(ctx, f.ReserveReq("", "c", rule, 1))
+	require.ErrorIs(t, err, budget.ErrInvalid)
+
+	_, err = budget.NewRedis(client, budget.RedisOptions{})
+	require.ErrorIs(t, err, budget.ErrUnavailable, "NewRedis loads the scripts")
+}

@@ -1,0 +1,116 @@
+package budget
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Rules resolves the rule of a client id: an exact rule, else the longest matching prefix
+// pattern, else the default rule. It is immutable and safe for concurrent use; to change
+// the rules build a new Rules and swap the pointer.
+type Rules struct {
+	def      Rule
+	all      []Rule          // as given, for All
+	exact    map[string]Rule // by ClientID
+	patterns []Rule          // longest prefix first
+}
+
+// NewRules validates def and rules and builds the resolver. Each rule in rules must set
+// exactly one of ClientID or Match; def must set neither. Duplicate ids or patterns are an
+// error. All problems are reported together.
+func NewRules(def Rule, rules []Rule) (*Rules, error) {
+	var errs []error
+	if err := def.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("default rule: %w", err))
+	}
+	if def.ClientID != "" || def.Match != "" {
+		errs = append(errs, errors.New("default rule: must set neither client_id nor match"))
+	}
+	rs := &Rules{
+		def:   cloneRule(def),
+		all:   make([]Rule, 0, len(rules)),
+		exact: make(map[string]Rule),
+	}
+	seenPattern := make(map[string]bool)
+	for i, r := range rules {
+		name := ruleName(i, r)
+		if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		r = cloneRule(r)
+		switch {
+		case r.ClientID != "":
+			if _, dup := rs.exact[r.ClientID]; dup {
+				errs = append(errs, fmt.Errorf("%s: duplicate client_id", name))
+				continue
+			}
+			rs.exact[r.ClientID] = r
+		case r.Match != "":
+			if seenPattern[r.Match] {
+				errs = append(errs, fmt.Errorf("%s: duplicate match pattern", name))
+				continue
+			}
+			seenPattern[r.Match] = true
+			rs.patterns = append(rs.patterns, r)
+		default:
+			errs = append(errs, fmt.Errorf("%s: set client_id or match", name))
+			continue
+		}
+		rs.all = append(rs.all, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// Longest prefix first, so the first match in Resolve is the most specific one.
+	sort.SliceStable(rs.patterns, func(i, j int) bool {
+		return len(rs.patterns[i].Match) > len(rs.patterns[j].Match)
+	})
+	return rs, nil
+}
+
+func ruleName(i int, r Rule) string {
+	switch {
+	case r.ClientID != "":
+		return fmt.Sprintf("rules[%d] (client_id %q)", i, r.ClientID)
+	case r.Match != "":
+		return fmt.Sprintf("rules[%d] (match %q)", i, r.Match)
+	}
+	return fmt.Sprintf("rules[%d]", i)
+}
+
+// Resolve returns the rule that applies to clientID: exact > longest prefix > default.
+// The returned rule is a copy the caller may keep.
+func (r *Rules) Resolve(clientID string) Rule {
+	if rule, ok := r.exact[clientID]; ok {
+		return cloneRule(rule)
+	}
+	for _, p := range r.patterns {
+		if strings.HasPrefix(clientID, p.Match[:len(p.Match)-1]) {
+			return cloneRule(p)
+		}
+	}
+	return cloneRule(r.def)
+}
+
+// Default returns the default rule.
+func (r *Rules) Default() Rule { return cloneRule(r.def) }
+
+// All returns the non-default rules in the order they were given (copies).
+func (r *Rules) All() []Rule {
+	out := make([]Rule, len(r.all))
+	for i, rule := range r.all {
+		out[i] = cloneRule(rule)
+	}
+	return out
+}
+
+// cloneRule copies the thresholds slice so callers cannot mutate a shared rule.
+func cloneRule(r Rule) Rule {
+	if r.AlertThresholds != nil {
+		r.AlertThresholds = append(make([]float64, 0, len(r.AlertThresholds)), r.AlertThresholds...)
+	}
+	return r
+}

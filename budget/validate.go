@@ -1,0 +1,156 @@
+package budget
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// invalid wraps problems as ErrInvalid, or returns nil when there are none.
+func invalid(op string, errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, op, err)
+	}
+	return nil
+}
+
+func validID(id string) error {
+	if id == "" {
+		return errors.New("id: empty")
+	}
+	if len(id) > MaxIDBytes {
+		return fmt.Errorf("id: %d bytes, at most %d allowed", len(id), MaxIDBytes)
+	}
+	if err := validText(id, "id"); err != nil {
+		return fmt.Errorf("id: %w", err)
+	}
+	return nil
+}
+
+func validAmount(field string, n int64) error {
+	if n < 0 || n > MaxAmountNano {
+		return fmt.Errorf("%s: %d is outside [0, %d] nano-USD", field, n, MaxAmountNano)
+	}
+	return nil
+}
+
+// common checks the fields every ledger call shares.
+func common(clientID string, rule Rule, p Periods, now time.Time) []error {
+	var errs []error
+	if err := ValidClientID(clientID); err != nil {
+		errs = append(errs, fmt.Errorf("client_id: %w", err))
+	}
+	if err := rule.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("rule: %w", err))
+	}
+	if err := p.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if now.IsZero() {
+		errs = append(errs, errors.New("now: zero time"))
+	}
+	return errs
+}
+
+// validate checks r and returns its TTL with the default applied.
+func (r ReserveRequest) validate() (time.Duration, error) {
+	errs := common(r.ClientID, r.Rule, r.Periods, r.Now)
+	if err := validID(r.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validAmount("estimate", r.EstimateNano); err != nil {
+		errs = append(errs, err)
+	}
+	ttl := r.TTL
+	if ttl == 0 {
+		ttl = DefaultReservationTTL
+	}
+	if ttl < 0 || ttl > MaxReservationTTL {
+		errs = append(errs, fmt.Errorf("ttl: %v is outside (0, %v]", r.TTL, MaxReservationTTL))
+	}
+	return ttl, invalid("reserve", errs)
+}
+
+func (s SettleRequest) validate() error {
+	errs := common(s.ClientID, s.Rule, s.Periods, s.Now)
+	if err := validID(s.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validAmount("actual", s.ActualNano); err != nil {
+		errs = append(errs, err)
+	}
+	for _, t := range [...]struct {
+		name string
+		n    int64
+	}{{"prompt", s.Tokens.Prompt}, {"cached", s.Tokens.Cached}, {"completion", s.Tokens.Completion}, {"reasoning", s.Tokens.Reasoning}} {
+		if t.n < 0 {
+			errs = append(errs, fmt.Errorf("tokens.%s: negative", t.name))
+		}
+	}
+	return invalid("settle", errs)
+}
+
+func validateSpend(clientID string, rule Rule, p Periods, now time.Time) error {
+	return invalid("spend", common(clientID, rule, p, now))
+}
+
+// historyDays validates a History range and returns its day keys in order.
+func historyDays(clientID, fromDay, toDay string) ([]string, error) {
+	var errs []error
+	if err := ValidClientID(clientID); err != nil {
+		errs = append(errs, fmt.Errorf("client_id: %w", err))
+	}
+	from, err1 := time.Parse(dayKeyLayout, fromDay)
+	if err1 != nil || from.Format(dayKeyLayout) != fromDay {
+		errs = append(errs, fmt.Errorf("from: %q is not a day key like 2026-11-28", fromDay))
+	}
+	to, err2 := time.Parse(dayKeyLayout, toDay)
+	if err2 != nil || to.Format(dayKeyLayout) != toDay {
+		errs = append(errs, fmt.Errorf("to: %q is not a day key like 2026-11-28", toDay))
+	}
+	if len(errs) == 0 {
+		switch n := int(to.Sub(from).Hours()/24) + 1; {
+		case n < 1:
+			errs = append(errs, fmt.Errorf("from: %s is after to %s", fromDay, toDay))
+		case n > MaxHistoryDays:
+			errs = append(errs, fmt.Errorf("to: range of %d days, at most %d allowed", n, MaxHistoryDays))
+		}
+	}
+	if err := invalid("history", errs); err != nil {
+		return nil, err
+	}
+	var days []string
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		days = append(days, d.Format(dayKeyLayout))
+	}
+	return days, nil
+}
+
+// maxModelBytes bounds the model name kept in stats.
+const maxModelBytes = 128
+
+// modelName normalises the model label of stats instead of rejecting the settlement: a
+// garbled upstream model name must never lose spend.
+func modelName(m string) string {
+	if m == "" {
+		return "unknown"
+	}
+	m = strings.ToValidUTF8(m, "\uFFFD")
+	m = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '|' {
+			return '_'
+		}
+		return r
+	}, m)
+	if len(m) > maxModelBytes {
+		cut := maxModelBytes
+		for cut > 0 && !utf8.RuneStart(m[cut]) {
+			cut--
+		}
+		m = m[:cut]
+	}
+	return m
+}
