@@ -35,7 +35,7 @@ type fixture struct {
 	ledger *fakeLedger
 }
 
-func newFixture(t *testing.T, mod func(*Options)) *fixture {
+func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
 	keys, err := auth.NewKeys([]auth.KeySpec{
 		{Name: "gw", SHA256: auth.Hash(gatewayKey), Scopes: []string{auth.ScopeGateway}},
