@@ -1,0 +1,120 @@
+package usage
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// BenchmarkNoop is the floor the other benchmarks are read against.
+func BenchmarkNoop(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+	}
+}
+
+// chatStream builds a realistic chat stream of n content events with
+// include_usage on ("usage":null on every chunk, a usage chunk, [DONE]),
+// returned as its natural chunks: one event each, as an HTTP/1 upstream
+// delivers them.
+func chatStream(n int) [][]byte {
+	words := strings.Fields("Sure! Here is a detailed answer to your question about streaming token usage, " +
+		"with café examples, \"quoted\" text, and a few numbers like 42 and 3.14.\n")
+	head := `data: {"id":"chatcmpl-BxQ2k9Zr7sWm1uVt3aN8pLhYc4eDf","object":"chat.completion.chunk","created":1753372800,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_34a54ae93c","choices":`
+	chunks := make([][]byte, 0, n+2)
+	for i := range n {
+		w, _ := json.Marshal(" " + words[i%len(words)])
+		chunks = append(chunks, []byte(head+`[{"index":0,"delta":{"content":`+string(w)+`},"logprobs":null,"finish_reason":null}],"usage":null}`+"\n\n"))
+	}
+	chunks = append(chunks,
+		[]byte(head+`[],"usage":{"prompt_tokens":1234,"completion_tokens":`+fmt.Sprint(n)+`,"total_tokens":1734,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}`+"\n\n"),
+		[]byte("data: [DONE]\n\n"))
+	return chunks
+}
+
+func BenchmarkMeterSSE(b *testing.B) {
+	chunks := chatStream(500)
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	for _, strip := range []bool{false, true} {
+		b.Run(fmt.Sprintf("strip=%v", strip), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			opts := MeterOptions{Endpoint: ChatCompletions, RequestModel: "gpt-4o-mini", SSE: true, StripInjectedUsage: strip}
+			for b.Loop() {
+				m := NewMeter(opts)
+				for i, c := range chunks {
+					m.Write(c, i == len(chunks)-1)
+				}
+				if res := m.Result(); !res.HasUsage || !res.Complete || res.OutputTokens < 500 {
+					b.Fatalf("bad result %+v", res)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkParseRequest(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","stream":true,"max_tokens":256,"messages":[` +
+		`{"role":"system","content":"You are a helpful assistant that answers briefly."},` +
+		`{"role":"user","content":"What is the capital of France, and why is it famous?"}]}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParseRequest(ChatCompletions, body, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMeterJSONEmbeddings: a non-streaming embeddings body is mostly
+// floats, skipped at byte-scan speed without being buffered.
+func BenchmarkMeterJSONEmbeddings(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"object":"list","data":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"object":"embedding","index":%d,"embedding":[`, i)
+		for j := range 1536 {
+			if j > 0 {
+				sb.WriteString(",")
+			}
+			fmt.Fprintf(&sb, "%.9f", float64((i*j)%1000-500)/7919)
+		}
+		sb.WriteString("]}")
+	}
+	sb.WriteString(`],"model":"text-embedding-3-small","usage":{"prompt_tokens":800,"total_tokens":800}}`)
+	body := []byte(sb.String())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		m := NewMeter(MeterOptions{Endpoint: Embeddings})
+		for off := 0; off < len(body); off += 16 << 10 {
+			end := min(off+16<<10, len(body))
+			m.Write(body[off:end], end == len(body))
+		}
+		if res := m.Result(); !res.HasUsage || !res.Complete {
+			b.Fatalf("bad result %+v", res)
+		}
+	}
+}
+
+// BenchmarkParseRequestImage: a vision request whose body is mostly one
+// base64 image; the image bytes must only be skipped, never decoded.
+func BenchmarkParseRequestImage(b *testing.B) {
+	img := strings.Repeat("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg", 40000)
+	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},` +
+		`{"type":"image_url","image_url":{"url":"data:image/png;base64,` + img + `","detail":"high"}}]}]}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParseRequest(ChatCompletions, body, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package usage
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// MeterOptions configure a Meter for one response.
+type MeterOptions struct {
+	Endpoint     Endpoint
+	RequestModel string // for the tokenizer when the response names no model
+	SSE          bool   // the response content-type is text/event-stream
+	// StripInjectedUsage: Proxide injected include_usage, so remove the
+	// usage-only chunk and the `"usage":null` member OpenAI then adds to every
+	// other chunk; the client gets byte for byte what it would have got
+	// without the option. Ignored for Responses and non-SSE bodies.
+	StripInjectedUsage bool
+}
+
+const (
+	textBatch = 4 << 10 // tokenise accumulated output text in batches of this size
+	maxHold   = 1 << 20 // a partial event held longer than this disables stripping
+	maxEvText = 1 << 20 // output text kept per Responses event
+)
+
+// Meter follows one response body chunk by chunk in memory bounded by the
+// chunk size (plus one SSE event when stripping). It is not safe for
+// concurrent use; one Meter serves one response.
+type Meter struct {
+	opts  MeterOptions
+	strip bool
+	sc    scanner
+	sse   sseState
+	pos   int64 // absolute offset of the next byte
+	atEOS bool
+
+	usage    Usage
+	usageRaw []byte
+	hasUsage bool
+	model    string
+	modelRaw []byte
+	tier     string
+	tierRaw  []byte
+	complete bool
+	bad      int
+
+	pending   []byte // output text not yet tokenised
+	evText    []byte // a Responses event's delta, kept once its type is known
+	outTokens int64
+
+	// stripping: bytes since holdStart not yet forwarded, the end of the last
+	// complete event, and the ranges to cut from what is held
+	hold      []byte
+	holdStart int64
+	emitTo    int64
+	edits     []span
+}
+
+// NewMeter returns a Meter for one response body.
+func NewMeter(opts MeterOptions) *Meter {
+	m := &Meter{opts: opts, strip: opts.SSE && opts.StripInjectedUsage && opts.Endpoint != Responses}
+	if !opts.SSE {
+		root := chatRoot
+		if opts.Endpoint == Responses {
+			root = responseRoot
+		}
+		m.sc.reset(root, &m.pending)
+	}
+	return m
+}
+
+// Write consumes the next chunk of the body; eos marks the last one, which
+// may be empty. It returns the bytes to forward instead of chunk, with
+// replaced=true only when they differ from chunk. When stripping, only whole
+// SSE events are forwarded: a partial event is held until its end arrives,
+// and everything held is forwarded at eos. The returned slice is the
+// caller's. Without stripping, Write always returns chunk, false.
+func (m *Meter) Write(chunk []byte, eos bool) (out []byte, replaced bool) {
+	base := m.pos
+	m.pos += int64(len(chunk))
+	if m.opts.SSE {
+		m.feedSSE(chunk, base)
+		if eos {
+			m.endSSE()
+		}
+	} else {
+		m.sc.feed(chunk, base)
+		if eos {
+			m.complete = m.sc.finish(m.pos)
+			if !m.complete {
+				m.bad++
+			}
+			m.applyCaptures()
+		}
+	}
+	if len(m.pending) >= textBatch {
+		m.flushText(false)
+	}
+	if !m.strip {
+		return chunk, false
+	}
+	return m.emit(chunk, base, eos)
+}
+
+// Result returns what the Meter has learned so far. It may be called at any
+// time, also on a stream that was cut: output text still waiting for a
+// batch is counted now.
+func (m *Meter) Result() Result {
+	if !m.opts.SSE {
+		m.applyCaptures()
+	}
+	m.flushText(true)
+	return Result{
+		Usage:        m.usage,
+		HasUsage:     m.hasUsage,
+		Model:        m.model,
+		ServiceTier:  m.tier,
+		OutputTokens: m.outTokens,
+		Complete:     m.complete,
+		Malformed:    m.bad,
+	}
+}
+
+// applyCaptures takes the billing fields of the document just scanned.
+// Chat chunks repeat model and service_tier in every event: a value equal to
+// the last one is not decoded again.
+func (m *Meter) applyCaptures() {
+	sc := &m.sc
+	if sc.capSet[slotUsage] && !bytes.Equal(sc.caps[slotUsage], m.usageRaw) {
+		m.usageRaw = append(m.usageRaw[:0], sc.caps[slotUsage]...)
+		u, ok, err := decodeUsage(sc.caps[slotUsage])
+		switch {
+		case err != nil:
+			m.bad++
+		case ok:
+			m.usage, m.hasUsage = u, true
+		}
+	}
+	if sc.capSet[slotModel] {
+		m.model = decodeString(sc.caps[slotModel], &m.modelRaw, m.model)
+	}
+	if sc.capSet[slotTier] {
+		m.tier = decodeString(sc.caps[slotTier], &m.tierRaw, m.tier)
+	}
+}
+
+// decodeString decodes a captured JSON string unless it equals the previous
+// one; anything but a non-empty string keeps the previous value.
+func decodeString(raw []byte, prevRaw *[]byte, prev string) string {
+	if bytes.Equal(raw, *prevRaw) {
+		return prev
+	}
+	s, ok := unquote(raw)
+	if !ok || s == "" {
+		return prev
+	}
+	*prevRaw = append((*prevRaw)[:0], raw...)
+	return s
+}
+
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err == nil
+}
+
+// flushText tokenises pending output text: all of it, or (in batches) up to
+// the last whitespace in its second half, where a token boundary almost
+// always lies, so batching barely changes the count.
+func (m *Meter) flushText(all bool) {
+	p := m.pending
+	if len(p) == 0 {
+		return
+	}
+	cut := len(p)
+	if !all {
+		half := len(p) / 2
+		if k := bytes.LastIndexAny(p[half:], " \n"); k >= 0 {
+			cut = half + k
+		}
+		for cut > 0 && cut < len(p) && !utf8.RuneStart(p[cut]) {
+			cut--
+		}
+		if cut == 0 {
+			return
+		}
+	}
+	model := m.model
+	if model == "" {
+		model = m.opts.RequestModel
+	}
+	m.outTokens += CountTokens(model, string(p[:cut]))
+	m.pending = p[:copy(p, p[cut:])]
+}
+
+// emit returns the bytes to forward when stripping: the held bytes and chunk
+// up to the end of the last complete event (everything at eos), minus the
+// cut ranges; the rest is held.
+func (m *Meter) emit(chunk []byte, base int64, eos bool) ([]byte, bool) {
+	end := m.emitTo
+	if eos {
+		end = m.pos
+	}
+	if m.holdStart == base && end == m.pos && len(m.edits) == 0 {
+		m.holdStart = m.pos
+		return chunk, false
+	}
+	piece := func(out []byte, from, to int64) []byte {
+		if from < base { // from the held bytes
+			out = append(out, m.hold[from-m.holdStart:min(to, base)-m.holdStart]...)
+			from = base
+		}
+		if from < to {
+			out = append(out, chunk[from-base:to-base]...)
+		}
+		return out
+	}
+	out := make([]byte, 0, end-m.holdStart)
+	at := m.holdStart
+	for _, e := range m.edits {
+		out = piece(out, at, e.from)
+		at = e.to
+	}
+	out = piece(out, at, end)
+	m.edits = m.edits[:0]
+
+	if end >= base {
+		m.hold = append(m.hold[:0], chunk[end-base:]...)
+	} else {
+		n := copy(m.hold, m.hold[end-m.holdStart:])
+		m.hold = append(m.hold[:n], chunk...)
+	}
+	m.holdStart = end
+	if len(m.hold) > maxHold {
+		// Not SSE after all, or an absurd event: forward as is from now on
+		// rather than buffer without bound.
+		out = append(out, m.hold...)
+		m.hold, m.holdStart, m.strip = nil, m.pos, false
+	}
+	return out, true
+}

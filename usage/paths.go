@@ -1,0 +1,98 @@
+package usage
+
+// The response fields the Meter reads are described as trees of nodes: the
+// scanner descends only into containers on a path, skips everything else at
+// byte-scanning speed, captures the raw JSON of "slot" values and decodes
+// "text" strings into the output-token text.
+
+type action uint8
+
+const (
+	actNone action = iota // descend when the node has children, else skip
+	actRaw                // capture the value's raw JSON into its slot
+	actText               // decode a string value into the output text
+)
+
+type slot uint8
+
+const (
+	slotNone slot = iota
+	slotUsage
+	slotModel
+	slotTier
+	slotType
+	nSlots
+)
+
+type node struct {
+	key   string
+	act   action
+	slot  slot
+	kids  []*node // members, when the value is an object
+	elem  *node   // element, when the value is an array
+	count bool    // remember this array's length (chat "choices")
+}
+
+// child returns the member node named key, or nil.
+func (n *node) child(key []byte) *node {
+	if n == nil {
+		return nil
+	}
+	for _, k := range n.kids {
+		if string(key) == k.key {
+			return k
+		}
+	}
+	return nil
+}
+
+func textNode(key string) *node { return &node{key: key, act: actText} }
+
+func rawNode(key string, s slot) *node { return &node{key: key, act: actRaw, slot: s} }
+
+// billingNodes are the top-level fields of every OpenAI response object.
+func billingNodes() []*node {
+	return []*node{rawNode("usage", slotUsage), rawNode("model", slotModel), rawNode("service_tier", slotTier)}
+}
+
+// chatTree reads chat.completion(.chunk), text_completion and embeddings
+// objects: billing fields plus choices[].text, choices[].delta|message
+// content, refusal, reasoning and tool/function call names and arguments.
+func chatTree() *node {
+	fn := []*node{textNode("name"), textNode("arguments")}
+	msg := func(key string) *node {
+		return &node{key: key, kids: []*node{
+			textNode("content"), textNode("refusal"), textNode("reasoning_content"),
+			{key: "tool_calls", elem: &node{kids: []*node{{key: "function", kids: fn}}}},
+			{key: "function_call", kids: fn},
+		}}
+	}
+	choice := &node{kids: []*node{textNode("text"), msg("delta"), msg("message")}}
+	return &node{kids: append(billingNodes(), &node{key: "choices", elem: choice, count: true})}
+}
+
+// responseTree reads a non-streaming Responses object: billing fields plus
+// output[].content[].text|refusal and function call names and arguments.
+func responseTree() *node {
+	part := &node{kids: []*node{textNode("text"), textNode("refusal")}}
+	item := &node{kids: []*node{{key: "content", elem: part}, textNode("name"), textNode("arguments")}}
+	return &node{kids: append(billingNodes(), &node{key: "output", elem: item})}
+}
+
+// responseEventTree reads one Responses stream event: its type, its delta
+// (kept only for text-producing types) and the billing fields of the
+// response object that lifecycle events carry.
+func responseEventTree() *node {
+	return &node{kids: []*node{
+		rawNode("type", slotType),
+		textNode("delta"),
+		{key: "response", kids: billingNodes()},
+	}}
+}
+
+// The trees are built once and only read afterwards.
+var (
+	chatRoot          = chatTree()
+	responseRoot      = responseTree()
+	responseEventRoot = responseEventTree()
+)

@@ -1,0 +1,159 @@
+package usage
+
+import "unicode/utf8"
+
+// String handling of the scanner: strings nobody asked for are skipped by
+// scanning for the next quote or backslash; keys and text values are
+// decoded (escapes, \u surrogate pairs, split anywhere across pieces).
+
+// str scans string bytes, decoding them into the key or the text when asked.
+func (s *scanner) str(data []byte, i int, base int64) int {
+	for i < len(data) {
+		if s.esc != 0 {
+			if !s.escape(data[i]) {
+				s.st = sBad
+				return len(data)
+			}
+			i++
+			continue
+		}
+		j := quoteOrBackslash(data[i:])
+		if j < 0 {
+			s.plain(data[i:])
+			return len(data)
+		}
+		s.plain(data[i : i+j])
+		i += j
+		if data[i] == '\\' {
+			s.esc = 1
+			i++
+			continue
+		}
+		i++ // closing quote
+		s.flushSurrogate()
+		if s.sink == sinkKey {
+			s.st = sColon
+		} else {
+			s.valueDone(base+int64(i), data, i)
+		}
+		return i
+	}
+	return i
+}
+
+// escape consumes one byte of an escape sequence; false means invalid.
+func (s *scanner) escape(c byte) bool {
+	if s.sink == sinkNone { // not decoded: \uXXXX digits are plain bytes
+		s.esc = 0
+		return true
+	}
+	if s.esc == 1 {
+		var r byte
+		switch c {
+		case 'u':
+			s.esc, s.hex = 2, 0
+			return true
+		case '"', '\\', '/':
+			r = c
+		case 'b':
+			r = '\b'
+		case 'f':
+			r = '\f'
+		case 'n':
+			r = '\n'
+		case 'r':
+			r = '\r'
+		case 't':
+			r = '\t'
+		default:
+			return false
+		}
+		s.esc = 0
+		s.flushSurrogate()
+		s.emit([]byte{r})
+		return true
+	}
+	var v rune
+	switch {
+	case c >= '0' && c <= '9':
+		v = rune(c - '0')
+	case c >= 'a' && c <= 'f':
+		v = rune(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		v = rune(c-'A') + 10
+	default:
+		return false
+	}
+	s.hex = s.hex<<4 | v
+	if s.esc++; s.esc == 6 {
+		s.esc = 0
+		s.codePoint(s.hex)
+	}
+	return true
+}
+
+func (s *scanner) codePoint(r rune) {
+	if s.hi != 0 {
+		hi := s.hi
+		s.hi = 0
+		if r >= 0xDC00 && r <= 0xDFFF {
+			s.emitRune((hi-0xD800)<<10 | (r - 0xDC00) + 0x10000)
+			return
+		}
+		s.emitRune(utf8.RuneError)
+	}
+	switch {
+	case r >= 0xD800 && r <= 0xDBFF:
+		s.hi = r
+	case r >= 0xDC00 && r <= 0xDFFF:
+		s.emitRune(utf8.RuneError)
+	default:
+		s.emitRune(r)
+	}
+}
+
+func (s *scanner) flushSurrogate() {
+	if s.hi != 0 {
+		s.hi = 0
+		s.emitRune(utf8.RuneError)
+	}
+}
+
+// plain emits unescaped string bytes; a high surrogate left waiting by a
+// preceding \u escape had no low half, so it becomes U+FFFD first.
+func (s *scanner) plain(b []byte) {
+	if len(b) > 0 && s.sink != sinkNone {
+		s.flushSurrogate()
+		s.emit(b)
+	}
+}
+
+func (s *scanner) emitRune(r rune) {
+	var b [utf8.UTFMax]byte
+	s.emit(b[:utf8.EncodeRune(b[:], r)])
+}
+
+func (s *scanner) emit(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	switch s.sink {
+	case sinkKey:
+		if len(s.key)+len(b) > maxKey {
+			s.keyLong = true
+			return
+		}
+		s.key = append(s.key, b...)
+	case sinkText:
+		*s.text = append(*s.text, b...)
+	}
+}
+
+func quoteOrBackslash(b []byte) int {
+	for i, c := range b {
+		if c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,99 @@
+package usage
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	tiktoken "github.com/pkoukk/tiktoken-go"
+	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
+)
+
+// The two encodings Proxide counts with. Each is loaded once, on first use,
+// from the BPE ranks embedded by tiktoken-go-loader: the default loader would
+// download them, which a sidecar must never do.
+const (
+	encO200k  = "o200k_base"
+	encCL100k = "cl100k_base"
+)
+
+var (
+	loaderOnce sync.Once
+	o200k      lazyEncoding
+	cl100k     lazyEncoding
+)
+
+// lazyEncoding is a read-only tiktoken encoding built once on first use.
+type lazyEncoding struct {
+	once sync.Once
+	enc  *tiktoken.Tiktoken
+	err  error
+}
+
+func (l *lazyEncoding) get(name string) (*tiktoken.Tiktoken, error) {
+	l.once.Do(func() {
+		loaderOnce.Do(func() { tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader()) })
+		l.enc, l.err = tiktoken.GetEncoding(name)
+		if l.err != nil {
+			l.err = fmt.Errorf("usage: load tiktoken encoding %s: %w", name, l.err)
+		}
+	})
+	return l.enc, l.err
+}
+
+// PreloadTokenizers builds both encodings now (a few hundred milliseconds)
+// so that the first metered request does not pay for it. It fails only when
+// the embedded BPE tables are unusable.
+func PreloadTokenizers() error {
+	if _, err := o200k.get(encO200k); err != nil {
+		return err
+	}
+	_, err := cl100k.get(encCL100k)
+	return err
+}
+
+// encodingName picks the tokenizer OpenAI uses for model: cl100k_base for the
+// GPT-4 (non-"o") and GPT-3.5 families, embeddings and the -002 base models;
+// o200k_base for everything newer and for unknown models, which are most
+// likely new ones.
+func encodingName(model string) string {
+	m := strings.ToLower(strings.TrimSpace(model))
+	m = strings.TrimPrefix(m, "ft:")
+	if i := strings.LastIndexByte(m, '/'); i >= 0 {
+		m = m[i+1:] // "openai/gpt-4" style provider prefixes
+	}
+	switch {
+	case strings.HasPrefix(m, "gpt-4o"), strings.HasPrefix(m, "gpt-4."):
+		return encO200k
+	case strings.HasPrefix(m, "gpt-4"),
+		strings.HasPrefix(m, "gpt-3.5"), strings.HasPrefix(m, "gpt-35"),
+		strings.HasPrefix(m, "text-embedding-"),
+		strings.HasPrefix(m, "davinci"), strings.HasPrefix(m, "babbage"),
+		strings.HasPrefix(m, "text-davinci"), strings.HasPrefix(m, "text-babbage"):
+		return encCL100k
+	default:
+		return encO200k
+	}
+}
+
+func encodingFor(model string) (*tiktoken.Tiktoken, error) {
+	if encodingName(model) == encCL100k {
+		return cl100k.get(encCL100k)
+	}
+	return o200k.get(encO200k)
+}
+
+// CountTokens returns the number of tokens text encodes to with model's
+// tokenizer. Special-token markers such as "<|endoftext|>" count as ordinary
+// text, as they do in a prompt. Should the embedded tables ever fail to load,
+// it returns the byte length, which is never below the true count.
+func CountTokens(model, text string) int64 {
+	if text == "" {
+		return 0
+	}
+	enc, err := encodingFor(model)
+	if err != nil {
+		return int64(len(text))
+	}
+	return int64(len(enc.EncodeOrdinary(text)))
+}
