@@ -100,7 +100,7 @@ func TestE2ECutStreamIsCharged(t *testing.T) {
 	s := startStack(t, e2eConfig, nil)
 	c := call{path: "/openai/v1/chat/completions", client: "cutter",
 		body:    `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Tell me a long story"}]}`,
-		headers: map[string]string{"x-fake-cut-after": "6", "x-fake-words": "50"}}
+		headers: map[string]string{"x-fake-cut-after": "6", "x-fake-words": "50", "x-fake-delay-ms": "10"}}
 	req, err := http.NewRequest(http.MethodPost, s.front+c.path, strings.NewReader(c.body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer prox-e2e-app")

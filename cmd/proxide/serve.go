@@ -22,6 +22,7 @@ import (
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/metrics"
 	"github.com/proxide/proxide/pricing"
+	"github.com/proxide/proxide/usage"
 )
 
 // app is everything `proxide serve` wires together, built in one place.
@@ -99,6 +100,10 @@ func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
 		return nil, err
 	}
 
+	// Load the embedded BPE tables now, not on the first request.
+	if err := usage.PreloadTokenizers(); err != nil {
+		return nil, fmt.Errorf("tokenizers: %w", err)
+	}
 	m := metrics.New()
 	inner, err := openLedger(cfg.Store)
 	if err != nil {
