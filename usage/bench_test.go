@@ -49,8 +49,9 @@ func BenchmarkMeterSSE(b *testing.B) {
 				for i, c := range chunks {
 					m.Write(c, i == len(chunks)-1)
 				}
-				if res := m.Result(); !res.HasUsage || !res.Complete || res.OutputTokens < 500 {
-					b.Fatalf("bad result %+v", res)
+				// exact usage arrives, so the output text is never tokenised
+				if res := m.Result(); !res.HasUsage || !res.Complete || res.OutputTokens != 0 || m.tokenised != 0 {
+					b.Fatalf("bad result %+v (%d tokenisations)", res, m.tokenised)
 				}
 			}
 		})
@@ -115,6 +116,29 @@ func BenchmarkParseRequestImage(b *testing.B) {
 	for b.Loop() {
 		if _, err := ParseRequest(ChatCompletions, body, Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMeterSSENoUsage: the same stream from an upstream that ignored
+// include_usage, so the output text must be tokenised for settling.
+func BenchmarkMeterSSENoUsage(b *testing.B) {
+	chunks := chatStream(500)
+	chunks = append(chunks[:len(chunks)-2:len(chunks)-2], chunks[len(chunks)-1])
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	opts := MeterOptions{Endpoint: ChatCompletions, RequestModel: "gpt-4o-mini", SSE: true}
+	for b.Loop() {
+		m := NewMeter(opts)
+		for i, c := range chunks {
+			m.Write(c, i == len(chunks)-1)
+		}
+		if res := m.Result(); res.HasUsage || !res.Complete || res.OutputTokens < 500 {
+			b.Fatalf("bad result %+v", res)
 		}
 	}
 }

@@ -19,7 +19,12 @@ type MeterOptions struct {
 }
 
 const (
-	textBatch = 4 << 10 // tokenise accumulated output text in batches of this size
+	// textBatch bounds the output text kept untokenised. Text is counted only
+	// for settling when a response carries no exact usage, which OpenAI
+	// streams nearly always do, so it waits uncounted until it outgrows this
+	// (then a batch is tokenised to keep memory bounded) or Result needs it,
+	// and is dropped once exact usage arrives.
+	textBatch = 64 << 10
 	maxHold   = 1 << 20 // a partial event held longer than this disables stripping
 	maxEvText = 1 << 20 // output text kept per Responses event
 )
@@ -45,9 +50,10 @@ type Meter struct {
 	complete bool
 	bad      int
 
-	pending   []byte // output text not yet tokenised
+	pending   []byte // output text not yet tokenised; nil once hasUsage
 	evText    []byte // a Responses event's delta, kept once its type is known
 	outTokens int64
+	tokenised int // tiktoken calls made, for tests
 
 	// stripping: bytes since holdStart not yet forwarded, the end of the last
 	// complete event, and the ranges to cut from what is held
@@ -105,7 +111,9 @@ func (m *Meter) Write(chunk []byte, eos bool) (out []byte, replaced bool) {
 
 // Result returns what the Meter has learned so far. It may be called at any
 // time, also on a stream that was cut: output text still waiting for a
-// batch is counted now.
+// batch is counted now. Once exact usage has arrived (HasUsage), output text
+// is no longer kept or counted and OutputTokens is 0: Usage is
+// authoritative.
 func (m *Meter) Result() Result {
 	if !m.opts.SSE {
 		m.applyCaptures()
@@ -135,6 +143,7 @@ func (m *Meter) applyCaptures() {
 			m.bad++
 		case ok:
 			m.usage, m.hasUsage = u, true
+			m.dropText()
 		}
 	}
 	if sc.capSet[slotModel] {
@@ -171,6 +180,14 @@ func unquote(raw []byte) (string, bool) {
 	return s, err == nil
 }
 
+// dropText discards the output text and its count once exact usage makes
+// them moot, and stops the scanner from decoding more: tokenising output is
+// most of a stream's metering cost.
+func (m *Meter) dropText() {
+	m.pending, m.evText, m.outTokens = nil, nil, 0
+	m.sc.text = nil
+}
+
 // flushText tokenises pending output text: all of it, or (in batches) up to
 // the last whitespace in its second half, where a token boundary almost
 // always lies, so batching barely changes the count.
@@ -197,6 +214,7 @@ func (m *Meter) flushText(all bool) {
 		model = m.opts.RequestModel
 	}
 	m.outTokens += CountTokens(model, string(p[:cut]))
+	m.tokenised++
 	m.pending = p[:copy(p, p[cut:])]
 }
 

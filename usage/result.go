@@ -18,7 +18,8 @@ type Result struct {
 	// OutputTokens is the tiktoken count of the output streamed so far (text
 	// deltas, tool-call names and arguments, refusals; for non-streaming
 	// bodies the returned text), for settling when usage is missing or the
-	// stream was cut.
+	// stream was cut. It is 0 once HasUsage: the output is then not counted,
+	// Usage being authoritative.
 	OutputTokens int64
 	// Complete: the response ended normally ([DONE], a terminal Responses
 	// event - response.completed, .incomplete or .failed - or a complete

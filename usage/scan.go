@@ -9,7 +9,7 @@ import "bytes"
 // bad input: it stops at the first structural error and reports it.
 type scanner struct {
 	root *node
-	text *[]byte // destination of actText strings
+	text *[]byte // destination of actText strings; nil: not decoded
 
 	st    scanState
 	stack []frame
@@ -237,7 +237,7 @@ func (s *scanner) beginValue(data []byte, i int) int {
 	switch c := data[i]; {
 	case c == '"':
 		s.st, s.sink = sStr, sinkNone
-		if n != nil && n.act == actText {
+		if n != nil && n.act == actText && s.text != nil {
 			s.sink = sinkText
 		}
 	case c == '{' && n != nil && n.kids != nil && !s.capturing:

@@ -145,7 +145,9 @@ func (s *scanner) emit(b []byte) {
 		}
 		s.key = append(s.key, b...)
 	case sinkText:
-		*s.text = append(*s.text, b...)
+		if s.text != nil { // nil when dropped in the middle of a string
+			*s.text = append(*s.text, b...)
+		}
 	}
 }
 

@@ -145,6 +145,9 @@ func (m *Meter) fieldResolved() {
 			if m.opts.Endpoint == Responses {
 				root, text = responseEventRoot, &m.evText
 			}
+			if m.hasUsage {
+				text = nil // output text is no longer counted
+			}
 			m.sc.reset(root, text)
 		} else {
 			m.dataBytes(newline, s.lastData)
@@ -263,7 +266,9 @@ func (m *Meter) responseEvent() {
 	case "response.output_text.delta", "response.refusal.delta",
 		"response.function_call_arguments.delta", "response.custom_tool_call_input.delta",
 		"response.reasoning_text.delta", "response.reasoning_summary_text.delta":
-		m.pending = append(m.pending, m.evText...)
+		if !m.hasUsage {
+			m.pending = append(m.pending, m.evText...)
+		}
 	case "response.completed", "response.incomplete", "response.failed":
 		m.complete = true
 	}

@@ -99,7 +99,7 @@ func TestTokenUpperBound(t *testing.T) {
 // TestCountTokensConcurrent runs counts and meters side by side (meaningful
 // under -race: the encodings are shared, read-only).
 func TestCountTokensConcurrent(t *testing.T) {
-	stream := readTestdata(t, "chat_usage.sse")
+	stream := readTestdata(t, "chat_plain.sse") // no usage: the meter counts
 	want := CountTokens("gpt-4o-mini", string(readTestdata(t, "chat_text.txt")))
 	errs := make(chan error, 8)
 	for i := range 8 {
