@@ -121,12 +121,27 @@ type reply struct {
 
 func (s *stack) do(t *testing.T, c call) reply {
 	t.Helper()
+	return send(t, s.front+c.path, c, "prox-e2e-app")
+}
+
+// direct sends the request straight to the fake upstream, bypassing Envoy
+// and Proxide: the reference for byte-for-byte comparisons.
+func (s *stack) direct(t *testing.T, upstreamURL string, c call) []byte {
+	t.Helper()
+	c.client = ""
+	return send(t, upstreamURL+strings.Replace(c.path, "/openai/v1/", "/v1/", 1), c, "").body
+}
+
+func send(t *testing.T, url string, c call, key string) reply {
+	t.Helper()
 	if c.method == "" {
 		c.method = http.MethodPost
 	}
-	req, err := http.NewRequest(c.method, s.front+c.path, strings.NewReader(c.body))
+	req, err := http.NewRequest(c.method, url, strings.NewReader(c.body))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer prox-e2e-app")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	if c.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -142,24 +157,6 @@ func (s *stack) do(t *testing.T, c call) reply {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return reply{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// direct sends the request straight to the fake upstream, bypassing Envoy
-// and Proxide: the reference for byte-for-byte comparisons.
-func (s *stack) direct(t *testing.T, upstreamURL string, c call) []byte {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, upstreamURL+strings.Replace(c.path, "/openai/v1/", "/v1/", 1), strings.NewReader(c.body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range c.headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return b
 }
 
 // spend reads a client's ledger state.
