@@ -1,0 +1,113 @@
+package envoy
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// StandIn is an HTTP reverse proxy with Envoy's ext_proc filter in front of
+// the router. It is an http.Handler; serve it with httptest.NewServer or
+// http.Server.
+//
+// Per request it opens one Process stream lazily, sends the messages Envoy
+// sends (raw_value headers, metadata_context, protocol_config and attributes
+// placement, end_of_stream flags, pipelined STREAMED chunks), applies replies
+// with Envoy's mutation rules and reacts to spurious replies, gRPC errors,
+// OK closes and per-message timeouts as Envoy does. Local replies that
+// happen before any response exists (413, the router's 503) go through the
+// ext_proc encoder path like in Envoy; once the client has response headers
+// only a reset is possible, done with panic(http.ErrAbortHandler).
+//
+// Not emulated: trailers (none are ever sent or forwarded, so trailer modes
+// have no effect), FULL_DUPLEX_STREAMED and GRPC body modes (rejected by New,
+// a mode_override to them is ignored and counted), observability mode,
+// send_body_without_waiting_for_header_response, dynamic metadata, gRPC
+// (application/grpc) local replies, local_reply_config, retries.
+type StandIn struct {
+	cfg        *config
+	conn       *grpc.ClientConn
+	client     extprocv3.ExternalProcessorClient
+	httpClient *http.Client
+	transport  *http.Transport
+	stats      counters
+}
+
+// New validates opts and dials the sidecar once (grpc.NewClient connects
+// lazily); every HTTP request then opens its own Process stream.
+func New(opts Options) (*StandIn, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(cfg.ExtProcAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Envoy's gRPC :authority is the cluster name.
+		grpc.WithAuthority("ext_proc"),
+		// Envoy's max_receive_message_length is unlimited by default.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("envoy: dial ext_proc %s: %w", cfg.ExtProcAddr, err)
+	}
+	tr := &http.Transport{
+		Proxy:               nil, // never an environment proxy
+		DisableCompression:  true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     60 * time.Second,
+	}
+	return &StandIn{
+		cfg: cfg, conn: conn,
+		client:     extprocv3.NewExternalProcessorClient(conn),
+		transport:  tr,
+		httpClient: &http.Client{Transport: tr, CheckRedirect: noRedirects},
+	}, nil
+}
+
+// noRedirects: a proxy passes redirects to the client.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// ServeHTTP proxies one request through the ext_proc filter.
+func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.stats.requests.Add(1)
+	if !strings.HasPrefix(r.URL.Path, s.cfg.RoutePrefix) {
+		// The catch-all route: direct_response 404 with ext_proc disabled.
+		s.stats.directResponses.Add(1)
+		w.Header().Set("Server", "envoy")
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	f := newFilter(s, w, r)
+	f.run()
+	f.cleanup()
+	f.log.Info("access", "status", f.status, "details", f.details,
+		"outcome", f.outcomeName(), "duration", time.Since(f.start))
+	if f.outcome == outcomeReset {
+		// net/http's documented way to abort a response: HTTP/1 closes the
+		// connection without the final chunk, HTTP/2 sends RST_STREAM. This
+		// is Envoy's downstream reset, not control flow inside the stand-in.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (f *filter) outcomeName() string {
+	switch f.outcome {
+	case outcomeReset:
+		return "reset"
+	case outcomeClientGone:
+		return "client_gone"
+	}
+	return "complete"
+}
+
+// Close closes the gRPC connection and idle upstream connections.
+func (s *StandIn) Close() error {
+	s.transport.CloseIdleConnections()
+	return s.conn.Close()
+}
