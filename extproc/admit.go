@@ -17,7 +17,9 @@ import (
 // admit parses the buffered request body, prices the worst case and reserves
 // it in the ledger (check and reserve are one atomic round trip). It returns
 // a local reply when the request must not go upstream, nil when it may.
-func (x *exchange) admit(ctx context.Context) *extprocv3.ProcessingResponse {
+// rewritable says whether the body reply can still replace the body (it can
+// when the whole body arrived in the message being answered).
+func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.ProcessingResponse {
 	s := x.s
 	req, err := usage.ParseRequest(x.endpoint, x.body, s.opts.Usage)
 	if err != nil {
@@ -81,7 +83,7 @@ func (x *exchange) admit(ctx context.Context) *extprocv3.ProcessingResponse {
 	}
 
 	if req.Stream && !req.IncludeUsage && (x.endpoint == usage.ChatCompletions || x.endpoint == usage.Completions) {
-		if x.bodyChunks > 1 {
+		if !rewritable {
 			x.log.Warn("request body arrived in pieces; cannot inject stream_options.include_usage, usage will be estimated")
 		} else if body, err := usage.InjectIncludeUsage(x.body); err == nil {
 			x.body, x.injected = body, true

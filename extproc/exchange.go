@@ -62,9 +62,10 @@ func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest)
 	case *extprocv3.ProcessingRequest_RequestTrailers:
 		if x.metered && !x.reserved && !x.ended && x.bodyChunks > 0 {
 			// The body ended without an end_of_stream chunk because trailers followed.
-			if resp := x.admit(ctx); resp != nil {
+			if resp := x.admit(ctx, false); resp != nil {
 				return resp
 			}
+			x.forwarded = true
 		}
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
@@ -175,7 +176,7 @@ func (x *exchange) onRequestBody(ctx context.Context, b *extprocv3.HttpBody) *ex
 	} else {
 		x.body = b.GetBody()
 	}
-	if resp := x.admit(ctx); resp != nil {
+	if resp := x.admit(ctx, x.bodyChunks == 1); resp != nil {
 		return resp
 	}
 	x.forwarded = true

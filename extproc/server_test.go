@@ -445,3 +445,25 @@ func TestEndpointsAreMetered(t *testing.T) {
 		})
 	}
 }
+
+func TestBodyInPiecesIsAdmittedWithoutRewrite(t *testing.T) {
+	f := newFixture(t, nil)
+	body := `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	first := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
+		RequestBody: &extprocv3.HttpBody{Body: []byte(body[:20]), EndOfStream: false}}}
+	out := f.run(t, nil, chatHeaders(), first, reqBody(body[20:]))
+	require.Len(t, out, 3)
+	require.Nil(t, out[1].GetRequestBody().GetResponse(), "the first piece passes")
+	require.Nil(t, out[2].GetRequestBody().GetResponse().GetBodyMutation(), "pieces already went upstream: no rewrite")
+	require.Len(t, f.ledger.reserves, 1, "admitted once the whole body is known")
+
+	// Trailers after the body: the decision is taken at the trailers.
+	f = newFixture(t, nil)
+	trailers := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestTrailers{RequestTrailers: &extprocv3.HttpTrailers{}}}
+	whole := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
+		RequestBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: false}}}
+	out = f.run(t, nil, chatHeaders(), whole, trailers)
+	require.Len(t, out, 3)
+	require.NotNil(t, out[2].GetRequestTrailers())
+	require.Len(t, f.ledger.reserves, 1)
+}
