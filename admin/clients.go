@@ -1,150 +1,182 @@
 package admin
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
-	"net/http"
+	"sync"
 	"time"
 
 	"github.com/proxide/proxide/budget"
 )
 
-// RuleView is a budget rule as the admin API shows it.
-type RuleView struct {
-	ClientID        string    `json:"client_id,omitempty"`
-	Match           string    `json:"match,omitempty"`
-	Default         bool      `json:"default,omitempty"`
-	DailyLimitUSD   *float64  `json:"daily_limit_usd"`
-	MonthlyLimitUSD *float64  `json:"monthly_limit_usd"`
-	Action          string    `json:"action"`
-	AlertThresholds []float64 `json:"alert_thresholds"`
+// Client states.
+const (
+	StateOK           = "ok"
+	StateAlerting     = "alerting"
+	StateBlocked      = "blocked"
+	StateLoopCooldown = "loop_cooldown"
+)
+
+// ClientReport is one client's spend, rule and state.
+type ClientReport struct {
+	ClientID string
+	Rule     Budget // the rule in force for the client
+	State    string
+	// CooldownUntil is set in StateLoopCooldown.
+	CooldownUntil time.Time
+	Periods       budget.Periods
+	Spend         budget.ClientSpend
+	// LastSeen is known from the client index (ListClients only).
+	LastSeen time.Time
 }
 
-// PeriodView is one period's spend against its limit.
-type PeriodView struct {
-	Period       string   `json:"period"`
-	SpentUSD     float64  `json:"spent_usd"`
-	ReservedUSD  float64  `json:"reserved_usd"`
-	LimitUSD     *float64 `json:"limit_usd"`
-	RemainingUSD *float64 `json:"remaining_usd"`
-	ResetsAt     string   `json:"resets_at"`
+// ClientsQuery asks for one page of clients.
+type ClientsQuery struct {
+	Sort   string // "day" (default) or "month": highest spend first
+	Cursor string
+	Limit  int // 0: DefaultClientPage
+	Prefix string
 }
 
-// ModelView is one model's usage today.
-type ModelView struct {
-	Model            string  `json:"model"`
-	Requests         int64   `json:"requests"`
-	Failed           int64   `json:"failed"`
-	Estimated        int64   `json:"estimated"`
-	PromptTokens     int64   `json:"prompt_tokens"`
-	CachedTokens     int64   `json:"cached_tokens"`
-	CompletionTokens int64   `json:"completion_tokens"`
-	ReasoningTokens  int64   `json:"reasoning_tokens"`
-	CostUSD          float64 `json:"cost_usd"`
+// ClientsPage is one page of ListClients.
+type ClientsPage struct {
+	Clients    []ClientReport
+	NextCursor string
+	Total      int64
 }
 
-// ClientView is GET /v1/clients/{client_id}.
-type ClientView struct {
-	ClientID string      `json:"client_id"`
-	State    string      `json:"state"`
-	Rule     RuleView    `json:"rule"`
-	Today    PeriodView  `json:"today"`
-	Month    PeriodView  `json:"month"`
-	Requests int64       `json:"requests_today"`
-	Failed   int64       `json:"failed_today"`
-	Models   []ModelView `json:"models_today"`
+// DefaultClientPage is the page size of ListClients when none is asked for.
+const DefaultClientPage = 50
+
+// maxCursorBytes bounds an opaque cursor; a longer one is not ours.
+const maxCursorBytes = 4096
+
+// GetClient reports one client (a client never seen has zero spend).
+func (s *Service) GetClient(ctx context.Context, clientID string) (ClientReport, error) {
+	if err := budget.ValidClientID(clientID); err != nil {
+		return ClientReport{}, fieldErr("client_id", "%v", err)
+	}
+	now := s.opts.Now()
+	return s.report(ctx, clientID, s.opts.Calendar.Periods(now), now)
 }
 
-func (s *server) getClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("client_id")
-	if err := budget.ValidClientID(id); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_client_id", "client_id: "+err.Error())
-		return
+// ListClients returns one page of the clients seen, sorted by spend. The
+// index gives the order; each client's details come from the ledger, read
+// concurrently (at most Concurrency at a time) so a page costs about one
+// round trip per Concurrency clients.
+func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage, error) {
+	var sort budget.ClientSort
+	switch q.Sort {
+	case "", "day":
+		sort = budget.SortDay
+	case "month":
+		sort = budget.SortMonth
+	default:
+		return ClientsPage{}, fieldErr("sort", "unknown sort %q (want day or month)", q.Sort)
+	}
+	limit, err := pageLimit(q.Limit, DefaultClientPage)
+	if err != nil {
+		return ClientsPage{}, err
+	}
+	if q.Prefix != "" {
+		if err := budget.ValidClientID(q.Prefix); err != nil {
+			return ClientsPage{}, fieldErr("prefix", "%v", err)
+		}
+	}
+	if len(q.Cursor) > maxCursorBytes {
+		return ClientsPage{}, fieldErr("cursor", "not a cursor returned by this API")
 	}
 	now := s.opts.Now()
 	periods := s.opts.Calendar.Periods(now)
-	rule := s.opts.Rules.Resolve(id)
-	spend, err := s.opts.Ledger.Spend(r.Context(), id, rule, periods, now)
+	page, err := s.opts.Index.ListClients(ctx, budget.ClientQuery{Periods: periods, Sort: sort, Cursor: q.Cursor, Limit: limit, Prefix: q.Prefix})
 	if err != nil {
-		s.opts.Logger.Error("admin: reading spend failed", "client_id", id, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "service_unavailable", "budget_ledger_unavailable", "The budget ledger is unavailable.")
-		return
+		if errors.Is(err, budget.ErrInvalid) && q.Cursor != "" {
+			return ClientsPage{}, fieldErr("cursor", "not a cursor returned by this API (or the sort or prefix changed)")
+		}
+		return ClientsPage{}, s.unavailable("listing clients", err)
 	}
-	v := ClientView{
-		ClientID: id,
-		State:    state(rule, spend),
-		Rule:     ruleView(rule),
-		Today:    periodView(periods.Day, spend.Day),
-		Month:    periodView(periods.Month, spend.Month),
-		Requests: spend.Today.Requests,
-		Failed:   spend.Today.Failed,
-		Models:   []ModelView{},
+	out := ClientsPage{Clients: make([]ClientReport, len(page.Clients)), NextCursor: page.NextCursor, Total: page.Total}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, s.opts.Concurrency)
+	for i, c := range page.Clients {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r, err := s.report(ctx, c.ClientID, periods, now)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+					cancel() // one failure fails the page; stop the others early
+				}
+				mu.Unlock()
+				return
+			}
+			r.LastSeen = c.LastSeen
+			out.Clients[i] = r
+		}()
 	}
-	for _, m := range spend.Today.Models {
-		v.Models = append(v.Models, ModelView{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated,
-			PromptTokens: m.Tokens.Prompt, CachedTokens: m.Tokens.Cached, CompletionTokens: m.Tokens.Completion,
-			ReasoningTokens: m.Tokens.Reasoning, CostUSD: usd(m.CostNano)})
+	wg.Wait()
+	if firstErr != nil {
+		return ClientsPage{}, firstErr
 	}
-	writeJSON(w, http.StatusOK, v)
+	return out, nil
 }
 
-// usd converts nano-dollars for display, rounded to 9 decimals so float
-// noise does not show.
-func usd(nano int64) float64 { return math.Round(float64(nano)) / 1e9 }
-
-func limitPtr(l budget.Limit) *float64 {
-	if !l.Set {
-		return nil
+// report reads one client's spend under the rule in force.
+func (s *Service) report(ctx context.Context, id string, periods budget.Periods, now time.Time) (ClientReport, error) {
+	rule := s.opts.Rules.Resolve(id)
+	spend, err := s.opts.Ledger.Spend(ctx, id, rule, periods, now)
+	if err != nil {
+		return ClientReport{}, s.unavailable(fmt.Sprintf("reading the spend of %q", id), err)
 	}
-	v := usd(l.Nano)
-	return &v
-}
-
-func ruleView(r budget.Rule) RuleView {
-	v := RuleView{ClientID: r.ClientID, Match: r.Match, Default: r.ClientID == "" && r.Match == "",
-		DailyLimitUSD: limitPtr(r.Daily), MonthlyLimitUSD: limitPtr(r.Monthly),
-		Action: string(r.Action), AlertThresholds: r.AlertThresholds}
-	if v.Action == "" {
-		v.Action = string(budget.ActionBlock)
+	r := ClientReport{ClientID: id, Rule: Budget{Rule: rule, Source: s.opts.Rules.Source(rule.Key())},
+		State: state(rule, spend), Periods: periods, Spend: spend}
+	if s.opts.LoopCooldown != nil && r.State != StateBlocked {
+		// Blocked outranks a cooldown: it lasts until the period ends.
+		if until, ok := s.opts.LoopCooldown(ctx, id, now); ok {
+			r.State, r.CooldownUntil = StateLoopCooldown, until
+		}
 	}
-	if v.AlertThresholds == nil {
-		v.AlertThresholds = []float64{0.8, 1.0}
-	}
-	return v
-}
-
-func periodView(p budget.Period, s budget.PeriodSpend) PeriodView {
-	v := PeriodView{Period: p.Key, SpentUSD: usd(s.SpentNano), ReservedUSD: usd(s.ReservedNano),
-		LimitUSD: limitPtr(s.Limit), ResetsAt: p.End.Format(time.RFC3339)}
-	if s.Limit.Set {
-		rem := usd(max(0, s.Limit.Nano-s.SpentNano-s.ReservedNano))
-		v.RemainingUSD = &rem
-	}
-	return v
+	return r, nil
 }
 
 // state summarises a client: blocked when a limit of a blocking rule is used
 // up, alerting when spend passed the lowest alert threshold of any limit.
 func state(rule budget.Rule, s budget.ClientSpend) string {
-	thresholds := rule.AlertThresholds
-	if thresholds == nil {
-		thresholds = []float64{0.8, 1.0}
-	}
 	lowest := math.Inf(1)
-	for _, t := range thresholds {
+	for _, t := range rule.Thresholds() {
 		lowest = math.Min(lowest, t)
 	}
-	st := "ok"
+	st := StateOK
 	for _, p := range []budget.PeriodSpend{s.Day, s.Month} {
 		if !p.Limit.Set {
 			continue
 		}
 		used := p.SpentNano + p.ReservedNano
-		if used >= p.Limit.Nano && rule.Action != budget.ActionAlert {
-			return "blocked"
+		if used >= p.Limit.Nano && rule.Blocks() {
+			return StateBlocked
 		}
 		if float64(p.SpentNano) >= lowest*float64(p.Limit.Nano) {
-			st = "alerting"
+			st = StateAlerting
 		}
 	}
 	return st
+}
+
+// remaining is what is left of a period's limit (never negative); ok false when unlimited.
+func remaining(p budget.PeriodSpend) (int64, bool) {
+	if !p.Limit.Set {
+		return 0, false
+	}
+	return max(0, p.Limit.Nano-p.SpentNano-p.ReservedNano), true
 }

@@ -14,30 +14,6 @@ import (
 	"github.com/proxide/proxide/budget"
 )
 
-func TestState(t *testing.T) {
-	daily := budget.LimitOf(1_000)
-	tests := []struct {
-		name  string
-		rule  budget.Rule
-		day   budget.PeriodSpend
-		month budget.PeriodSpend
-		want  string
-	}{
-		{"unlimited", budget.Rule{}, budget.PeriodSpend{SpentNano: 1e12}, budget.PeriodSpend{}, "ok"},
-		{"under threshold", budget.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 799, Limit: daily}, budget.PeriodSpend{}, "ok"},
-		{"at 80%", budget.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 800, Limit: daily}, budget.PeriodSpend{}, "alerting"},
-		{"reserved fills it", budget.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 500, ReservedNano: 500, Limit: daily}, budget.PeriodSpend{}, "blocked"},
-		{"monthly exhausted", budget.Rule{Monthly: daily}, budget.PeriodSpend{}, budget.PeriodSpend{SpentNano: 1000, Limit: daily}, "blocked"},
-		{"alert rule never blocked", budget.Rule{Daily: daily, Action: budget.ActionAlert}, budget.PeriodSpend{SpentNano: 5000, Limit: daily}, budget.PeriodSpend{}, "alerting"},
-		{"custom threshold", budget.Rule{Daily: daily, AlertThresholds: []float64{0.5}}, budget.PeriodSpend{SpentNano: 500, Limit: daily}, budget.PeriodSpend{}, "alerting"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, state(tc.rule, budget.ClientSpend{Day: tc.day, Month: tc.month}))
-		})
-	}
-}
-
 type stubLedger struct{ err error }
 
 func (s stubLedger) Spend(_ context.Context, id string, rule budget.Rule, p budget.Periods, _ time.Time) (budget.ClientSpend, error) {
@@ -50,7 +26,8 @@ type oneRule struct{}
 
 func (oneRule) Resolve(string) budget.Rule { return budget.Rule{Daily: budget.LimitOf(500_000_000)} }
 
-func TestGetClient(t *testing.T) {
+// TestLegacyGetClient covers the read-only wiring of before the budget API.
+func TestLegacyGetClient(t *testing.T) {
 	keys, err := auth.NewKeys([]auth.KeySpec{{Name: "ops", Key: "prox-ops", Scopes: []string{auth.ScopeAdmin}}})
 	require.NoError(t, err)
 	cal, err := budget.NewCalendar("UTC")
@@ -74,7 +51,7 @@ func TestGetClient(t *testing.T) {
 
 	for _, tc := range []struct {
 		path, key string
-		ledger    Ledger
+		ledger    stubLedger
 		want      int
 	}{
 		{"/v1/clients/a", "", stubLedger{}, http.StatusUnauthorized},

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -57,6 +58,7 @@ func benchLedgers() []benchLedger {
 			if err != nil {
 				b.Fatal(err)
 			}
+			b.Cleanup(func() { _ = l.Close() }) // before the client closes: final index flush
 			return l, rt
 		}},
 	}
@@ -146,6 +148,87 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 			b.StopTimer()
 			if rt != nil {
 				b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+			}
+		})
+	}
+}
+
+// BenchmarkListClients lists 100,000 clients of one day: the first page, a deep page
+// (rank 90,000, by cursor) and a Prefix page (about 11% of the clients match), 100 rows
+// each. Spend levels repeat, so the order relies on the client-id tie-break.
+func BenchmarkListClients(b *testing.B) {
+	const clients = 100_000
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p := Calendar{}.Periods(now)
+	spend := func(i int) int64 { return int64(i%5000) * 1000 }
+	id := func(i int) string { return "user-" + strconv.Itoa(i) }
+
+	rows := make([]row, clients)
+	for i := range rows {
+		rows[i] = row{id: id(i), key: spend(i)}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].before(rows[j]) })
+	deep := encodeCursor(SortDay, p.Day.Key, rows[89_999].key, rows[89_999].id)
+
+	ledgers := []struct {
+		name string
+		open func(b *testing.B) ClientIndex
+	}{
+		{"memory", func(b *testing.B) ClientIndex {
+			m := NewMemory(MemoryOptions{})
+			for i := range clients {
+				_, err := m.Settle(context.Background(), SettleRequest{ID: "s", ClientID: id(i), Periods: p, ActualNano: spend(i), Now: now})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			return m
+		}},
+		{"redis", func(b *testing.B) ClientIndex {
+			client := redis.NewClient(&redis.Options{Addr: redistest.Start(b)})
+			b.Cleanup(func() { _ = client.Close() })
+			r, err := NewRedis(client, RedisOptions{IndexEvery: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = r.Close() })
+			// Fill the index through the batcher, as settlements do (without 100k scripts).
+			keep := r.keepFor(p.Day, now)
+			for i := range clients {
+				s := SettleRequest{ClientID: id(i), Periods: p, ActualNano: spend(i), Now: now}
+				r.idx.settled(s, "m", spend(i), spend(i), keep, keep)
+			}
+			if err := r.FlushIndex(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			return r
+		}},
+	}
+	for _, l := range ledgers {
+		b.Run(l.name, func(b *testing.B) {
+			ix := l.open(b)
+			for _, q := range []struct {
+				name string
+				q    ClientQuery
+				want string // first client id of the page
+			}{
+				{"first", ClientQuery{Periods: p}, rows[0].id},
+				{"deep", ClientQuery{Periods: p, Cursor: deep}, rows[90_000].id},
+				{"prefix", ClientQuery{Periods: p, Prefix: "user-1"}, ""},
+			} {
+				b.Run(q.name, func(b *testing.B) {
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						page, err := ix.ListClients(ctx, q.q)
+						if err != nil || len(page.Clients) != 100 {
+							b.Fatalf("%v, %d rows", err, len(page.Clients))
+						}
+						if q.want != "" && page.Clients[0].ClientID != q.want {
+							b.Fatalf("page starts at %s, want %s", page.Clients[0].ClientID, q.want)
+						}
+					}
+				})
 			}
 		})
 	}

@@ -45,3 +45,41 @@ func TestRedisReplicasConcurrency(t *testing.T) {
 	}
 	ledgertest.RunConcurrency(t, ls...)
 }
+
+func TestMemoryRuleStore(t *testing.T) {
+	ledgertest.RunRuleStore(t, func(t *testing.T) budget.RuleStore { return budget.NewMemory(budget.MemoryOptions{}) })
+}
+
+func TestMemoryDynamicRules(t *testing.T) {
+	ledgertest.RunDynamicRules(t, func(t *testing.T) (budget.RuleStore, budget.RuleStore) {
+		m := budget.NewMemory(budget.MemoryOptions{})
+		return m, m
+	})
+}
+
+// redisStore opens a ledger with its own connection pool, like one replica.
+func redisStore(t *testing.T, url, prefix string) *budget.Redis {
+	t.Helper()
+	l, err := budget.OpenRedis(url, budget.RedisOptions{Prefix: prefix})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+	return l
+}
+
+func TestRedisRuleStore(t *testing.T) {
+	url := "redis://" + redistest.Start(t)
+	var n atomic.Int64
+	ledgertest.RunRuleStore(t, func(t *testing.T) budget.RuleStore {
+		return redisStore(t, url, fmt.Sprintf("rs%d", n.Add(1)))
+	})
+}
+
+// TestRedisDynamicRules: two replicas with their own connections on one Redis.
+func TestRedisDynamicRules(t *testing.T) {
+	url := "redis://" + redistest.Start(t)
+	var n atomic.Int64
+	ledgertest.RunDynamicRules(t, func(t *testing.T) (budget.RuleStore, budget.RuleStore) {
+		prefix := fmt.Sprintf("dr%d", n.Add(1))
+		return redisStore(t, url, prefix), redisStore(t, url, prefix)
+	})
+}

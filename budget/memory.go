@@ -28,6 +28,11 @@ type Memory struct {
 	retention time.Duration
 	shards    []memShard
 	nextSweep atomic.Int64 // request-clock unix ms of the next global sweep
+
+	rulesMu  sync.RWMutex
+	rules    map[RuleKey]Rule
+	rulesVer int64
+	maxRules int // MaxStoredRules; lowered by tests
 }
 
 var _ Ledger = (*Memory)(nil)
@@ -35,6 +40,11 @@ var _ Ledger = (*Memory)(nil)
 type memShard struct {
 	mu      sync.Mutex
 	clients map[string]*memClient
+	// agg sums the settlements of this shard's clients per day, for GlobalHistory;
+	// dayIdx and monthIdx list the clients of each period for ListClients. Kept per shard
+	// so Settle needs no lock beyond the shard's own.
+	agg              map[string]*memDay
+	dayIdx, monthIdx map[string]*periodIndex
 }
 
 // NewMemory returns an empty in-memory ledger.
@@ -44,9 +54,12 @@ func newMemory(opts MemoryOptions, shards int) *Memory {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
-	m := &Memory{retention: opts.Retention, shards: make([]memShard, shards)}
+	m := &Memory{retention: opts.Retention, shards: make([]memShard, shards), rules: make(map[RuleKey]Rule), maxRules: MaxStoredRules}
 	for i := range m.shards {
 		m.shards[i].clients = make(map[string]*memClient)
+		m.shards[i].agg = make(map[string]*memDay)
+		m.shards[i].dayIdx = make(map[string]*periodIndex)
+		m.shards[i].monthIdx = make(map[string]*periodIndex)
 	}
 	return m
 }
@@ -123,6 +136,8 @@ func (m *Memory) Settle(ctx context.Context, s SettleRequest) (SettleResult, err
 	d.spent = addSat(d.spent, s.ActualNano)
 	mo.spent = addSat(mo.spent, s.ActualNano)
 	d.count(s)
+	mo.lastSeen = max(mo.lastSeen, now)
+	sh.indexSettled(s, d, mo, m.retention)
 
 	var res SettleResult
 	for _, mk := range s.Rule.marks() {
@@ -204,6 +219,7 @@ func (m *Memory) maybeSweep(now int64) {
 				delete(sh.clients, id)
 			}
 		}
+		sh.pruneIndex(now)
 		sh.mu.Unlock()
 	}
 }

@@ -34,12 +34,15 @@ type memDay struct {
 	models           map[string]*ModelStats
 	marks            map[markKey]bool
 	expires          int64 // unix ms: period end + retention
+	row              indexRef
 }
 
 type memMonth struct {
-	spent   int64
-	marks   map[markKey]bool
-	expires int64
+	spent    int64
+	marks    map[markKey]bool
+	expires  int64
+	lastSeen int64 // unix ms of the latest settlement in the month
+	row      indexRef
 }
 
 func newMemClient() *memClient {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,14 @@ var (
 	luaSettle string
 	//go:embed lua/spend.lua
 	luaSpend string
+	//go:embed lua/rules.lua
+	luaRules string
+	//go:embed lua/rule_put.lua
+	luaRulePut string
+	//go:embed lua/rule_del.lua
+	luaRuleDel string
+	//go:embed lua/page.lua
+	luaPage string
 )
 
 // DefaultPrefix starts every Redis key.
@@ -37,17 +46,31 @@ type RedisOptions struct {
 	Prefix string
 	// Retention keeps day and month data this long after the period ends (default 90 days).
 	Retention time.Duration
+	// IndexEvery is how often the client index and global aggregates are written
+	// (default DefaultIndexEvery, 250 ms).
+	IndexEvery time.Duration
+	// Logger receives index write failures and skipped corrupt rules (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Redis is the shared Ledger on Redis or Redis Cluster. Every operation is one Lua script
 // (one round trip) over keys of a single client, which share one hash tag and so one
 // Cluster slot. The key layout is documented in README.md.
+//
+// Redis also implements RuleStore and ClientIndex. The client index and the global
+// aggregates are written by a background batcher (see FlushIndex), never on the request
+// path; they lag by up to IndexEvery.
 type Redis struct {
 	c                     redis.UniversalClient
 	owned                 bool // opened by OpenRedis: Close closes the client
 	prefix                string
 	retention             time.Duration
+	log                   *slog.Logger
 	reserve, settle, read *redis.Script
+	rulePut, ruleDel      *redis.Script
+	page                  *redis.Script
+	idx                   *batcher
+	maxRules              int // MaxStoredRules; lowered by tests
 }
 
 var _ Ledger = (*Redis)(nil)
@@ -69,21 +92,33 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
+	if opts.IndexEvery <= 0 {
+		opts.IndexEvery = DefaultIndexEvery
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	r := &Redis{
 		c:         client,
 		prefix:    opts.Prefix,
 		retention: opts.Retention,
+		log:       opts.Logger,
 		reserve:   redis.NewScript(luaCommon + luaReserve),
 		settle:    redis.NewScript(luaCommon + luaSettle),
 		read:      redis.NewScript(luaCommon + luaSpend),
+		rulePut:   redis.NewScript(luaRules + luaRulePut),
+		ruleDel:   redis.NewScript(luaRules + luaRuleDel),
+		page:      redis.NewScript(luaPage),
+		maxRules:  MaxStoredRules,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
-	for _, s := range []*redis.Script{r.reserve, r.settle, r.read} {
+	for _, s := range []*redis.Script{r.reserve, r.settle, r.read, r.rulePut, r.ruleDel, r.page} {
 		if err := s.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("%w: loading scripts: %w", ErrUnavailable, err)
 		}
 	}
+	r.idx = newBatcher(r, opts.Logger, opts.IndexEvery)
 	return r, nil
 }
 
@@ -95,12 +130,20 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the client if OpenRedis created it.
+// FlushIndex writes the pending client index and aggregate updates now, and waits for
+// a flush already in progress. After it returns, everything settled before the call is
+// visible to ListClients and GlobalHistory (tests use it instead of waiting).
+func (r *Redis) FlushIndex(ctx context.Context) error { return r.idx.flush(ctx) }
+
+// Close stops the index batcher after a final flush (bounded by 5 s), then closes the
+// client if OpenRedis created it. A failed final flush loses index and aggregate updates
+// only (never client spend); it is returned as an error.
 func (r *Redis) Close() error {
-	if !r.owned {
-		return nil
+	err := r.idx.close()
+	if r.owned {
+		err = errors.Join(err, r.c.Close())
 	}
-	return r.c.Close()
+	return err
 }
 
 // keys are one client's Redis keys; see README.md.
@@ -203,12 +246,14 @@ func (r *Redis) Settle(ctx context.Context, s SettleRequest) (SettleResult, erro
 	}
 	k := r.keys(s.ClientID, s.Periods)
 	marks := s.Rule.marks()
+	model := modelName(s.Model)
+	dayKeep, monthKeep := r.keepFor(s.Periods.Day, s.Now), r.keepFor(s.Periods.Month, s.Now)
 	args := make([]any, 0, 16+3*len(marks))
 	args = append(args,
-		s.ID, itoa(s.Now.UnixMilli()), itoa(s.ActualNano), boolArg(s.Failed), boolArg(s.Estimated), modelName(s.Model),
+		s.ID, itoa(s.Now.UnixMilli()), itoa(s.ActualNano), boolArg(s.Failed), boolArg(s.Estimated), model,
 		itoa(s.Tokens.Prompt), itoa(s.Tokens.Cached), itoa(s.Tokens.Completion), itoa(s.Tokens.Reasoning),
 		s.Periods.Day.Key, s.Periods.Month.Key,
-		itoa(r.keepFor(s.Periods.Day, s.Now)), itoa(r.keepFor(s.Periods.Month, s.Now)), itoa(SettledTTL.Milliseconds()),
+		itoa(dayKeep), itoa(monthKeep), itoa(SettledTTL.Milliseconds()),
 		strconv.Itoa(len(marks)),
 	)
 	for _, m := range marks {
@@ -242,6 +287,11 @@ func (r *Redis) Settle(ctx context.Context, s SettleRequest) (SettleResult, erro
 	}
 	if rep.err != nil {
 		return SettleResult{}, unavailable("settle", rep.err)
+	}
+	if !out.Duplicate {
+		// The script's totals are authoritative; the batcher writes them to the index
+		// later, so this request pays no extra round trip.
+		r.idx.settled(s, model, out.Day.SpentNano, out.Month.SpentNano, dayKeep, monthKeep)
 	}
 	return out, nil
 }

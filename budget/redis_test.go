@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,12 @@ func TestRedisClusterContract(t *testing.T) {
 		require.NoError(t, err)
 		return l
 	})
+	ledgertest.RunRuleStore(t, func(t *testing.T) budget.RuleStore {
+		l, err := budget.NewRedis(client, budget.RedisOptions{Prefix: fmt.Sprintf("c%d", n.Add(1))})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		return l
+	})
 }
 
 func tag(id string) string { return "{" + base64.RawURLEncoding.EncodeToString([]byte(id)) + "}" }
@@ -42,7 +49,8 @@ func TestRedisKeyLayout(t *testing.T) {
 	mr := miniredis.RunT(t)
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
-	l, err := budget.NewRedis(client, budget.RedisOptions{Retention: 24 * time.Hour})
+	// The index is flushed by hand below, so the key checks never race the batcher.
+	l, err := budget.NewRedis(client, budget.RedisOptions{Retention: 24 * time.Hour, IndexEvery: time.Hour})
 	require.NoError(t, err)
 	ctx := context.Background()
 	cal, _ := budget.NewCalendar("UTC")
@@ -90,6 +98,46 @@ func TestRedisKeyLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"r2"}, members)
 
+	// The client index and the global aggregates appear with the next flush.
+	require.NoError(t, l.FlushIndex(ctx))
+	dayIdx, monthIdx, seenIdx, agg := "px:idx:d:2026-11-28", "px:idx:m:2026-11", "px:idx:s:2026-11", "px:agg:d:2026-11-28"
+	day29 := base + "d:2026-11-29" // r2 was settled a day later
+	dayNames, monthNames := "px:idx:dn:2026-11-28", "px:idx:mn:2026-11"
+	require.ElementsMatch(t, []string{day, day29, month, done, dayIdx, "px:idx:d:2026-11-29", monthIdx, seenIdx, agg, "px:agg:d:2026-11-29",
+		dayNames, "px:idx:dn:2026-11-29", monthNames}, mr.Keys())
+	for key, want := range map[string]float64{dayIdx: -85, "px:idx:d:2026-11-29": 0, monthIdx: -85, seenIdx: float64(later.UnixMilli()),
+		dayNames: 0, monthNames: 0} {
+		score, err := mr.ZScore(key, client12345)
+		require.NoError(t, err, key)
+		require.Equal(t, want, score, "%s: raw client id as member; spend negated", key)
+	}
+	fields, err = mr.HKeys(agg)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"spent", "req", "est", "m|gpt-4o|req", "m|gpt-4o|est", "m|gpt-4o|p", "m|gpt-4o|o", "m|gpt-4o|cost"},
+		fields, "the same fields as a client's day hash, without alert marks")
+	require.Equal(t, "1", mr.HGet(agg, "req"))
+	require.Equal(t, "85", mr.HGet(agg, "spent"))
+	require.Equal(t, "1", mr.HGet("px:agg:d:2026-11-29", "m|unknown|req"))
+	require.Equal(t, 6*time.Hour+24*time.Hour, mr.TTL(dayIdx), "day end + retention, like the client's day")
+	require.Equal(t, 6*time.Hour+24*time.Hour, mr.TTL(agg))
+	require.Equal(t, (2*24+6)*time.Hour+24*time.Hour, mr.TTL(monthIdx))
+	require.Equal(t, (2*24+6)*time.Hour+24*time.Hour, mr.TTL(seenIdx))
+	require.Equal(t, 6*time.Hour+24*time.Hour, mr.TTL(dayNames))
+	require.Equal(t, (2*24+6)*time.Hour+24*time.Hour, mr.TTL(monthNames))
+
+	// Rules: one hash and a version, sharing the {rules} tag; integer nano limits.
+	_, err = l.PutRule(ctx, budget.Rule{ClientID: client12345, Daily: budget.LimitOf(500_000_000), Action: budget.ActionAlert})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"client_id":"user-12345","daily_limit_nano":500000000,"action":"alert","alert_thresholds":null}`,
+		mr.HGet("px:{rules}", "client:user-12345"))
+	ver, err := mr.Get("px:{rules}:ver")
+	require.NoError(t, err)
+	v, err := l.RulesVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, strconv.FormatInt(v, 10), ver)
+	require.Equal(t, time.Duration(0), mr.TTL("px:{rules}"), "rules never expire")
+	require.NoError(t, l.Close())
+
 	// A custom prefix; braces are refused because they would change the hash tag.
 	l2, err := budget.NewRedis(client, budget.RedisOptions{Prefix: "proxide:prod"})
 	require.NoError(t, err)
@@ -116,7 +164,8 @@ func TestRedisOneRoundTripEach(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	hook := &countHook{}
 	client.AddHook(hook)
-	l, err := budget.NewRedis(client, budget.RedisOptions{})
+	// The batcher's own background flush would show up in the count: flushed by hand.
+	l, err := budget.NewRedis(client, budget.RedisOptions{IndexEvery: time.Hour})
 	require.NoError(t, err)
 	f := ledgertest.NewFixture(t, l, "UTC", time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 	rule := budget.Rule{Daily: budget.LimitOf(ledgertest.Cent)}
@@ -136,6 +185,28 @@ func TestRedisOneRoundTripEach(t *testing.T) {
 		_, err := l.History(ctx, "c", "2026-11-01", "2026-11-30")
 		require.NoError(t, err)
 	})
+	count("index flush", func() {
+		f.Settle(f.NextID(), "c", rule, 1)
+		hook.n.Add(-1) // the settlement itself
+		require.NoError(t, l.FlushIndex(ctx))
+	})
+	count("global history", func() {
+		_, err := l.GlobalHistory(ctx, "2026-11-01", "2026-11-30")
+		require.NoError(t, err)
+	})
+	count("put rule", func() {
+		_, err := l.PutRule(ctx, budget.Rule{ClientID: "c"})
+		require.NoError(t, err)
+	})
+	count("rules version", func() {
+		_, err := l.RulesVersion(ctx)
+		require.NoError(t, err)
+	})
+	// A page is the script plus one pipeline for the other period and last-seen times.
+	before := hook.n.Load()
+	_, err = l.ListClients(ctx, budget.ClientQuery{Periods: f.Periods()})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), hook.n.Load()-before, "list clients")
 
 	// After a restart or failover the script cache is empty: EVALSHA fails with NOSCRIPT
 	// and the script is sent again (EVAL), transparently.

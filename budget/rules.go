@@ -4,17 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // Rules resolves the rule of a client id: an exact rule, else the longest matching prefix
 // pattern, else the default rule. It is immutable and safe for concurrent use; to change
 // the rules build a new Rules and swap the pointer.
 type Rules struct {
-	def      Rule
-	all      []Rule          // as given, for All
-	exact    map[string]Rule // by ClientID
-	patterns []Rule          // longest prefix first
+	def   Rule
+	all   []Rule          // as given, for All
+	exact map[string]Rule // by ClientID
+	// byPrefix holds the patterns by prefix length and prefix; lengths lists the lengths
+	// present, longest first. Resolve does one map lookup per distinct length (at most
+	// 257) instead of scanning every pattern, so thousands of API pattern rules stay cheap.
+	byPrefix map[int]map[string]Rule
+	lengths  []int
 }
 
 // NewRules validates def and rules and builds the resolver. Each rule in rules must set
@@ -29,9 +32,10 @@ func NewRules(def Rule, rules []Rule) (*Rules, error) {
 		errs = append(errs, errors.New("default rule: must set neither client_id nor match"))
 	}
 	rs := &Rules{
-		def:   cloneRule(def),
-		all:   make([]Rule, 0, len(rules)),
-		exact: make(map[string]Rule),
+		def:      cloneRule(def),
+		all:      make([]Rule, 0, len(rules)),
+		exact:    make(map[string]Rule),
+		byPrefix: make(map[int]map[string]Rule),
 	}
 	seenPattern := make(map[string]bool)
 	for i, r := range rules {
@@ -54,7 +58,12 @@ func NewRules(def Rule, rules []Rule) (*Rules, error) {
 				continue
 			}
 			seenPattern[r.Match] = true
-			rs.patterns = append(rs.patterns, r)
+			prefix := r.Match[:len(r.Match)-1]
+			if rs.byPrefix[len(prefix)] == nil {
+				rs.byPrefix[len(prefix)] = make(map[string]Rule)
+				rs.lengths = append(rs.lengths, len(prefix))
+			}
+			rs.byPrefix[len(prefix)][prefix] = r
 		default:
 			errs = append(errs, fmt.Errorf("%s: set client_id or match", name))
 			continue
@@ -65,9 +74,7 @@ func NewRules(def Rule, rules []Rule) (*Rules, error) {
 		return nil, err
 	}
 	// Longest prefix first, so the first match in Resolve is the most specific one.
-	sort.SliceStable(rs.patterns, func(i, j int) bool {
-		return len(rs.patterns[i].Match) > len(rs.patterns[j].Match)
-	})
+	sort.Sort(sort.Reverse(sort.IntSlice(rs.lengths)))
 	return rs, nil
 }
 
@@ -87,9 +94,12 @@ func (r *Rules) Resolve(clientID string) Rule {
 	if rule, ok := r.exact[clientID]; ok {
 		return cloneRule(rule)
 	}
-	for _, p := range r.patterns {
-		if strings.HasPrefix(clientID, p.Match[:len(p.Match)-1]) {
-			return cloneRule(p)
+	for _, n := range r.lengths {
+		if n > len(clientID) {
+			continue
+		}
+		if rule, ok := r.byPrefix[n][clientID[:n]]; ok {
+			return cloneRule(rule)
 		}
 	}
 	return cloneRule(r.def)

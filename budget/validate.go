@@ -103,13 +103,23 @@ func historyDays(clientID, fromDay, toDay string) ([]string, error) {
 	if err := ValidClientID(clientID); err != nil {
 		errs = append(errs, fmt.Errorf("client_id: %w", err))
 	}
+	days, rangeErrs := dayRange(fromDay, toDay)
+	if err := invalid("history", append(errs, rangeErrs...)); err != nil {
+		return nil, err
+	}
+	return days, nil
+}
+
+// dayRange checks a from/to pair of day keys and lists the days between, inclusive.
+func dayRange(fromDay, toDay string) ([]string, []error) {
+	var errs []error
 	from, err1 := time.Parse(dayKeyLayout, fromDay)
 	if err1 != nil || from.Format(dayKeyLayout) != fromDay {
-		errs = append(errs, fmt.Errorf("from: %q is not a day key like 2026-11-28", fromDay))
+		errs = append(errs, fmt.Errorf("from: %q is not a day key like 2026-11-28", truncate(fromDay, 32)))
 	}
 	to, err2 := time.Parse(dayKeyLayout, toDay)
 	if err2 != nil || to.Format(dayKeyLayout) != toDay {
-		errs = append(errs, fmt.Errorf("to: %q is not a day key like 2026-11-28", toDay))
+		errs = append(errs, fmt.Errorf("to: %q is not a day key like 2026-11-28", truncate(toDay, 32)))
 	}
 	if len(errs) == 0 {
 		switch n := int(to.Sub(from).Hours()/24) + 1; {
@@ -119,8 +129,8 @@ func historyDays(clientID, fromDay, toDay string) ([]string, error) {
 			errs = append(errs, fmt.Errorf("to: range of %d days, at most %d allowed", n, MaxHistoryDays))
 		}
 	}
-	if err := invalid("history", errs); err != nil {
-		return nil, err
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	var days []string
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {

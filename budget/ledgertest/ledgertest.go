@@ -60,6 +60,13 @@ func Run(t *testing.T, newLedger Factory) {
 		{"HistoryRange", testHistory},
 		{"SpendOfUnknownClient", testSpendUnknown},
 		{"Concurrency", func(t *testing.T, f *Fixture) { RunConcurrency(t, f.L) }},
+		{"IndexOrderAndCursorWalk", testIndexOrder},
+		{"IndexMonthSort", testIndexMonthSort},
+		{"IndexPrefix", testIndexPrefix},
+		{"IndexCursorAfterSpendChange", testIndexCursorStability},
+		{"IndexInvalidQueries", testIndexInvalid},
+		{"GlobalHistoryIsSumOfClients", testGlobalHistory},
+		{"DuplicateSettleNotAggregatedTwice", testGlobalDuplicate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLedger(t)
@@ -85,6 +92,23 @@ func NewFixture(t *testing.T, l budget.Ledger, tz string, now time.Time) *Fixtur
 	cal, err := budget.NewCalendar(tz)
 	require.NoError(t, err)
 	return &Fixture{T: t, L: l, Cal: cal, Now: now, ctx: context.Background()}
+}
+
+// Index returns the ledger as a ClientIndex (the suite requires one).
+func (f *Fixture) Index() budget.ClientIndex {
+	f.T.Helper()
+	ci, ok := f.L.(budget.ClientIndex)
+	require.True(f.T, ok, "%T does not implement budget.ClientIndex", f.L)
+	return ci
+}
+
+// SyncIndex makes every settlement so far visible to the ClientIndex: ledgers that write
+// the index in the background (Redis) flush it through FlushIndex.
+func (f *Fixture) SyncIndex() {
+	f.T.Helper()
+	if fl, ok := f.L.(interface{ FlushIndex(context.Context) error }); ok {
+		require.NoError(f.T, fl.FlushIndex(f.ctx))
+	}
 }
 
 // At moves the fake clock.

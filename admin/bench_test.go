@@ -1,0 +1,64 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxide/proxide/budget"
+)
+
+// memoryService is the Service over the real in-memory ledger holding n
+// clients with spend today.
+func memoryService(b *testing.B, n int) *Service {
+	b.Helper()
+	ctx := context.Background()
+	mem := budget.NewMemory(budget.MemoryOptions{})
+	file, err := budget.NewRules(budget.Rule{Daily: budget.LimitOf(usdNano(1))}, nil)
+	require.NoError(b, err)
+	dyn, err := budget.NewDynamicRules(ctx, budget.DynamicRulesOptions{File: file, Store: mem, Refresh: time.Hour})
+	require.NoError(b, err)
+	b.Cleanup(dyn.Close)
+	cal, err := budget.NewCalendar("UTC")
+	require.NoError(b, err)
+	periods := cal.Periods(testNow)
+	for i := range n {
+		id := fmt.Sprintf("client-%06d", i)
+		_, err := mem.Settle(ctx, budget.SettleRequest{ID: "r" + id, ClientID: id, Rule: dyn.Resolve(id), Periods: periods,
+			ActualNano: int64(1 + i%9973*1000), Model: "gpt-4o", Now: testNow})
+		require.NoError(b, err)
+	}
+	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Calendar: cal, Now: func() time.Time { return testNow }})
+	require.NoError(b, err)
+	return svc
+}
+
+// BenchmarkListClients100k lists one page of 100 (first and deep pages) of
+// 100,000 clients on the in-memory ledger, through the REST handler.
+func BenchmarkListClients100k(b *testing.B) {
+	svc := memoryService(b, 100_000)
+	h := New(Options{Service: svc})
+	// A cursor deep into the listing.
+	page, err := svc.ListClients(context.Background(), ClientsQuery{Limit: 1000})
+	require.NoError(b, err)
+	for _, bc := range []struct{ name, query string }{
+		{"first-page", "/v1/clients?limit=100"},
+		{"month-sort", "/v1/clients?limit=100&sort=month"},
+		{"next-page", "/v1/clients?limit=100&cursor=" + page.NextCursor},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, bc.query, nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,95 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/proxide/proxide/admin"
+)
+
+// Clients runs `proxide clients [CLIENT] [--sort day|month] [--limit N]
+// [--prefix P] [--cursor C]` (args start after "clients").
+func Clients(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
+	fs, c := newFlags("clients", env)
+	var q admin.ClientsQuery
+	fs.StringVar(&q.Sort, "sort", "", "day or month")
+	fs.IntVar(&q.Limit, "limit", 0, "clients per page")
+	fs.StringVar(&q.Prefix, "prefix", "", "client id prefix")
+	fs.StringVar(&q.Cursor, "cursor", "", "next page")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if help, err := handleParse(err, ClientsUsage, stdout, stderr); help || err != nil {
+			return err
+		}
+	}
+	if len(pos) > 1 {
+		return usageError(stderr, ClientsUsage, "clients: at most one CLIENT, got %d", len(pos))
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		return oneClient(ctx, cl, c.json, pos[0], stdout)
+	}
+	data, _, err := cl.Do(ctx, http.MethodGet, "/v1/clients", clientsQuery(q), nil)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err = stdout.Write(data)
+		return err
+	}
+	var page admin.ClientListView
+	if err := decode(data, &page); err != nil {
+		return err
+	}
+	if err := writeClients(stdout, page.Clients); err != nil {
+		return err
+	}
+	if page.NextCursor != "" {
+		fmt.Fprintf(stderr, "%d of %d clients shown; next page: --cursor %s\n", len(page.Clients), page.Total, page.NextCursor)
+	}
+	return nil
+}
+
+// oneClient prints one client: its periods, rule and today's models.
+func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout io.Writer) error {
+	data, _, err := cl.Do(ctx, http.MethodGet, "/v1/clients/"+PathEscape(id), nil, nil)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err = stdout.Write(data)
+		return err
+	}
+	var v admin.ClientView
+	if err := decode(data, &v); err != nil {
+		return err
+	}
+	state := v.State
+	if v.CooldownUntil != "" {
+		state += " until " + v.CooldownUntil
+	}
+	fmt.Fprintf(stdout, "Client %s: %s, rule %s (%s)\n\n", cleanCell(v.ClientID), state, cleanCell(v.Rule.Key), v.Rule.Source)
+	t := newTable(stdout, "PERIOD", "SPENT", "RESERVED", "LIMIT", "REMAINING", "RESETS")
+	for _, p := range []admin.PeriodView{v.Today, v.Month} {
+		t.row(p.Period, Dollars(p.SpentUSD), Dollars(p.ReservedUSD), limit(p.LimitUSD), limit(p.RemainingUSD), p.ResetsAt)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nToday: %d requests, %d failed\n", v.Requests, v.Failed)
+	if len(v.Models) == 0 {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	t = newTable(stdout, "MODEL", "REQUESTS", "FAILED", "PROMPT", "CACHED", "COMPLETION", "REASONING", "COST")
+	for _, m := range v.Models {
+		t.row(m.Model, i64(m.Requests), i64(m.Failed), i64(m.PromptTokens), i64(m.CachedTokens),
+			i64(m.CompletionTokens), i64(m.ReasoningTokens), Dollars(m.CostUSD))
+	}
+	return t.flush()
+}

@@ -1,0 +1,88 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// MaxBodyBytes bounds a request body; a larger one is refused with 413.
+const MaxBodyBytes = 1 << 20
+
+// errBodyTooLarge is answered with 413.
+var errBodyTooLarge = fmt.Errorf("request body is larger than %d bytes", MaxBodyBytes)
+
+// decodeBody reads exactly one JSON object into v, refusing unknown fields,
+// and turns every decoding problem into a FieldError naming the field.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	// Anything after the object (a second object, garbage) is malformed too.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return bodyError(err)
+		}
+		return fieldErr("", "malformed JSON: the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return errBodyTooLarge
+	case errors.Is(err, io.EOF):
+		return fieldErr("", "the request body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fieldErr("", "malformed JSON: unexpected end of the body")
+	case errors.As(err, &syntax):
+		return fieldErr("", "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fieldErr("", "the request body must be a JSON object, not %s", typ.Value)
+		}
+		if strings.HasPrefix(typ.Value, "number ") {
+			return fieldErr(typ.Field, "%s is out of range", typ.Value)
+		}
+		return fieldErr(typ.Field, "expected %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+	}
+	// encoding/json has no type for unknown fields: `json: unknown field "x"`.
+	if rest, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, uerr := strconv.Unquote(rest)
+		if uerr != nil {
+			name = rest
+		}
+		return fieldErr(name, "unknown field")
+	}
+	return fieldErr("", "malformed JSON: %v", err)
+}
+
+// jsonKind names a Go kind the way a JSON user thinks of it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "float64", "float32", "int", "int64", "int32":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "ptr":
+		return "a value"
+	}
+	return kind
+}

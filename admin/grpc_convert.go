@@ -1,0 +1,109 @@
+package admin
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/proxide/proxide/budget"
+	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
+)
+
+// budgetInputFromProto converts SetBudgetRequest; only the action enum can be
+// invalid here, everything else is the Service's to check.
+func budgetInputFromProto(req *proxidev1.SetBudgetRequest) (BudgetInput, error) {
+	in := BudgetInput{ClientID: req.GetClientId(), Match: req.GetMatch(), Default: req.GetDefault(),
+		Daily:   LimitInput{USD: req.DailyLimitUsd, Nano: req.DailyLimitNano},
+		Monthly: LimitInput{USD: req.MonthlyLimitUsd, Nano: req.MonthlyLimitNano}}
+	switch req.GetAction() {
+	case proxidev1.Action_ACTION_UNSPECIFIED:
+	case proxidev1.Action_ACTION_BLOCK:
+		in.Action = string(budget.ActionBlock)
+	case proxidev1.Action_ACTION_ALERT:
+		in.Action = string(budget.ActionAlert)
+	default:
+		return BudgetInput{}, fieldErr("action", "unknown action %d", req.GetAction())
+	}
+	if t := req.GetAlertThresholds(); t != nil {
+		in.AlertThresholds = append([]float64{}, t.GetValues()...)
+	}
+	return in, nil
+}
+
+func nanoPtrs(l budget.Limit) (*float64, *int64) {
+	if !l.Set {
+		return nil, nil
+	}
+	return proto.Float64(USD(l.Nano)), proto.Int64(l.Nano)
+}
+
+func budgetProto(b Budget) *proxidev1.Budget {
+	r := b.Rule
+	k := r.Key()
+	out := &proxidev1.Budget{Key: k.String(), ClientId: r.ClientID, Match: r.Match, Default: k.Default,
+		Action: proxidev1.Action_ACTION_BLOCK, AlertThresholds: r.Thresholds(), Source: b.Source}
+	if !r.Blocks() {
+		out.Action = proxidev1.Action_ACTION_ALERT
+	}
+	out.DailyLimitUsd, out.DailyLimitNano = nanoPtrs(r.Daily)
+	out.MonthlyLimitUsd, out.MonthlyLimitNano = nanoPtrs(r.Monthly)
+	return out
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func periodProto(p budget.Period, s budget.PeriodSpend) *proxidev1.PeriodSpend {
+	out := &proxidev1.PeriodSpend{Period: p.Key, SpentUsd: USD(s.SpentNano), SpentNano: s.SpentNano,
+		ReservedUsd: USD(s.ReservedNano), ReservedNano: s.ReservedNano, ResetsAt: timestamp(p.End)}
+	out.LimitUsd, out.LimitNano = nanoPtrs(s.Limit)
+	if rem, ok := remaining(s); ok {
+		out.RemainingUsd, out.RemainingNano = proto.Float64(USD(rem)), proto.Int64(rem)
+	}
+	return out
+}
+
+var stateProto = map[string]proxidev1.ClientState{
+	StateOK:           proxidev1.ClientState_CLIENT_STATE_OK,
+	StateAlerting:     proxidev1.ClientState_CLIENT_STATE_ALERTING,
+	StateBlocked:      proxidev1.ClientState_CLIENT_STATE_BLOCKED,
+	StateLoopCooldown: proxidev1.ClientState_CLIENT_STATE_LOOP_COOLDOWN,
+}
+
+func clientProto(r ClientReport) *proxidev1.Client {
+	out := &proxidev1.Client{ClientId: r.ClientID, State: stateProto[r.State], Rule: budgetProto(r.Rule),
+		Today: periodProto(r.Periods.Day, r.Spend.Day), Month: periodProto(r.Periods.Month, r.Spend.Month),
+		RequestsToday: r.Spend.Today.Requests, FailedToday: r.Spend.Today.Failed,
+		LastSeen: timestamp(r.LastSeen), CooldownUntil: timestamp(r.CooldownUntil)}
+	for _, m := range r.Spend.Today.Models {
+		out.ModelsToday = append(out.ModelsToday, &proxidev1.ModelUsage{Model: m.Model, Requests: m.Requests,
+			Failed: m.Failed, Estimated: m.Estimated, PromptTokens: m.Tokens.Prompt, CachedTokens: m.Tokens.Cached,
+			CompletionTokens: m.Tokens.Completion, ReasoningTokens: m.Tokens.Reasoning,
+			CostUsd: USD(m.CostNano), CostNano: m.CostNano})
+	}
+	return out
+}
+
+func spendRowProto(r SpendRow) *proxidev1.SpendRow {
+	return &proxidev1.SpendRow{Date: r.Date, Model: r.Model, Requests: r.Requests, Failed: r.Failed,
+		Estimated: r.Estimated, PromptTokens: r.Tokens.Prompt, CachedTokens: r.Tokens.Cached,
+		CompletionTokens: r.Tokens.Completion, ReasoningTokens: r.Tokens.Reasoning,
+		CostUsd: USD(r.CostNano), CostNano: r.CostNano}
+}
+
+func spendProto(rep SpendReport) *proxidev1.GetSpendResponse {
+	out := &proxidev1.GetSpendResponse{ClientId: rep.ClientID, From: rep.From, To: rep.To,
+		GroupBy: proxidev1.SpendGroupBy_SPEND_GROUP_BY_DAY, Total: spendRowProto(rep.Total)}
+	if rep.GroupBy == GroupByModel {
+		out.GroupBy = proxidev1.SpendGroupBy_SPEND_GROUP_BY_MODEL
+	}
+	for _, r := range rep.Rows {
+		out.Rows = append(out.Rows, spendRowProto(r))
+	}
+	return out
+}
