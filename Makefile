@@ -62,6 +62,11 @@ fuzz: ## fuzz the SSE meter and the request parser for 30s each
 generate: ## regenerate the embedded price table from ../shared/data
 	$(GO) generate ./pricing
 
+.PHONY: proto
+proto: ## regenerate proto/proxide/v1 (installs protoc from Debian when missing)
+	@command -v protoc >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null)
+	proto/gen.sh
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

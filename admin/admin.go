@@ -8,13 +8,11 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/proxide/proxide/auth"
-	"github.com/proxide/proxide/budget"
 )
 
 // Authenticator checks an Authorization header for a scope.
@@ -23,18 +21,9 @@ type Authenticator interface {
 	Authenticate(authorization, scope string) (auth.Key, error)
 }
 
-// RuleResolver finds a client's budget rule.
-//
-// Deprecated: only for Options.Rules, the read-only wiring of before the
-// budget API; set Options.Service instead.
-type RuleResolver interface {
-	Resolve(clientID string) budget.Rule
-}
-
 // Options wires the admin HTTP handler.
 type Options struct {
-	// Service is the admin API; nil serves only the probes, /metrics and the
-	// legacy GET /v1/clients/{client_id} built from Ledger, Rules and Calendar.
+	// Service is the admin API; nil serves only the probes and /metrics.
 	Service *Service
 	Keys    Authenticator // nil or disabled: the API is open (development only)
 	Metrics http.Handler  // served at /metrics when set
@@ -42,20 +31,11 @@ type Options struct {
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
 
-	// Deprecated: the read-only wiring of before the budget API, kept so that
-	// cmd/proxide builds until it sets Service. Ignored when Service is set.
-	Ledger interface {
-		Spend(ctx context.Context, clientID string, rule budget.Rule, p budget.Periods, now time.Time) (budget.ClientSpend, error)
-	}
-	Rules    RuleResolver // Deprecated: see Ledger.
-	Calendar budget.Calendar
-	Now      func() time.Time
 }
 
 // server is the REST front door.
 type server struct {
-	svc     *Service // nil: legacy read-only client endpoint
-	legacy  Options
+	svc     *Service // nil: probes and metrics only
 	keys    Authenticator
 	ready   func(ctx context.Context) error
 	metrics http.Handler
@@ -67,10 +47,7 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	s := &server{svc: opts.Service, legacy: opts, keys: opts.Keys, ready: opts.Ready, metrics: opts.Metrics, log: opts.Logger}
+	s := &server{svc: opts.Service, keys: opts.Keys, ready: opts.Ready, metrics: opts.Metrics, log: opts.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-type", "text/plain; charset=utf-8")
@@ -82,8 +59,6 @@ func New(opts Options) http.Handler {
 	}
 	if s.svc != nil {
 		s.routes(mux)
-	} else if opts.Ledger != nil && opts.Rules != nil {
-		mux.Handle("GET /v1/clients/{client_id...}", s.adminOnly(s.legacyClient))
 	}
 	mux.Handle("/v1/", s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", "", "No admin endpoint "+r.Method+" "+r.URL.Path)
@@ -127,23 +102,4 @@ func checkKey(keys Authenticator, authorization string) error {
 	}
 	_, err := keys.Authenticate(authorization, auth.ScopeAdmin)
 	return err
-}
-
-// legacyClient is GET /v1/clients/{client_id} without a Service.
-func (s *server) legacyClient(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("client_id")
-	if err := budget.ValidClientID(id); err != nil {
-		s.writeServiceError(w, fieldErr("client_id", "%v", err))
-		return
-	}
-	now := s.legacy.Now()
-	periods := s.legacy.Calendar.Periods(now)
-	rule := s.legacy.Rules.Resolve(id)
-	spend, err := s.legacy.Ledger.Spend(r.Context(), id, rule, periods, now)
-	if err != nil {
-		s.log.Error("admin: reading spend failed", "client_id", id, "err", err)
-		s.writeServiceError(w, fmt.Errorf("%w: %w", budget.ErrUnavailable, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, clientView(ClientReport{ClientID: id, Rule: Budget{Rule: rule}, State: state(rule, spend), Periods: periods, Spend: spend}))
 }

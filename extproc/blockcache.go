@@ -56,3 +56,9 @@ func (c *blockCache) forget(clientID string) {
 	defer c.mu.Unlock()
 	delete(c.entries, clientID)
 }
+
+func (c *blockCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}

@@ -147,6 +147,10 @@ func New(opts Options) (*Server, error) {
 	return &Server{opts: opts, prefixes: prefixes, blocked: newBlockCache(100_000)}, nil
 }
 
+// ForgetAllBlocked empties the local refusal cache: the rules changed, so
+// every client's next request is decided by the ledger again.
+func (s *Server) ForgetAllBlocked() { s.blocked.forgetAll() }
+
 // ForgetBlocked drops a client from the local refusal cache, e.g. after its
 // rule changed, so the very next request is decided by the ledger again.
 func (s *Server) ForgetBlocked(clientID string) { s.blocked.forget(clientID) }

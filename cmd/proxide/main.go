@@ -4,16 +4,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/proxide/proxide/admin/client"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ()); err != nil {
+		if errors.Is(err, client.ErrUsage) {
+			os.Exit(2) // the usage text was already printed
+		}
 		fmt.Fprintln(os.Stderr, "proxide:", err)
 		os.Exit(1)
 	}

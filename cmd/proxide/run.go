@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/proxide/proxide/admin/client"
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/pricing"
 )
@@ -22,6 +23,10 @@ const usageText = `usage: proxide <command> [flags]
 commands:
   serve [--config FILE] [--grpc-addr ADDR] [--admin-addr ADDR] [--redis-url URL] [--log-level LEVEL]
         run the ext_proc sidecar and the admin server
+  budgets set|get|list|delete …   manage budget rules through the admin API
+  clients [CLIENT] [--sort month]   list clients by spend, or show one
+  spend CLIENT|--all [--from --to --by model|day --csv]   spend analytics
+        (admin commands: --addr or $PROXIDE_ADMIN_ADDR, key in $PROXIDE_ADMIN_KEY, --json)
   keys hash [KEY]    print the SHA-256 of a Proxide key to paste into the config (reads stdin without KEY)
   version            print the version and the price snapshot
 `
@@ -40,6 +45,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return nil
 	case "keys":
 		return keysCommand(args[1:], os.Stdin, stdout)
+	case "budgets":
+		return client.Budgets(ctx, args[1:], stdout, stderr, envLookup(environ))
+	case "clients":
+		return client.Clients(ctx, args[1:], stdout, stderr, envLookup(environ))
+	case "spend":
+		return client.Spend(ctx, args[1:], stdout, stderr, envLookup(environ))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil

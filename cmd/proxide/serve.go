@@ -22,6 +22,7 @@ import (
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/metrics"
 	"github.com/proxide/proxide/pricing"
+	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 	"github.com/proxide/proxide/usage"
 )
 
@@ -29,9 +30,12 @@ import (
 type app struct {
 	cfg     Config
 	log     *slog.Logger
-	ledger  budget.Ledger
+	ledger  *budget.Resilient
+	rules   *budget.DynamicRules
 	extproc *extproc.Server
+	adminv1 *admin.Service
 	admin   http.Handler
+	keys    *auth.Keys
 	metrics *metrics.Metrics
 }
 
@@ -117,10 +121,25 @@ func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
 	if upstreamKey == "" {
 		log.Warn("no upstream OpenAI key: the client's own Authorization header is forwarded")
 	}
-	ep, err := extproc.New(extproc.Options{
+	// File rules merged with the admin API's rules from the ledger (API wins);
+	// every replica polls for changes so a write applies everywhere within 1s.
+	var ep *extproc.Server
+	dyn, err := budget.NewDynamicRules(context.Background(), budget.DynamicRulesOptions{
+		File: rules, Store: ledger, Logger: log,
+		OnChange: func() {
+			if ep != nil {
+				ep.ForgetAllBlocked()
+			}
+		},
+	})
+	if err != nil {
+		ledger.Close()
+		return nil, err
+	}
+	ep, err = extproc.New(extproc.Options{
 		Ledger:                 ledger,
 		Pricer:                 pricer,
-		Rules:                  rules,
+		Rules:                  dyn,
 		Calendar:               cal,
 		Keys:                   keys,
 		UpstreamKey:            upstreamKey,
@@ -135,14 +154,24 @@ func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
 		Metrics:                m,
 	})
 	if err != nil {
+		dyn.Close()
+		ledger.Close()
+		return nil, err
+	}
+	svc, err := admin.NewService(admin.ServiceOptions{
+		Store: ledger, Rules: dyn, Ledger: ledger, Index: ledger, Calendar: cal, Logger: log,
+		OnRuleChange: ep.ForgetAllBlocked,
+	})
+	if err != nil {
+		dyn.Close()
 		ledger.Close()
 		return nil, err
 	}
 	adminHandler := admin.New(admin.Options{
-		Ledger: ledger, Rules: rules, Calendar: cal, Keys: keys, Metrics: m.Handler(), Logger: log,
+		Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log,
 		Ready: func(ctx context.Context) error { return ledgerReady(ctx, inner) },
 	})
-	return &app{cfg: cfg, log: log, ledger: ledger, extproc: ep, admin: adminHandler, metrics: m}, nil
+	return &app{cfg: cfg, log: log, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc, admin: adminHandler, keys: keys, metrics: m}, nil
 }
 
 // serve runs both servers until ctx is done, then drains: gRPC health goes
@@ -151,6 +180,8 @@ func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
 func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(a.cfg.Listen.MaxMessageBytes), grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes))
 	extprocv3.RegisterExternalProcessorServer(gs, a.extproc)
+	// The admin API's gRPC front door shares the ext_proc port (same keys, admin scope).
+	proxidev1.RegisterAdminServiceServer(gs, admin.NewGRPCServer(a.adminv1, a.keys))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -184,6 +215,7 @@ func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hsrv.Shutdown(sctx)
+	a.rules.Close()
 	if err := a.ledger.Close(); err != nil {
 		a.log.Error("ledger close", "err", err)
 	}
