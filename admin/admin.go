@@ -30,7 +30,6 @@ type Options struct {
 	// Ready reports whether this replica can serve traffic (ledger reachable).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
-
 }
 
 // server is the REST front door.

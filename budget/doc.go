@@ -3,6 +3,10 @@
 // Redis Cluster (Redis), with the same semantics checked by one contract suite
 // (budget/ledgertest). Resilient wraps either to survive a store outage.
 //
+// Both also keep the runtime rules of the admin API (RuleStore), which DynamicRules
+// overlays on the config file's rules for every replica, and a per-period index of clients
+// by spend plus global per-day totals (ClientIndex) for analytics.
+//
 // Money is int64 nano-USD (1e-9 USD) everywhere inside the ledger; alert thresholds are
 // compared with integer math. A request is admitted when spent + reserved < limit for
 // every set limit of its rule, then its estimate is reserved; Settle replaces the

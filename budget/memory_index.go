@@ -31,17 +31,19 @@ type indexRef struct {
 	pos int
 }
 
-// set records spent in the row, adding the row on first use.
+// set records spent in the row, adding the row on first use. The index's expiry is the
+// latest of its clients' records, so it never goes before a record that points at it.
 func (r *indexRef) set(all map[string]*periodIndex, p Period, clientID string, spent int64, retention time.Duration) {
 	if r.idx == nil {
 		pi := all[p.Key]
 		if pi == nil {
-			pi = &periodIndex{expires: expiry(p, retention)}
+			pi = &periodIndex{}
 			all[p.Key] = pi
 		}
 		r.idx, r.pos = pi, len(pi.rows)
 		pi.rows = append(pi.rows, indexRow{id: clientID})
 	}
+	r.idx.expires = max(r.idx.expires, expiry(p, retention))
 	r.idx.rows[r.pos].spent = spent
 }
 

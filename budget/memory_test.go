@@ -94,3 +94,36 @@ func TestModelName(t *testing.T) {
 	require.LessOrEqual(t, len(long), maxModelBytes)
 	require.Equal(t, "é", long[len(long)-2:], "cut on a rune boundary")
 }
+
+// TestMemoryIndexRetention: the client index and the global aggregates of a period go
+// with its retention, like the clients' own records.
+func TestMemoryIndexRetention(t *testing.T) {
+	m := NewMemory(MemoryOptions{Retention: 48 * time.Hour})
+	ctx := context.Background()
+	day1 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	p1 := Calendar{}.Periods(day1)
+	for _, id := range []string{"a", "b"} {
+		_, err := m.Settle(ctx, SettleRequest{ID: "s", ClientID: id, Periods: p1, ActualNano: 5, Now: day1})
+		require.NoError(t, err)
+	}
+	list := func() int64 {
+		page, err := m.ListClients(ctx, ClientQuery{Periods: p1})
+		require.NoError(t, err)
+		return page.Total
+	}
+	require.Equal(t, int64(2), list())
+
+	// Past Nov 1 + 48h, before the month's end: the day's index and aggregates are gone.
+	later := time.Date(2026, 11, 4, 1, 0, 0, 0, time.UTC)
+	_, err := m.Settle(ctx, SettleRequest{ID: "s2", ClientID: "a", Periods: Calendar{}.Periods(later), ActualNano: 1, Now: later})
+	require.NoError(t, err)
+	require.Zero(t, list())
+	g, err := m.GlobalHistory(ctx, "2026-11-01", "2026-11-01")
+	require.NoError(t, err)
+	require.Equal(t, []DayStats{{Day: "2026-11-01"}}, g)
+	page, err := m.ListClients(ctx, ClientQuery{Periods: p1, Sort: SortMonth})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, []string{page.Clients[0].ClientID, page.Clients[1].ClientID}, "the month is kept")
+	require.Equal(t, int64(6), page.Clients[0].MonthSpentNano)
+	require.Zero(t, page.Clients[0].DaySpentNano, "Nov 1 is gone")
+}

@@ -40,6 +40,14 @@ type Request struct {
 	PromptExact  bool
 	// Inputs is the number of embedding inputs (1 for a string).
 	Inputs int64
+	// Digest is an exact digest of the canonical request (see digest.go for
+	// what it covers and leaves out); 0 for Other.
+	Digest uint64
+	// Tail is the end of the conversation, at most MaxTailItems items in
+	// order: chat messages (text, refusal, each tool call, tool results),
+	// Responses instructions and input items, completion prompts or
+	// embedding inputs. Loop detection fingerprints it. nil for Other.
+	Tail []TailItem
 }
 
 // Options tune ParseRequest's prompt estimate.
@@ -78,21 +86,25 @@ func ParseRequest(ep Endpoint, body []byte, opts Options) (Request, error) {
 		var w chatRequest
 		if err = decodeBody(body, &w); err == nil {
 			err = w.fill(&req, &p)
+			req.Digest, req.Tail = w.digest(), w.tail()
 		}
 	case Completions:
 		var w completionsRequest
 		if err = decodeBody(body, &w); err == nil {
 			err = w.fill(&req, &p)
+			req.Digest, req.Tail = w.Prompt.digest(tagCompletions, w.Model), w.Prompt.tail()
 		}
 	case Embeddings:
 		var w embeddingsRequest
 		if err = decodeBody(body, &w); err == nil {
 			err = w.fill(&req, &p)
+			req.Digest, req.Tail = w.Input.digest(tagEmbeddings, w.Model), w.Input.tail()
 		}
 	case Responses:
 		var w responsesRequest
 		if err = decodeBody(body, &w); err == nil {
 			err = w.fill(&req, &p)
+			req.Digest, req.Tail = w.digest(), w.tail()
 		}
 	default:
 		var w commonFields

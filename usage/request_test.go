@@ -179,6 +179,7 @@ func TestParseRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseRequest(tc.ep, []byte(tc.body), tc.opts)
 			require.NoError(t, err)
+			got.Digest, got.Tail = 0, nil // loop-detection fields: tail_test.go
 			require.Equal(t, tc.want, got)
 		})
 	}

@@ -109,6 +109,7 @@ func (c *content) addTo(p *prompt) {
 // (image, audio, file) that is priced at a fixed token count.
 type contentPart struct {
 	typ, text, refusal string
+	media              uint64 // mediaDigest of a media part, else 0
 }
 
 // partOf reads a part; anything but an object counts as text.
@@ -127,17 +128,28 @@ func partOf(e []byte) contentPart {
 			c.refusal = decodeLoose(v)
 		}
 	})
+	if isMedia(c.typ) {
+		c.media = mediaDigest(e)
+	}
 	return c
 }
 
-func (c *contentPart) addTo(p *prompt) {
-	switch c.typ {
+// isMedia reports the part types priced as a fixed-size input.
+func isMedia(typ string) bool {
+	switch typ {
 	case "image_url", "input_image", "image", "input_audio", "audio", "file", "input_file":
-		p.images++
-	default:
-		p.text(c.text)
-		p.text(c.refusal)
+		return true
 	}
+	return false
+}
+
+func (c *contentPart) addTo(p *prompt) {
+	if c.media != 0 {
+		p.images++
+		return
+	}
+	p.text(c.text)
+	p.text(c.refusal)
 }
 
 // respInput is a Responses input: a string or an array of items.
@@ -169,6 +181,7 @@ func (r *respInput) UnmarshalJSON(b []byte) error {
 type respItem struct {
 	content, output, summary content
 	name, arguments          string
+	typ, role                string
 }
 
 func itemOf(e []byte) respItem {
@@ -189,6 +202,10 @@ func itemOf(e []byte) respItem {
 			it.name = decodeLoose(v)
 		case m.keyIs(e, "arguments"):
 			it.arguments = decodeLoose(v)
+		case m.keyIs(e, "type"):
+			it.typ = intern(v, itemTypes[:])
+		case m.keyIs(e, "role"):
+			it.role = intern(v, roles[:])
 		}
 	})
 	return it
@@ -198,8 +215,9 @@ func itemOf(e []byte) respItem {
 // array of strings, an array of token ids, or an array of token-id arrays.
 type textOrTokens struct {
 	texts  []string
-	tokens int64 // token ids given directly: an exact count
+	tokens int64  // token ids given directly: an exact count
 	inputs int64
+	raw    uint64 // xxhash64 of the JSON of token ids, for Request.Digest
 }
 
 func (t *textOrTokens) decode(field string, b []byte) error {
@@ -233,12 +251,14 @@ func (t *textOrTokens) decode(field string, b []byte) error {
 		for _, s := range ids {
 			t.tokens += int64(len(s))
 		}
+		t.raw = rawDigest(b)
 	case c == '-' || (c >= '0' && c <= '9'):
 		var ids []int64
 		if json.Unmarshal(b, &ids) != nil {
 			return bad
 		}
 		t.inputs, t.tokens = 1, int64(len(ids))
+		t.raw = rawDigest(b)
 	default:
 		return bad
 	}

@@ -74,6 +74,7 @@ type chatRequest struct {
 }
 
 type chatMessage struct {
+	Role         roleName      `json:"role"`
 	Name         looseText     `json:"name"`
 	Content      content       `json:"content"`
 	Refusal      looseText     `json:"refusal"`
@@ -170,10 +171,12 @@ func (w *embeddingsRequest) fill(r *Request, p *prompt) error {
 
 type responsesRequest struct {
 	commonFields
-	MaxOutputTokens *int64    `json:"max_output_tokens"`
-	Instructions    content   `json:"instructions"`
-	Input           respInput `json:"input"`
-	Tools           rawJSON   `json:"tools"`
+	MaxOutputTokens    *int64    `json:"max_output_tokens"`
+	Instructions       content   `json:"instructions"`
+	Input              respInput `json:"input"`
+	Tools              rawJSON   `json:"tools"`
+	PreviousResponseID looseText `json:"previous_response_id"`
+	Conversation       rawJSON   `json:"conversation"`
 }
 
 func (w *responsesRequest) fill(r *Request, p *prompt) (err error) {
