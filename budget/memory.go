@@ -135,9 +135,10 @@ func (m *Memory) Settle(ctx context.Context, s SettleRequest) (SettleResult, err
 	mo := c.month(s.Periods.Month, m.retention)
 	d.spent = addSat(d.spent, s.ActualNano)
 	mo.spent = addSat(mo.spent, s.ActualNano)
-	d.count(s)
+	model := modelName(s.Model)
+	d.count(s, model)
 	mo.lastSeen = max(mo.lastSeen, now)
-	sh.indexSettled(s, d, mo, m.retention)
+	sh.indexSettled(s, model, d, mo, m.retention)
 
 	var res SettleResult
 	for _, mk := range s.Rule.marks() {

@@ -172,10 +172,10 @@ func (c *memClient) month(p Period, retention time.Duration) *memMonth {
 	return m
 }
 
-// count records the per-day and per-model counters of one settlement.
-func (d *memDay) count(s SettleRequest) {
+// count records the per-day and per-model counters of one settlement; name is
+// modelName(s.Model), computed once per settlement.
+func (d *memDay) count(s SettleRequest, name string) {
 	d.req++
-	name := modelName(s.Model)
 	m := d.models[name]
 	if m == nil {
 		m = &ModelStats{Model: name}

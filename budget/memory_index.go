@@ -49,7 +49,7 @@ func (r *indexRef) set(all map[string]*periodIndex, p Period, clientID string, s
 
 // indexSettled updates the shard's client index and global aggregates after a
 // settlement; the caller holds the shard's lock.
-func (sh *memShard) indexSettled(s SettleRequest, d *memDay, mo *memMonth, retention time.Duration) {
+func (sh *memShard) indexSettled(s SettleRequest, model string, d *memDay, mo *memMonth, retention time.Duration) {
 	d.row.set(sh.dayIdx, s.Periods.Day, s.ClientID, d.spent, retention)
 	mo.row.set(sh.monthIdx, s.Periods.Month, s.ClientID, mo.spent, retention)
 	a := sh.agg[s.Periods.Day.Key]
@@ -59,7 +59,7 @@ func (sh *memShard) indexSettled(s SettleRequest, d *memDay, mo *memMonth, reten
 	}
 	a.expires = max(a.expires, expiry(s.Periods.Day, retention))
 	a.spent = addSat(a.spent, s.ActualNano)
-	a.count(s)
+	a.count(s, model)
 }
 
 // pruneIndex drops expired period indexes and aggregates. Clients' own records of the
