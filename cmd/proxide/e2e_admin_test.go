@@ -122,3 +122,81 @@ func TestE2ECLISetsABudget(t *testing.T) {
 	err := run(t.Context(), []string{"budgets", "set"}, &out, &errOut, env)
 	require.Error(t, err, "a usage error")
 }
+
+func (s *stack) adminDo(t *testing.T, method, path, key string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.admin+path, nil)
+	require.NoError(t, err)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), resp.Header
+}
+
+// Every admin endpoint against a running server on the Redis ledger, with the
+// auth matrix on each.
+func TestE2EAdminEndpointsOnRedis(t *testing.T) {
+	s := startStack(t, redisConfig(redistest.Start(t)), nil)
+	for i, client := range []string{"acme-1", "acme-2", "globex-1"} {
+		for j := 0; j <= i; j++ {
+			require.Equal(t, http.StatusOK, s.do(t, priceyCall(client, 2)).status)
+		}
+	}
+	code, body := s.adminPost(t, "/v1/budgets", `{"match":"acme-*","daily_limit_usd":5,"action":"alert","alert_thresholds":[0.5]}`, "prox-e2e-ops")
+	require.Equal(t, http.StatusCreated, code, body)
+
+	today := time.Now().UTC().Format("2006-01-02")
+	reads := []struct {
+		path string
+		want []string
+	}{
+		{"/v1/budgets", []string{`"key": "match:acme-*"`, `"source": "api"`, `"key": "client:user-12345"`, `"source": "file"`}},
+		{"/v1/budgets/match:acme-*", []string{`"action": "alert"`, `"alert_thresholds": [`}},
+		{"/v1/budgets/user-12345", []string{`"daily_limit_usd": 0.5`}},
+		{"/v1/clients/acme-2", []string{`"client_id": "acme-2"`, `"requests_today": 2`, `"key": "match:acme-*"`}},
+		{"/v1/spend?client_id=acme-2&from=" + today + "&to=" + today, []string{`"requests": 2`}},
+		{"/v1/spend?from=" + today + "&to=" + today + "&group_by=model", []string{`"model": "pricey"`, `"requests": 6`}},
+	}
+	for _, r := range reads {
+		require.Eventually(t, func() bool {
+			code, body, _ := s.adminDo(t, http.MethodGet, r.path, "prox-e2e-ops")
+			if code != http.StatusOK {
+				return false
+			}
+			for _, w := range r.want {
+				if !strings.Contains(body, w) {
+					return false
+				}
+			}
+			return true
+		}, 2*time.Second, 50*time.Millisecond, "GET %s", r.path)
+		for key, want := range map[string]int{"": http.StatusUnauthorized, "prox-wrong": http.StatusUnauthorized, "prox-e2e-app": http.StatusForbidden} {
+			code, _, _ := s.adminDo(t, http.MethodGet, r.path, key)
+			require.Equal(t, want, code, "GET %s with %q", r.path, key)
+		}
+	}
+
+	// The client index lags the ledger by at most one batch (250 ms).
+	require.Eventually(t, func() bool {
+		_, body, _ := s.adminDo(t, http.MethodGet, "/v1/clients?sort=day&limit=2", "prox-e2e-ops")
+		return strings.Contains(body, `"client_id": "globex-1"`) && strings.Contains(body, `"client_id": "acme-2"`) &&
+			strings.Index(body, "globex-1") < strings.Index(body, "acme-2") && strings.Contains(body, `"next_cursor"`)
+	}, 2*time.Second, 50*time.Millisecond, "clients sorted by today's spend")
+
+	code, csv, h := s.adminDo(t, http.MethodGet, "/v1/spend?client_id=globex-1&from="+today+"&to="+today+"&format=csv", "prox-e2e-ops")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, h.Get("Content-Type"), "text/csv")
+	require.True(t, strings.HasPrefix(csv, "day,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd\n"), csv)
+
+	code, body, _ = s.adminDo(t, http.MethodDelete, "/v1/budgets/match:acme-*", "prox-e2e-ops")
+	require.Equal(t, http.StatusOK, code, body)
+	code, _, _ = s.adminDo(t, http.MethodGet, "/v1/budgets/match:acme-*", "prox-e2e-ops")
+	require.Equal(t, http.StatusNotFound, code)
+	code, body, _ = s.adminDo(t, http.MethodDelete, "/v1/budgets/user-12345", "prox-e2e-ops")
+	require.Equal(t, http.StatusConflict, code, "a file rule cannot be deleted through the API: %s", body)
+}
