@@ -4,6 +4,7 @@ BIN     := bin/proxide
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
+IMAGE   ?= ghcr.io/proxide/proxide
 
 .DEFAULT_GOAL := help
 
@@ -38,12 +39,32 @@ redis: ## make sure redis-server is installed (the ledger contract tests need a 
 	fi
 
 .PHONY: test
-test: redis ## run every test with the race detector (unit, ledger contract on a real redis-server, end to end through the Envoy stand-in)
+test: redis ## run every test: -race on the sidecar's module (unit, ledger contract on a real redis-server, end to end through the Envoy stand-in), then the k8s/ module (chart, manifests, mesh)
 	PROXIDE_REQUIRE_REDIS=1 $(GO) test -race -count=1 $(PKGS)
+	cd k8s && $(GO) test -count=1 ./...
 
 .PHONY: test-fast
 test-fast: redis ## run every test without the race detector (about 3x faster)
 	PROXIDE_REQUIRE_REDIS=1 $(GO) test -count=1 $(PKGS)
+	cd k8s && $(GO) test -count=1 ./...
+
+.PHONY: test-envoy
+test-envoy: ## run the Envoy configs through a real envoy binary (fails if envoy is not on PATH)
+	PROXIDE_REQUIRE_ENVOY=1 $(GO) test -count=1 -v -run 'TestEnvoyBinary|TestConfigs|TestLocalize' ./envoy
+
+.PHONY: test-k8s
+test-k8s: ## validate the sidecar manifests, Helm chart, Istio and Envoy Gateway examples, Dockerfile
+	cd k8s && $(GO) test -count=1 ./...
+
+.PHONY: helm-lint
+helm-lint: ## render + lint the Helm chart with helm's Go packages (and the helm CLI when installed)
+	cd k8s && $(GO) test -count=1 -run 'TestChart' ./...
+	@if command -v helm >/dev/null 2>&1; then helm lint --strict k8s/helm/proxide; else echo "helm CLI not installed: linted with helm's Go packages only"; fi
+
+.PHONY: image
+image: ## build the container image (needs docker or podman with a running engine)
+	@tool=$$(command -v docker || command -v podman) || { echo "image: no docker or podman"; exit 1; }; \
+	$$tool build -t $(IMAGE):$(VERSION) --build-arg VERSION=$(VERSION) .
 
 .PHONY: test-integration
 test-integration: redis ## only the end-to-end and real-Redis tests
@@ -71,6 +92,7 @@ proto: ## regenerate proto/proxide/v1 (installs protoc from Debian when missing)
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd k8s && $(GO) vet ./...
 
 .PHONY: clean
 clean: ## remove build output

@@ -1,0 +1,171 @@
+package k8s_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+// proxideConfig mirrors the keys `proxide serve` accepts (cmd/proxide
+// config.go; DESIGN.md §2). Decoding with KnownFields rejects any other key,
+// as Proxide does at start-up. TestRenderedConfigsStartProxide checks the
+// same files against the real binary.
+type proxideConfig struct {
+	Listen struct {
+		GRPC            string `yaml:"grpc"`
+		Admin           string `yaml:"admin"`
+		MaxMessageBytes int    `yaml:"max_message_bytes"`
+		ShutdownTimeout string `yaml:"shutdown_timeout"`
+	} `yaml:"listen"`
+	Store struct {
+		RedisURL    string `yaml:"redis_url"`
+		FailureMode string `yaml:"failure_mode"`
+		Retention   string `yaml:"retention"`
+		Prefix      string `yaml:"prefix"`
+	} `yaml:"store"`
+	Keys []struct {
+		Name   string   `yaml:"name"`
+		SHA256 string   `yaml:"sha256"`
+		Key    string   `yaml:"key"`
+		Scopes []string `yaml:"scopes"`
+	} `yaml:"keys"`
+	Upstream struct {
+		APIKeyEnv  string `yaml:"api_key_env"`
+		APIKeyFile string `yaml:"api_key_file"`
+	} `yaml:"upstream"`
+	ClientID struct {
+		Header  string `yaml:"header"`
+		Default string `yaml:"default"`
+		Strip   *bool  `yaml:"strip"`
+	} `yaml:"client_id"`
+	Budgets struct {
+		Timezone               string       `yaml:"timezone"`
+		Default                budgetRule   `yaml:"default"`
+		Rules                  []budgetRule `yaml:"rules"`
+		DefaultMaxOutputTokens int          `yaml:"default_max_output_tokens"`
+		ReservationTTL         string       `yaml:"reservation_ttl"`
+		BlockCacheTTL          string       `yaml:"block_cache_ttl"`
+	} `yaml:"budgets"`
+	Pricing struct {
+		File          string           `yaml:"file"`
+		Fallback      *price           `yaml:"fallback"`
+		RefuseUnknown bool             `yaml:"refuse_unknown"`
+		Custom        map[string]price `yaml:"custom"`
+	} `yaml:"pricing"`
+	PathPrefixes []string `yaml:"path_prefixes"`
+	Log          struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+}
+
+type budgetRule struct {
+	ClientID        string    `yaml:"client_id"`
+	Match           string    `yaml:"match"`
+	DailyLimitUSD   *float64  `yaml:"daily_limit_usd"`
+	MonthlyLimitUSD *float64  `yaml:"monthly_limit_usd"`
+	Action          string    `yaml:"action"`
+	AlertThresholds []float64 `yaml:"alert_thresholds"`
+}
+
+type price struct {
+	InputPerMTok       float64  `yaml:"input_per_mtok"`
+	OutputPerMTok      float64  `yaml:"output_per_mtok"`
+	CachedInputPerMTok *float64 `yaml:"cached_input_per_mtok"`
+}
+
+// parseProxideConfig decodes proxide.yaml strictly.
+func parseProxideConfig(b []byte) (proxideConfig, error) {
+	var c proxideConfig
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("proxide.yaml: %w", err)
+	}
+	return c, nil
+}
+
+// listenPort is the port of a listen address like ":50051" or "127.0.0.1:50051".
+func listenPort(t *testing.T, addr string) int32 {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	require.NoError(t, err, "listen address %q", addr)
+	n, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	return int32(n)
+}
+
+// buildProxide compiles the sidecar from the parent module as `make build`
+// does (static: CGO_ENABLED=0, -trimpath), sharing its build cache.
+func buildProxide(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "proxide")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", bin, "./cmd/proxide")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build ./cmd/proxide: %s", out)
+	return bin
+}
+
+// startsWith runs `proxide serve` on cfg until it reports "proxide serving",
+// then stops it with SIGTERM and expects a clean exit. The ledger is forced
+// to memory and the upstream key file to a temporary one, as neither Redis
+// nor the Secret exists here; everything else is the file as deployed.
+func startsWith(t *testing.T, bin string, cfg []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "proxide.yaml")
+	require.NoError(t, os.WriteFile(path, cfg, 0o600))
+	keyFile := filepath.Join(dir, "api-key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("sk-test-only\n"), 0o600))
+	cmd := exec.Command(bin, "serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "info")
+	cmd.Env = []string{"HOME=" + dir, "PROXIDE_STORE_REDIS_URL=", "PROXIDE_UPSTREAM_API_KEY_FILE=" + keyFile, "OPENAI_API_KEY=sk-test-only"}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+
+	serving := make(chan struct{})
+	var log bytes.Buffer
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			var l struct{ Msg string }
+			if !once && (json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "proxide serving" || strings.Contains(sc.Text(), "proxide serving")) {
+				once = true
+				close(serving)
+			}
+		}
+	}()
+	select {
+	case <-serving:
+	case <-scanned:
+		_ = cmd.Wait()
+		t.Fatalf("proxide refused the config:\n%s", log.String())
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-scanned
+		_ = cmd.Wait()
+		t.Fatalf("proxide did not start in 30s:\n%s", log.String())
+	}
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	<-scanned
+	require.NoError(t, cmd.Wait(), "clean exit after SIGINT")
+}
