@@ -111,11 +111,15 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 		page:      redis.NewScript(luaPage),
 		maxRules:  MaxStoredRules,
 	}
+	// Preloading only saves the first EVAL of each script: Script.Run falls back
+	// from EVALSHA to EVAL on NOSCRIPT. So a Redis that is down at start-up is
+	// not fatal — failure_mode decides what requests get until it is back.
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
 	for _, s := range []*redis.Script{r.reserve, r.settle, r.read, r.rulePut, r.ruleDel, r.page} {
 		if err := s.Load(ctx, client).Err(); err != nil {
-			return nil, fmt.Errorf("%w: loading scripts: %w", ErrUnavailable, err)
+			opts.Logger.Warn("redis unreachable at start-up; scripts load on first use", "err", err)
+			break
 		}
 	}
 	r.idx = newBatcher(r, opts.Logger, opts.IndexEvery)

@@ -215,7 +215,7 @@ func itemOf(e []byte) respItem {
 // array of strings, an array of token ids, or an array of token-id arrays.
 type textOrTokens struct {
 	texts  []string
-	tokens int64  // token ids given directly: an exact count
+	tokens int64 // token ids given directly: an exact count
 	inputs int64
 	raw    uint64 // xxhash64 of the JSON of token ids, for Request.Digest
 }
