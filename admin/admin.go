@@ -1,5 +1,6 @@
-// Package admin serves Proxide's admin API: budget rules, per-client spend and
-// spend analytics. One implementation (Service) has two front doors: the REST
+// Package admin serves Proxide's admin API: budget rules (with their loop
+// detection settings), per-client spend and state, spend analytics, and loop
+// events with their cooldowns. One implementation (Service) has two front doors: the REST
 // handler on the admin HTTP port (New, which also serves the health and
 // readiness probes and /metrics) and a gRPC service (NewGRPCServer,
 // proxide.v1.AdminService). Both need a key with the admin scope.

@@ -33,13 +33,14 @@ func memoryService(b *testing.B, n int) *Service {
 			ActualNano: int64(1 + i%9973*1000), Model: "gpt-4o", Now: testNow})
 		require.NoError(b, err)
 	}
-	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Calendar: cal, Now: func() time.Time { return testNow }})
+	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Loops: mem, Calendar: cal, Now: func() time.Time { return testNow }})
 	require.NoError(b, err)
 	return svc
 }
 
 // BenchmarkListClients100k lists one page of 100 (first and deep pages) of
-// 100,000 clients on the in-memory ledger, through the REST handler.
+// 100,000 clients on the in-memory ledger, through the REST handler; each
+// client's loop state is read too.
 func BenchmarkListClients100k(b *testing.B) {
 	svc := memoryService(b, 100_000)
 	h := New(Options{Service: svc})

@@ -36,6 +36,8 @@ type BudgetInput struct {
 	Action string
 	// AlertThresholds nil means the default [0.8, 1.0]; empty non-nil means none.
 	AlertThresholds []float64
+	// Loop is the rule's loop detection; zero fields inherit the global setting.
+	Loop budget.LoopSettings
 }
 
 // rule validates the input field by field and builds the rule to store.
@@ -62,8 +64,9 @@ func (in BudgetInput) rule() (budget.Rule, error) {
 	default:
 		return budget.Rule{}, fieldErr("action", "unknown action %q (want %q or %q)", in.Action, budget.ActionBlock, budget.ActionAlert)
 	}
+	// Rule.Validate checks the loop settings, naming loop_detection.<field>.
 	r := budget.Rule{ClientID: in.ClientID, Match: in.Match, Daily: daily, Monthly: monthly,
-		Action: budget.Action(in.Action), AlertThresholds: slices.Clone(in.AlertThresholds)}
+		Action: budget.Action(in.Action), AlertThresholds: slices.Clone(in.AlertThresholds), Loop: in.Loop}
 	if r.Action == "" {
 		r.Action = budget.ActionBlock
 	}
@@ -102,12 +105,7 @@ func (l LimitInput) limit(name string) (budget.Limit, error) {
 // validationErr turns Rule.Validate's joined "field: problem" errors into a
 // FieldError naming the first field and listing every problem.
 func validationErr(err error) *FieldError {
-	var parts []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		parts = j.Unwrap()
-	} else {
-		parts = []error{err}
-	}
+	parts := flatten(err)
 	msgs := make([]string, 0, len(parts))
 	param := ""
 	for i, p := range parts {
@@ -123,6 +121,20 @@ func validationErr(err error) *FieldError {
 		msgs = append(msgs, p.Error())
 	}
 	return &FieldError{Param: param, Message: strings.Join(msgs, "; ")}
+}
+
+// flatten lists the leaves of nested errors.Join trees (Rule.Validate joins
+// LoopSettings.Validate's joined problems).
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }
 
 // ParseBudgetKey parses the key of GET/DELETE /v1/budgets/{key}: "default",

@@ -30,6 +30,9 @@ type ClientReport struct {
 	Spend         budget.ClientSpend
 	// LastSeen is known from the client index (ListClients only).
 	LastSeen time.Time
+	// RecentLoops are the client's newest loop events, newest first (at most
+	// RecentLoops; GetClient only, nil in ListClients).
+	RecentLoops []budget.LoopEvent
 }
 
 // ClientsQuery asks for one page of clients.
@@ -53,19 +56,21 @@ const DefaultClientPage = 50
 // maxCursorBytes bounds an opaque cursor; a longer one is not ours.
 const maxCursorBytes = 4096
 
-// GetClient reports one client (a client never seen has zero spend).
+// GetClient reports one client (a client never seen has zero spend), with
+// its recent loop events.
 func (s *Service) GetClient(ctx context.Context, clientID string) (ClientReport, error) {
 	if err := budget.ValidClientID(clientID); err != nil {
 		return ClientReport{}, fieldErr("client_id", "%v", err)
 	}
 	now := s.opts.Now()
-	return s.report(ctx, clientID, s.opts.Calendar.Periods(now), now)
+	return s.report(ctx, clientID, s.opts.Calendar.Periods(now), now, true)
 }
 
 // ListClients returns one page of the clients seen, sorted by spend. The
 // index gives the order; each client's details come from the ledger, read
 // concurrently (at most Concurrency at a time) so a page costs about one
-// round trip per Concurrency clients.
+// round trip per Concurrency clients (the loop state of each client is read
+// alongside its spend).
 func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage, error) {
 	var sort budget.ClientSort
 	switch q.Sort {
@@ -111,7 +116,7 @@ func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage,
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r, err := s.report(ctx, c.ClientID, periods, now)
+			r, err := s.report(ctx, c.ClientID, periods, now, false)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -132,20 +137,24 @@ func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage,
 	return out, nil
 }
 
-// report reads one client's spend under the rule in force.
-func (s *Service) report(ctx context.Context, id string, periods budget.Periods, now time.Time) (ClientReport, error) {
+// report reads one client's spend under the rule in force, and its loop
+// state concurrently (with recent, also its newest loop events).
+func (s *Service) report(ctx context.Context, id string, periods budget.Periods, now time.Time, recent bool) (ClientReport, error) {
 	rule := s.opts.Rules.Resolve(id)
+	loops := s.startLoopInfo(ctx, id, rule, now, recent)
 	spend, err := s.opts.Ledger.Spend(ctx, id, rule, periods, now)
+	info, loopErr := loops() // always wait: the reads must not outlive the call
 	if err != nil {
 		return ClientReport{}, s.unavailable(fmt.Sprintf("reading the spend of %q", id), err)
 	}
+	if loopErr != nil {
+		return ClientReport{}, loopErr
+	}
 	r := ClientReport{ClientID: id, Rule: Budget{Rule: rule, Source: s.opts.Rules.Source(rule.Key())},
-		State: state(rule, spend), Periods: periods, Spend: spend}
-	if s.opts.LoopCooldown != nil && r.State != StateBlocked {
-		// Blocked outranks a cooldown: it lasts until the period ends.
-		if until, ok := s.opts.LoopCooldown(ctx, id, now); ok {
-			r.State, r.CooldownUntil = StateLoopCooldown, until
-		}
+		State: state(rule, spend), Periods: periods, Spend: spend, RecentLoops: info.recent}
+	// Blocked outranks a cooldown: it lasts until the period ends.
+	if info.cooling && r.State != StateBlocked {
+		r.State, r.CooldownUntil = StateLoopCooldown, info.until
 	}
 	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,8 +41,11 @@ func bodyError(err error) error {
 		tooLarge *http.MaxBytesError
 		syntax   *json.SyntaxError
 		typ      *json.UnmarshalTypeError
+		field    *FieldError
 	)
 	switch {
+	case errors.As(err, &field): // from a type's own UnmarshalJSON
+		return field
 	case errors.As(err, &tooLarge):
 		return errBodyTooLarge
 	case errors.Is(err, io.EOF):
@@ -55,6 +59,10 @@ func bodyError(err error) error {
 			return fieldErr("", "the request body must be a JSON object, not %s", typ.Value)
 		}
 		if strings.HasPrefix(typ.Value, "number ") {
+			if f, err := strconv.ParseFloat(strings.TrimPrefix(typ.Value, "number "), 64); err == nil &&
+				strings.HasPrefix(typ.Type.Kind().String(), "int") && f != math.Trunc(f) {
+				return fieldErr(typ.Field, "expected an integer, got %s", typ.Value)
+			}
 			return fieldErr(typ.Field, "%s is out of range", typ.Value)
 		}
 		return fieldErr(typ.Field, "expected %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
@@ -83,6 +91,8 @@ func jsonKind(kind string) string {
 		return "an array"
 	case "ptr":
 		return "a value"
+	case "struct", "map":
+		return "an object"
 	}
 	return kind
 }

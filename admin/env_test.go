@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -24,10 +23,12 @@ var (
 	_ RuleSet     = (*admintest.Rules)(nil)
 	_ Ledger      = (*admintest.Ledger)(nil)
 	_ ClientIndex = (*admintest.Ledger)(nil)
+	_ LoopStore   = (*admintest.Loops)(nil)
 	// The real storage must fit the consumer interfaces too.
 	_ RuleStore   = (budget.RuleStore)(nil)
 	_ ClientIndex = (budget.ClientIndex)(nil)
 	_ Ledger      = (budget.Ledger)(nil)
+	_ LoopStore   = (budget.LoopStore)(nil)
 )
 
 // Test keys: one per scope combination.
@@ -58,13 +59,13 @@ type testEnv struct {
 	svc     *Service
 	srv     *httptest.Server
 	keys    *auth.Keys
+	loops   *admintest.Loops
 	changes atomic.Int32
-	cooling map[string]time.Time // loop cooldowns
 }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	e := &testEnv{store: admintest.NewRuleStore(), ledger: admintest.NewLedger(), cooling: map[string]time.Time{}}
+	e := &testEnv{store: admintest.NewRuleStore(), ledger: admintest.NewLedger(), loops: admintest.NewLoops()}
 	var err error
 	e.rules, err = admintest.NewRules(e.store, fileRules()...)
 	require.NoError(t, err)
@@ -72,10 +73,7 @@ func newEnv(t *testing.T) *testEnv {
 	require.NoError(t, err)
 	e.svc, err = NewService(ServiceOptions{Store: e.store, Rules: e.rules, Ledger: e.ledger, Index: e.ledger,
 		Calendar: cal, Now: func() time.Time { return testNow }, OnRuleChange: func() { e.changes.Add(1) },
-		LoopCooldown: func(_ context.Context, id string, _ time.Time) (time.Time, bool) {
-			until, ok := e.cooling[id]
-			return until, ok
-		}})
+		Loops: e.loops})
 	require.NoError(t, err)
 	e.keys, err = auth.NewKeys([]auth.KeySpec{
 		{Name: "ops", Key: adminKey, Scopes: []string{auth.ScopeAdmin}},

@@ -28,6 +28,13 @@ func budgetInputFromProto(req *proxidev1.SetBudgetRequest) (BudgetInput, error) 
 	if t := req.GetAlertThresholds(); t != nil {
 		in.AlertThresholds = append([]float64{}, t.GetValues()...)
 	}
+	if l := req.GetLoopDetection(); l != nil {
+		loop, err := loopSettingsFromProto(l)
+		if err != nil {
+			return BudgetInput{}, err
+		}
+		in.Loop = loop
+	}
 	return in, nil
 }
 
@@ -48,6 +55,7 @@ func budgetProto(b Budget) *proxidev1.Budget {
 	}
 	out.DailyLimitUsd, out.DailyLimitNano = nanoPtrs(r.Daily)
 	out.MonthlyLimitUsd, out.MonthlyLimitNano = nanoPtrs(r.Monthly)
+	out.LoopDetection = loopDetectionProto(r.Loop)
 	return out
 }
 
@@ -80,6 +88,9 @@ func clientProto(r ClientReport) *proxidev1.Client {
 		Today: periodProto(r.Periods.Day, r.Spend.Day), Month: periodProto(r.Periods.Month, r.Spend.Month),
 		RequestsToday: r.Spend.Today.Requests, FailedToday: r.Spend.Today.Failed,
 		LastSeen: timestamp(r.LastSeen), CooldownUntil: timestamp(r.CooldownUntil)}
+	for _, e := range r.RecentLoops {
+		out.RecentLoops = append(out.RecentLoops, loopEventProto(e))
+	}
 	for _, m := range r.Spend.Today.Models {
 		out.ModelsToday = append(out.ModelsToday, &proxidev1.ModelUsage{Model: m.Model, Requests: m.Requests,
 			Failed: m.Failed, Estimated: m.Estimated, PromptTokens: m.Tokens.Prompt, CachedTokens: m.Tokens.Cached,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -91,17 +92,28 @@ func TestGRPCAuth(t *testing.T) {
 			return err
 		},
 		"GetSpend": func(ctx context.Context) error { _, err := c.GetSpend(ctx, &proxidev1.GetSpendRequest{}); return err },
+		"ListLoops": func(ctx context.Context) error {
+			_, err := c.ListLoops(ctx, &proxidev1.ListLoopsRequest{})
+			return err
+		},
+		"ClearLoop": func(ctx context.Context) error {
+			_, err := c.ClearLoop(ctx, &proxidev1.ClearLoopRequest{ClientId: "vip"})
+			return err
+		},
 	}
+	e.loops.Cool("vip", testNow.Add(time.Minute))
 	for name, call := range calls {
-		before := e.store.Writes()
+		before, cleared := e.store.Writes(), e.loops.Cleared()
 		require.Equal(t, codes.Unauthenticated, status.Code(call(withKey(""))), name)
 		require.Equal(t, codes.Unauthenticated, status.Code(call(withKey("prox-unknown"))), name)
 		require.Equal(t, codes.PermissionDenied, status.Code(call(withKey(gatewayKey))), name)
 		require.Equal(t, before, e.store.Writes(), "%s: nothing stored without the admin scope", name)
+		require.Equal(t, cleared, e.loops.Cleared(), "%s: nothing cleared without the admin scope", name)
 		code := status.Code(call(adminCtx))
 		require.NotContains(t, []codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.Internal, codes.Unimplemented}, code, name)
 	}
 	require.Contains(t, e.store.Writes(), "put client:x", "the admin call stored")
+	require.Equal(t, []string{"vip"}, e.loops.Cleared(), "the admin call cleared")
 }
 
 func TestGRPCSetBudget(t *testing.T) {

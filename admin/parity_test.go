@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
@@ -25,6 +28,18 @@ type (
 		Action               string
 		Thresholds           []float64
 		Source               string
+		Loop                 *pLoopSettings
+	}
+	pLoopSettings struct {
+		Mode             string
+		Window, Cooldown time.Duration
+		MaxRepeats       int
+		Similarity       float64
+	}
+	pLoop struct {
+		ClientID, At, Kind, Exact, Sim, Excerpt, Until string
+		Repeats                                        int
+		Blocked                                        bool
 	}
 	pPeriod struct {
 		Period           string
@@ -38,6 +53,7 @@ type (
 		Today, Month                             pPeriod
 		Requests, Failed                         int64
 		Models                                   []pRow
+		RecentLoops                              []pLoop
 	}
 	pRow struct {
 		Date, Model                                             string
@@ -73,9 +89,45 @@ func checkedNano(t *testing.T, usd *float64, nano *int64) *int64 {
 	return nano
 }
 
-func restBudget(v RuleView) pBudget {
-	return pBudget{Key: v.Key, ClientID: v.ClientID, Match: v.Match, Default: v.Default, Daily: nanoPtrOf(v.DailyLimitUSD),
+func restBudget(t *testing.T, v RuleView) pBudget {
+	b := pBudget{Key: v.Key, ClientID: v.ClientID, Match: v.Match, Default: v.Default, Daily: nanoPtrOf(v.DailyLimitUSD),
 		Monthly: nanoPtrOf(v.MonthlyLimitUSD), Action: v.Action, Thresholds: v.AlertThresholds, Source: v.Source}
+	if l := v.LoopDetection; l != nil {
+		b.Loop = &pLoopSettings{Mode: l.Mode, MaxRepeats: l.MaxRepeats, Similarity: l.Similarity}
+		for _, d := range []struct {
+			s   string
+			dst *time.Duration
+		}{{l.Window, &b.Loop.Window}, {l.Cooldown, &b.Loop.Cooldown}} {
+			if d.s != "" {
+				var err error
+				*d.dst, err = time.ParseDuration(d.s)
+				require.NoError(t, err)
+			}
+		}
+	}
+	return b
+}
+
+func restLoop(v LoopEventView) pLoop {
+	l := pLoop{ClientID: v.ClientID, At: v.At, Kind: v.Kind, Exact: v.Sig.Exact, Sim: v.Sig.Sim, Excerpt: v.Excerpt,
+		Repeats: v.Repeats, Blocked: v.Blocked}
+	if v.CooldownUntil != nil {
+		l.Until = *v.CooldownUntil
+	}
+	return l
+}
+
+func grpcLoop(e *proxidev1.LoopEvent) pLoop {
+	return pLoop{ClientID: e.GetClientId(), At: tsNano(e.GetAt()), Kind: e.GetKind(), Exact: e.GetSignature().GetExact(),
+		Sim: e.GetSignature().GetSim(), Excerpt: e.GetExcerpt(), Until: tsNano(e.GetCooldownUntil()), Repeats: int(e.GetRepeats()),
+		Blocked: e.GetBlocked()}
+}
+
+func tsNano(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return ""
+	}
+	return t.AsTime().Format(time.RFC3339Nano)
 }
 
 func grpcBudget(t *testing.T, b *proxidev1.Budget) pBudget {
@@ -84,9 +136,21 @@ func grpcBudget(t *testing.T, b *proxidev1.Budget) pBudget {
 	if th == nil {
 		th = []float64{}
 	}
-	return pBudget{Key: b.GetKey(), ClientID: b.GetClientId(), Match: b.GetMatch(), Default: b.GetDefault(),
+	out := pBudget{Key: b.GetKey(), ClientID: b.GetClientId(), Match: b.GetMatch(), Default: b.GetDefault(),
 		Daily: checkedNano(t, b.DailyLimitUsd, b.DailyLimitNano), Monthly: checkedNano(t, b.MonthlyLimitUsd, b.MonthlyLimitNano),
 		Action: action, Thresholds: th, Source: b.GetSource()}
+	if l := b.GetLoopDetection(); l != nil {
+		mode := map[proxidev1.LoopMode]string{proxidev1.LoopMode_LOOP_MODE_OFF: "off", proxidev1.LoopMode_LOOP_MODE_BLOCK: "block",
+			proxidev1.LoopMode_LOOP_MODE_ALERT: "alert"}[l.GetMode()]
+		out.Loop = &pLoopSettings{Mode: mode, MaxRepeats: int(l.GetMaxRepeats()), Similarity: l.GetSimilarity()}
+		if l.GetWindow() != nil {
+			out.Loop.Window = l.GetWindow().AsDuration()
+		}
+		if l.GetCooldown() != nil {
+			out.Loop.Cooldown = l.GetCooldown().AsDuration()
+		}
+	}
+	return out
 }
 
 func restPeriod(v PeriodView) pPeriod {
@@ -108,12 +172,15 @@ func grpcPeriod(t *testing.T, p *proxidev1.PeriodSpend) pPeriod {
 		Limit: checkedNano(t, p.LimitUsd, p.LimitNano), Remaining: checkedNano(t, p.RemainingUsd, p.RemainingNano), ResetsAt: ts(p.GetResetsAt())}
 }
 
-func restClient(v ClientView) pClient {
-	c := pClient{ClientID: v.ClientID, State: v.State, CooldownUntil: v.CooldownUntil, LastSeen: v.LastSeen, Rule: restBudget(v.Rule),
+func restClient(t *testing.T, v ClientView, recent []LoopEventView) pClient {
+	c := pClient{ClientID: v.ClientID, State: v.State, CooldownUntil: v.CooldownUntil, LastSeen: v.LastSeen, Rule: restBudget(t, v.Rule),
 		Today: restPeriod(v.Today), Month: restPeriod(v.Month), Requests: v.Requests, Failed: v.Failed, Models: []pRow{}}
 	for _, m := range v.Models {
 		c.Models = append(c.Models, pRow{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated, Prompt: m.PromptTokens,
 			Cached: m.CachedTokens, Completion: m.CompletionTokens, Reasoning: m.ReasoningTokens, Cost: nanoOf(m.CostUSD)})
+	}
+	for _, l := range recent {
+		c.RecentLoops = append(c.RecentLoops, restLoop(l))
 	}
 	return c
 }
@@ -121,13 +188,16 @@ func restClient(v ClientView) pClient {
 func grpcClientForm(t *testing.T, v *proxidev1.Client) pClient {
 	state := map[proxidev1.ClientState]string{proxidev1.ClientState_CLIENT_STATE_OK: StateOK, proxidev1.ClientState_CLIENT_STATE_ALERTING: StateAlerting,
 		proxidev1.ClientState_CLIENT_STATE_BLOCKED: StateBlocked, proxidev1.ClientState_CLIENT_STATE_LOOP_COOLDOWN: StateLoopCooldown}[v.GetState()]
-	c := pClient{ClientID: v.GetClientId(), State: state, CooldownUntil: ts(v.GetCooldownUntil()), LastSeen: ts(v.GetLastSeen()),
+	c := pClient{ClientID: v.GetClientId(), State: state, CooldownUntil: tsNano(v.GetCooldownUntil()), LastSeen: ts(v.GetLastSeen()),
 		Rule: grpcBudget(t, v.GetRule()), Today: grpcPeriod(t, v.GetToday()), Month: grpcPeriod(t, v.GetMonth()),
 		Requests: v.GetRequestsToday(), Failed: v.GetFailedToday(), Models: []pRow{}}
 	for _, m := range v.GetModelsToday() {
 		require.Equal(t, m.GetCostNano(), nanoOf(m.GetCostUsd()))
 		c.Models = append(c.Models, pRow{Model: m.GetModel(), Requests: m.GetRequests(), Failed: m.GetFailed(), Estimated: m.GetEstimated(),
 			Prompt: m.GetPromptTokens(), Cached: m.GetCachedTokens(), Completion: m.GetCompletionTokens(), Reasoning: m.GetReasoningTokens(), Cost: m.GetCostNano()})
+	}
+	for _, l := range v.GetRecentLoops() {
+		c.RecentLoops = append(c.RecentLoops, grpcLoop(l))
 	}
 	return c
 }
@@ -148,8 +218,10 @@ func grpcRow(t *testing.T, r *proxidev1.SpendRow) pRow {
 func TestRESTAndGRPCParity(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
-	e.cooling["vip"] = testNow.Add(time.Minute)
-	for _, body := range []string{`{"client_id":"user-1","daily_limit_usd":0.9,"monthly_limit_usd":3.3}`, `{"match":"user-*","daily_limit_usd":0.123456789,"action":"alert","alert_thresholds":[0.25]}`} {
+	e.seedLoops()
+	e.loops.Cool("user-1", testNow.Add(90*time.Second+7*time.Millisecond))
+	for _, body := range []string{`{"client_id":"user-1","daily_limit_usd":0.9,"monthly_limit_usd":3.3,"loop_detection":{"mode":"alert","window":"2m","max_repeats":4,"similarity":0.85,"cooldown":"10m"}}`,
+		`{"match":"user-*","daily_limit_usd":0.123456789,"action":"alert","alert_thresholds":[0.25],"loop_detection":{"cooldown":"1500ms"}}`} {
 		require.Equal(t, http.StatusCreated, e.do(t, http.MethodPost, "/v1/budgets", body, adminKey).status)
 	}
 	c := e.grpcClient(t)
@@ -162,14 +234,17 @@ func TestRESTAndGRPCParity(t *testing.T) {
 		require.Equal(t, rest.NextCursor, g.GetNextCursor())
 		require.Len(t, g.GetBudgets(), len(rest.Budgets))
 		for i := range rest.Budgets {
-			require.Equal(t, restBudget(rest.Budgets[i]), grpcBudget(t, g.GetBudgets()[i]))
+			require.Equal(t, restBudget(t, rest.Budgets[i]), grpcBudget(t, g.GetBudgets()[i]))
 		}
 		for _, key := range []string{"user-1", "match:user-*", "default", "vip"} {
 			var rv RuleView
 			e.get(t, "/v1/budgets/"+url.PathEscape(key), &rv)
 			gb, err := c.GetBudget(adminCtx, &proxidev1.GetBudgetRequest{Key: key})
 			require.NoError(t, err)
-			require.Equal(t, restBudget(rv), grpcBudget(t, gb), key)
+			require.Equal(t, restBudget(t, rv), grpcBudget(t, gb), key)
+			if key != "default" && key != "vip" {
+				require.NotNil(t, restBudget(t, rv).Loop, "%s has loop settings", key)
+			}
 		}
 	})
 
@@ -184,16 +259,18 @@ func TestRESTAndGRPCParity(t *testing.T) {
 			require.Equal(t, rest.NextCursor, g.GetNextCursor())
 			require.Len(t, g.GetClients(), len(rest.Clients))
 			for i := range rest.Clients {
-				require.Equal(t, restClient(rest.Clients[i]), grpcClientForm(t, g.GetClients()[i]))
+				require.Equal(t, restClient(t, rest.Clients[i], nil), grpcClientForm(t, g.GetClients()[i]))
 			}
 		}
+		states := map[string]bool{}
 		for _, id := range []string{"user-1", "user-2", "vip", "never-seen"} {
-			var rv ClientView
-			e.get(t, "/v1/clients/"+id, &rv)
+			rv := e.client(t, id)
 			gc, err := c.GetClient(adminCtx, &proxidev1.GetClientRequest{ClientId: id})
 			require.NoError(t, err)
-			require.Equal(t, restClient(rv), grpcClientForm(t, gc), id)
+			require.Equal(t, restClient(t, rv.ClientView, rv.RecentLoops), grpcClientForm(t, gc), id)
+			states[rv.State] = true
 		}
+		require.True(t, states[StateLoopCooldown], "a client in cooldown is compared")
 	})
 
 	t.Run("spend", func(t *testing.T) {
@@ -218,6 +295,51 @@ func TestRESTAndGRPCParity(t *testing.T) {
 		}
 	})
 
+	t.Run("loops", func(t *testing.T) {
+		for _, q := range []struct {
+			client string
+			limit  int32
+		}{{"", 0}, {"", 2}, {"vip", 1}, {"nobody", 0}} {
+			cursor := ""
+			for pages := 0; ; pages++ {
+				query := url.Values{"client_id": {q.client}, "cursor": {cursor}}
+				if q.limit != 0 { // 0: the default page size through both doors
+					query.Set("limit", fmt.Sprint(q.limit))
+				}
+				var rv LoopListView
+				e.get(t, "/v1/loops?"+query.Encode(), &rv)
+				g, err := c.ListLoops(adminCtx, &proxidev1.ListLoopsRequest{ClientId: q.client, Limit: q.limit, Cursor: cursor})
+				require.NoError(t, err)
+				require.Equal(t, rv.NextCursor, g.GetNextCursor())
+				rest, grpc := []pLoop{}, []pLoop{}
+				for _, l := range rv.Loops {
+					rest = append(rest, restLoop(l))
+				}
+				for _, l := range g.GetEvents() {
+					grpc = append(grpc, grpcLoop(l))
+				}
+				require.Equal(t, rest, grpc)
+				if rv.NextCursor == "" {
+					break
+				}
+				cursor = rv.NextCursor
+				require.Less(t, pages, 10)
+			}
+		}
+		// The same clear through each door on two identical replicas.
+		other := newEnv(t)
+		other.loops.Cool("vip", testNow.Add(time.Minute))
+		oc := other.grpcClient(t)
+		for range 2 {
+			var rv ClearLoopView
+			r := e.do(t, http.MethodDelete, "/v1/loops/vip", "", adminKey)
+			require.NoError(t, json.Unmarshal(r.body, &rv))
+			g, err := oc.ClearLoop(adminCtx, &proxidev1.ClearLoopRequest{ClientId: "vip"})
+			require.NoError(t, err)
+			require.Equal(t, rv, ClearLoopView{ClientID: g.GetClientId(), Cleared: g.GetCleared()})
+		}
+	})
+
 	t.Run("writes", func(t *testing.T) {
 		// The same upsert through each door on two identical replicas.
 		other := newEnv(t)
@@ -230,7 +352,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 			AlertThresholds: &proxidev1.AlertThresholds{Values: []float64{0.5}}})
 		require.NoError(t, err)
 		require.True(t, gres.GetCreated())
-		require.Equal(t, restBudget(rv), grpcBudget(t, gres.GetBudget()))
+		require.Equal(t, restBudget(t, rv), grpcBudget(t, gres.GetBudget()))
 		require.Equal(t, e.rules.Resolve("new"), other.rules.Resolve("new"))
 
 		// The same bad input is refused naming the same field.
@@ -241,12 +363,20 @@ func TestRESTAndGRPCParity(t *testing.T) {
 			{`{"client_id":"x","daily_limit_usd":-1}`, &proxidev1.SetBudgetRequest{ClientId: "x", DailyLimitUsd: ptr(-1.0)}},
 			{`{"client_id":"` + strings.Repeat("x", 300) + `"}`, &proxidev1.SetBudgetRequest{ClientId: strings.Repeat("x", 300)}},
 			{`{"match":"x"}`, &proxidev1.SetBudgetRequest{Match: "x"}},
+			{`{"client_id":"x","loop_detection":{"window":"-1s"}}`, &proxidev1.SetBudgetRequest{ClientId: "x",
+				LoopDetection: &proxidev1.LoopDetection{Window: durationpb.New(-time.Second)}}},
+			{`{"client_id":"x","loop_detection":{"max_repeats":99,"similarity":2}}`, &proxidev1.SetBudgetRequest{ClientId: "x",
+				LoopDetection: &proxidev1.LoopDetection{MaxRepeats: 99, Similarity: 2}}},
+			{`{"client_id":"x","loop_detection":{"mode":"sometimes"}}`, &proxidev1.SetBudgetRequest{ClientId: "x",
+				LoopDetection: &proxidev1.LoopDetection{Mode: 7}}},
 		} {
 			r := e.do(t, http.MethodPost, "/v1/budgets", bad.body, adminKey)
 			_, param, msg := apiError(t, r)
 			_, err := oc.SetBudget(adminCtx, bad.req)
 			requireField(t, err, param)
-			require.Equal(t, msg, status.Convert(err).Message())
+			if !strings.HasPrefix(param, "loop_detection.mode") { // the enum's and the string's wording differ
+				require.Equal(t, msg, status.Convert(err).Message())
+			}
 		}
 	})
 }

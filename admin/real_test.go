@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/loop"
 )
 
 // The real storage fits the consumer interfaces.
@@ -23,6 +24,9 @@ var (
 	_ RuleStore   = (*budget.Resilient)(nil)
 	_ ClientIndex = (*budget.Resilient)(nil)
 	_ Ledger      = (*budget.Resilient)(nil)
+	_ LoopStore   = (*budget.Memory)(nil)
+	_ LoopStore   = (*budget.Redis)(nil)
+	_ LoopStore   = (*budget.Resilient)(nil)
 )
 
 // TestWithMemoryLedger runs the REST API over the real in-memory ledger and
@@ -85,4 +89,71 @@ func TestWithMemoryLedger(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &d))
 	require.Nil(t, d.Effective)
 	require.Equal(t, usdNano(1), dyn.Resolve("user-1").Daily.Nano, "back to the file default at once")
+}
+
+// TestLoopsWithMemoryLedger runs loop detection in the real in-memory ledger
+// and reads it through the REST API: settings stored with a rule, the event,
+// the cooldown state, and clearing it.
+func TestLoopsWithMemoryLedger(t *testing.T) {
+	ctx := context.Background()
+	mem := budget.NewMemory(budget.MemoryOptions{})
+	file, err := budget.NewRules(budget.Rule{Daily: budget.LimitOf(usdNano(1))}, nil)
+	require.NoError(t, err)
+	dyn, err := budget.NewDynamicRules(ctx, budget.DynamicRulesOptions{File: file, Store: mem, Refresh: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(dyn.Close)
+	cal, err := budget.NewCalendar("UTC")
+	require.NoError(t, err)
+	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Loops: mem, Calendar: cal,
+		Now: func() time.Time { return testNow }})
+	require.NoError(t, err)
+	srv := httptest.NewServer(New(Options{Service: svc}))
+	t.Cleanup(srv.Close)
+	e := &testEnv{srv: srv}
+
+	r := e.do(t, http.MethodPost, "/v1/budgets", `{"match":"agent-*","loop_detection":{"mode":"block","max_repeats":2,"cooldown":"90s"}}`, "")
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	var rv RuleView
+	e.get(t, "/v1/budgets/match:agent-*", &rv)
+	require.Equal(t, &LoopDetection{Mode: "block", MaxRepeats: 2, Cooldown: "1m30s"}, rv.LoopDetection, "stored and read back")
+	rule := dyn.Resolve("agent-1")
+	require.Equal(t, 2, rule.Loop.MaxRepeats)
+
+	cfg, enabled, block := rule.Loop.Effective(budget.LoopDefaults{Config: loop.DefaultConfig()})
+	require.True(t, enabled)
+	periods := cal.Periods(testNow)
+	var fired bool
+	for i := range 4 {
+		now := testNow.Add(time.Duration(i-4) * time.Second)
+		adm, err := mem.Reserve(ctx, budget.ReserveRequest{ID: fmt.Sprintf("r%d", i), ClientID: "agent-1", Rule: rule, Periods: periods,
+			EstimateNano: 1, Now: now, Loop: &budget.LoopCheck{Sig: loop.Signature{Exact: 0xabc, Sim: 0xdef, Size: 40}, Config: cfg,
+				Block: block, Excerpt: "call search(\"x\") again"}})
+		require.NoError(t, err)
+		fired = fired || adm.Loop.Loop
+	}
+	require.True(t, fired, "the third identical request is a loop")
+
+	var page LoopListView
+	e.get(t, "/v1/loops", &page)
+	require.Len(t, page.Loops, 1)
+	ev := page.Loops[0]
+	require.Equal(t, "agent-1", ev.ClientID)
+	require.Equal(t, "exact", ev.Kind)
+	require.Equal(t, LoopSignatureView{Exact: "0000000000000abc", Sim: "0000000000000def"}, ev.Sig)
+	require.True(t, ev.Blocked)
+	require.NotNil(t, ev.CooldownUntil)
+
+	r = e.do(t, http.MethodGet, "/v1/loops?cursor=bogus", "", "")
+	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	_, param, _ := apiError(t, r)
+	require.Equal(t, "cursor", param, "the ledger's own cursor check")
+
+	c := e.client(t, "agent-1")
+	require.Equal(t, StateLoopCooldown, c.State)
+	require.Equal(t, *ev.CooldownUntil, c.CooldownUntil)
+	require.Len(t, c.RecentLoops, 1)
+
+	r = e.do(t, http.MethodDelete, "/v1/loops/agent-1", "", "")
+	require.JSONEq(t, `{"client_id":"agent-1","cleared":true}`, string(r.body))
+	require.Equal(t, StateOK, e.client(t, "agent-1").State)
 }

@@ -25,6 +25,8 @@ func (s *server) routes(mux *http.ServeMux) {
 		{"GET /v1/clients", s.listClients},
 		{"GET /v1/clients/{client_id...}", s.getClient},
 		{"GET /v1/spend", s.spend},
+		{"GET /v1/loops", s.listLoops},
+		{"DELETE /v1/loops/{client_id...}", s.clearLoop},
 	} {
 		mux.Handle(rt.pattern, s.adminOnly(rt.h))
 	}
@@ -34,6 +36,8 @@ func (s *server) routes(mux *http.ServeMux) {
 		"/v1/clients":          "GET",
 		"/v1/clients/{id...}":  "GET",
 		"/v1/spend":            "GET",
+		"/v1/loops":            "GET",
+		"/v1/loops/{id...}":    "DELETE",
 	} {
 		mux.Handle(path, s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -49,7 +53,12 @@ func (s *server) setBudget(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	b, created, err := s.svc.SetBudget(r.Context(), body.input())
+	in, err := body.input()
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	b, created, err := s.svc.SetBudget(r.Context(), in)
 	if err != nil {
 		s.writeServiceError(w, err)
 		return
@@ -146,7 +155,36 @@ func (s *server) getClient(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, clientView(c))
+	writeJSON(w, http.StatusOK, clientDetailView(c))
+}
+
+func (s *server) listLoops(w http.ResponseWriter, r *http.Request) {
+	q, err := queryParams(r.URL.Query(), "client_id", "limit", "cursor")
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	page, err := s.svc.ListLoops(r.Context(), budget.LoopQuery{ClientID: q["client_id"], Limit: limit, Cursor: q["cursor"]})
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, loopListView(page))
+}
+
+func (s *server) clearLoop(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("client_id")
+	cleared, err := s.svc.ClearLoop(r.Context(), id)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ClearLoopView{ClientID: id, Cleared: cleared})
 }
 
 func (s *server) spend(w http.ResponseWriter, r *http.Request) {

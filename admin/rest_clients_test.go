@@ -137,7 +137,8 @@ func TestGetClient(t *testing.T) {
 
 	// Loop cooldown has its own state; a budget block outranks it.
 	until := testNow.Add(3 * time.Minute)
-	e.cooling["vip"], e.cooling["user-1"] = until, until
+	e.loops.Cool("vip", until)
+	e.loops.Cool("user-1", until)
 	e.get(t, "/v1/clients/vip", &v)
 	require.Equal(t, StateLoopCooldown, v.State)
 	require.Equal(t, until.Format(time.RFC3339), v.CooldownUntil)

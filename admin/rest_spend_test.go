@@ -102,8 +102,12 @@ func TestAuthMatrix(t *testing.T) {
 		{http.MethodGet, "/v1/clients", ""},
 		{http.MethodGet, "/v1/clients/vip", ""},
 		{http.MethodGet, "/v1/spend", ""},
+		{http.MethodGet, "/v1/loops", ""},
+		{http.MethodGet, "/v1/loops?client_id=vip&limit=5", ""},
+		{http.MethodDelete, "/v1/loops/vip", ""},
 		{http.MethodGet, "/v1/nothing", ""},
 	}
+	e.seedLoops()
 	for _, ep := range endpoints {
 		for _, k := range []struct {
 			key       string
@@ -120,11 +124,13 @@ func TestAuthMatrix(t *testing.T) {
 		}
 	}
 	require.Empty(t, e.store.Writes(), "nothing stored without the admin scope")
+	require.Empty(t, e.loops.Cleared(), "no cooldown cleared without the admin scope")
 	for _, ep := range endpoints {
 		r := e.do(t, ep.method, ep.path, ep.body, adminKey)
 		require.Less(t, r.status, 500, "%s %s: %s", ep.method, ep.path, r.body)
 		require.NotContains(t, []int{401, 403}, r.status, "%s %s", ep.method, ep.path)
 	}
+	require.Equal(t, []string{"vip"}, e.loops.Cleared())
 }
 
 func TestProbesAndRouting(t *testing.T) {

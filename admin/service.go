@@ -43,10 +43,16 @@ type ClientIndex interface {
 	GlobalHistory(ctx context.Context, fromDay, toDay string) ([]budget.DayStats, error)
 }
 
-// LoopCooldown reports until when loop detection pauses a client (ok false:
-// not paused). It arrives with the loop-detection issue; nil means no client
-// is ever in cooldown.
-type LoopCooldown func(ctx context.Context, clientID string, now time.Time) (until time.Time, ok bool)
+// LoopStore is what the admin API reads and clears of loop detection
+// (budget.Memory, budget.Redis, budget.Resilient).
+type LoopStore interface {
+	// LoopEvents lists loop events, newest first, of one client or all.
+	LoopEvents(ctx context.Context, q budget.LoopQuery) (budget.LoopPage, error)
+	// LoopState tells whether a client is in a loop cooldown at now, and until when.
+	LoopState(ctx context.Context, clientID string, now time.Time) (until time.Time, inCooldown bool, err error)
+	// ClearLoop ends a client's cooldown now; false when there was nothing to clear.
+	ClearLoop(ctx context.Context, clientID string) (bool, error)
+}
 
 // ServiceOptions wires a Service. Store, Rules, Ledger and Index are required.
 type ServiceOptions struct {
@@ -58,8 +64,10 @@ type ServiceOptions struct {
 	// OnRuleChange runs after every successful rule write, e.g. to drop caches
 	// that remember a client as blocked under the old rule.
 	OnRuleChange func()
-	// LoopCooldown, when set, adds the loop_cooldown state to clients.
-	LoopCooldown LoopCooldown
+	// Loops, when set, adds the loop_cooldown state and recent loop events to
+	// clients and serves /v1/loops. nil: no client is ever in cooldown and
+	// there are no loop events.
+	Loops LoopStore
 	// Concurrency bounds the ledger reads of one client page (default 16).
 	Concurrency int
 	Now         func() time.Time

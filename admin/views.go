@@ -21,16 +21,25 @@ type BudgetRequest struct {
 	Action          string   `json:"action,omitempty"`
 	// AlertThresholds absent or null is the default [0.8, 1.0]; [] is none.
 	AlertThresholds *[]float64 `json:"alert_thresholds,omitempty"`
+	// LoopDetection absent or null inherits every loop setting.
+	LoopDetection *LoopDetection `json:"loop_detection,omitempty"`
 }
 
 // input converts the body for the Service.
-func (b BudgetRequest) input() BudgetInput {
+func (b BudgetRequest) input() (BudgetInput, error) {
 	in := BudgetInput{ClientID: b.ClientID, Match: b.Match, Default: b.Default, Action: b.Action,
 		Daily: LimitInput{USD: b.DailyLimitUSD}, Monthly: LimitInput{USD: b.MonthlyLimitUSD}}
 	if b.AlertThresholds != nil {
 		in.AlertThresholds = append([]float64{}, *b.AlertThresholds...)
 	}
-	return in
+	if b.LoopDetection != nil {
+		l, err := b.LoopDetection.settings()
+		if err != nil {
+			return BudgetInput{}, err
+		}
+		in.Loop = l
+	}
+	return in, nil
 }
 
 // RuleView is a budget rule as the admin API shows it.
@@ -46,6 +55,9 @@ type RuleView struct {
 	AlertThresholds []float64 `json:"alert_thresholds"`
 	// Source is "api" or "file".
 	Source string `json:"source,omitempty"`
+	// LoopDetection is the rule's own loop settings; null when it inherits
+	// every one of them.
+	LoopDetection *LoopDetection `json:"loop_detection"`
 }
 
 // BudgetListView is GET /v1/budgets.
@@ -91,7 +103,7 @@ type ClientView struct {
 	ClientID string `json:"client_id"`
 	// State is ok, alerting, blocked or loop_cooldown.
 	State string `json:"state"`
-	// CooldownUntil is set (RFC 3339) in loop_cooldown.
+	// CooldownUntil is set (RFC 3339, fractional seconds when any) in loop_cooldown.
 	CooldownUntil string      `json:"cooldown_until,omitempty"`
 	Rule          RuleView    `json:"rule"`
 	Today         PeriodView  `json:"today"`
@@ -101,6 +113,14 @@ type ClientView struct {
 	Models        []ModelView `json:"models_today"`
 	// LastSeen (RFC 3339) is set in GET /v1/clients.
 	LastSeen string `json:"last_seen,omitempty"`
+}
+
+// ClientDetailView is GET /v1/clients/{client_id}: the client and its
+// newest loop events.
+type ClientDetailView struct {
+	ClientView
+	// RecentLoops are the newest loop events (at most 10), newest first.
+	RecentLoops []LoopEventView `json:"recent_loops"`
 }
 
 // ClientListView is GET /v1/clients.
@@ -160,6 +180,7 @@ func ruleView(b Budget) RuleView {
 	if v.AlertThresholds == nil {
 		v.AlertThresholds = []float64{} // none, shown as [] rather than null
 	}
+	v.LoopDetection = loopView(r.Loop)
 	return v
 }
 
@@ -180,8 +201,16 @@ func rfc3339(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
+// rfc3339Nano keeps fractional seconds (loop times are in milliseconds), in UTC.
+func rfc3339Nano(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
 func clientView(r ClientReport) ClientView {
-	v := ClientView{ClientID: r.ClientID, State: r.State, CooldownUntil: rfc3339(r.CooldownUntil),
+	v := ClientView{ClientID: r.ClientID, State: r.State, CooldownUntil: rfc3339Nano(r.CooldownUntil),
 		Rule: ruleView(r.Rule), Today: periodView(r.Periods.Day, r.Spend.Day),
 		Month: periodView(r.Periods.Month, r.Spend.Month), Requests: r.Spend.Today.Requests,
 		Failed: r.Spend.Today.Failed, Models: make([]ModelView, 0, len(r.Spend.Today.Models)),
@@ -190,6 +219,14 @@ func clientView(r ClientReport) ClientView {
 		v.Models = append(v.Models, ModelView{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated,
 			PromptTokens: m.Tokens.Prompt, CachedTokens: m.Tokens.Cached, CompletionTokens: m.Tokens.Completion,
 			ReasoningTokens: m.Tokens.Reasoning, CostUSD: USD(m.CostNano)})
+	}
+	return v
+}
+
+func clientDetailView(r ClientReport) ClientDetailView {
+	v := ClientDetailView{ClientView: clientView(r), RecentLoops: make([]LoopEventView, 0, len(r.RecentLoops))}
+	for _, e := range r.RecentLoops {
+		v.RecentLoops = append(v.RecentLoops, loopEventView(e))
 	}
 	return v
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/proxide/proxide/budget/redistest"
+	"github.com/proxide/proxide/loop"
 )
 
 // noop is a Ledger that does nothing: the floor the others are compared against.
@@ -64,11 +65,18 @@ func benchLedgers() []benchLedger {
 	}
 }
 
-// request is one metered request: reserve the estimate, settle the actual cost.
-func request(ctx context.Context, b *testing.B, l Ledger, clients []string, i int64, p Periods, now time.Time, rule Rule) {
+// request is one metered request: reserve the estimate, settle the actual cost. With
+// withLoop the reservation carries a LoopCheck of a signature unlike any other, so no loop
+// fires and every client's window stays full (32 entries): the most comparisons.
+func request(ctx context.Context, b *testing.B, l Ledger, clients []string, i int64, p Periods, now time.Time, rule Rule, withLoop bool) {
 	id := "req-" + strconv.FormatInt(i, 10)
 	client := clients[i%int64(len(clients))]
-	a, err := l.Reserve(ctx, ReserveRequest{ID: id, ClientID: client, Rule: rule, Periods: p, EstimateNano: 30_000, Now: now})
+	var lc *LoopCheck
+	if withLoop {
+		lc = &LoopCheck{Sig: loop.Signature{Exact: mix(uint64(i)), Sim: mix(^uint64(i)), Size: 60}, Config: loop.DefaultConfig(),
+			Block: true, Excerpt: benchExcerpt}
+	}
+	a, err := l.Reserve(ctx, ReserveRequest{ID: id, ClientID: client, Rule: rule, Periods: p, EstimateNano: 30_000, Now: now, Loop: lc})
 	if err != nil || !a.Admitted {
 		b.Fatalf("reserve: %v %+v", err, a)
 	}
@@ -77,6 +85,15 @@ func request(ctx context.Context, b *testing.B, l Ledger, clients []string, i in
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+const benchExcerpt = "assistant call run_tests: {\"path\":\"pkg/#\"} | tool output run_tests: FAIL pkg/# TestParse (#s) expected # got #"
+
+// mix is splitmix64's finaliser: distinct signatures per request.
+func mix(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // benchClients spreads requests over 100 clients, like a fleet of agents.
@@ -99,24 +116,40 @@ func BenchmarkReserveSettle(b *testing.B) {
 	rule := benchRule()
 	clients := benchClients()
 	for _, bl := range benchLedgers() {
-		b.Run(bl.name, func(b *testing.B) {
-			l, rt := bl.open(b)
-			ctx := context.Background()
-			request(ctx, b, l, clients, 1<<40, p, now, rule) // warm up connections and scripts
-			var before int64
-			if rt != nil {
-				before = rt.n.Load()
+		for _, withLoop := range []bool{false, true} {
+			name := bl.name
+			if withLoop {
+				name += "+loop"
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range int64(b.N) {
-				request(ctx, b, l, clients, i, p, now, rule)
-			}
-			b.StopTimer()
-			if rt != nil {
-				b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
-			}
-		})
+			b.Run(name, func(b *testing.B) {
+				benchSerial(b, bl, withLoop, clients, p, now, rule)
+			})
+		}
+	}
+}
+
+func benchSerial(b *testing.B, bl benchLedger, withLoop bool, clients []string, p Periods, now time.Time, rule Rule) {
+	l, rt := bl.open(b)
+	ctx := context.Background()
+	warm := 1
+	if withLoop {
+		warm = loop.MaxEntries * len(clients) // fill every window
+	}
+	for i := range warm { // and warm up connections and scripts
+		request(ctx, b, l, clients, 1<<40+int64(i), p, now, rule, withLoop)
+	}
+	var before int64
+	if rt != nil {
+		before = rt.n.Load()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range int64(b.N) {
+		request(ctx, b, l, clients, i, p, now, rule, withLoop)
+	}
+	b.StopTimer()
+	if rt != nil {
+		b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
 	}
 }
 
@@ -131,7 +164,7 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 		b.Run(bl.name, func(b *testing.B) {
 			l, rt := bl.open(b)
 			ctx := context.Background()
-			request(ctx, b, l, clients, 1<<40, p, now, rule)
+			request(ctx, b, l, clients, 1<<40, p, now, rule, false)
 			var seq atomic.Int64
 			var before int64
 			if rt != nil {
@@ -142,7 +175,7 @@ func BenchmarkReserveSettleParallel(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					request(ctx, b, l, clients, seq.Add(1), p, now, rule)
+					request(ctx, b, l, clients, seq.Add(1), p, now, rule, false)
 				}
 			})
 			b.StopTimer()

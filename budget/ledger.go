@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/proxide/proxide/loop"
 )
 
 // ErrInvalid is wrapped by every error about a malformed request (bad ids, negative
@@ -73,6 +75,9 @@ type ReserveRequest struct {
 	Now          time.Time
 	// TTL releases a reservation left by a dead sidecar; 0 means DefaultReservationTTL.
 	TTL time.Duration
+	// Loop runs loop detection in the same step, before the budget check; nil skips it.
+	// A duplicate or already settled ID is not observed again.
+	Loop *LoopCheck
 }
 
 // Exceeded describes an exhausted period.
@@ -98,8 +103,13 @@ type Admission struct {
 	Day, Month PeriodSpend
 	// Duplicate: a reservation with this ID already existed; nothing was reserved again.
 	Duplicate bool
-	// Degraded: the ledger was unavailable and a fail-open Resilient admitted blindly.
+	// Degraded: the ledger was unavailable and a fail-open Resilient admitted blindly
+	// (without loop detection).
 	Degraded bool
+	// Loop is the loop verdict when ReserveRequest.Loop was set (zero otherwise). With
+	// LoopCheck.Block, Loop.Loop (a new loop or a running cooldown) refuses the request:
+	// Admitted false, Exceeded nil, nothing reserved; Day and Month show the spend.
+	Loop loop.Verdict
 }
 
 // Tokens are the token counts of one request.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/proxide/proxide/loop"
 )
 
 // MemoryOptions configure NewMemory.
@@ -28,6 +30,10 @@ type Memory struct {
 	retention time.Duration
 	shards    []memShard
 	nextSweep atomic.Int64 // request-clock unix ms of the next global sweep
+
+	// loopMu guards loops; taken under a shard lock, never the other way round.
+	loopMu sync.Mutex
+	loops  memLoops
 
 	rulesMu  sync.RWMutex
 	rules    map[RuleKey]Rule
@@ -105,11 +111,20 @@ func (m *Memory) Reserve(ctx context.Context, r ReserveRequest) (Admission, erro
 		a.Duplicate = true
 		return a, nil
 	}
+	var lv loop.Verdict
+	if r.Loop != nil { // before the budget check, like lua/reserve.lua
+		lv = m.observeLoop(c, r, now)
+		if lv.Loop && r.Loop.Block {
+			return Admission{Day: day, Month: month, Loop: lv}, nil
+		}
+	}
 	ok := admits(r.Rule, day, month)
 	if ok {
 		c.reserve(r.ID, r.EstimateNano, r.Periods, now+ttl.Milliseconds())
 	}
-	return admission(r.Periods, day, month, ok, ok, r.EstimateNano), nil
+	a := admission(r.Periods, day, month, ok, ok, r.EstimateNano)
+	a.Loop = lv
+	return a, nil
 }
 
 // Settle implements Ledger.
@@ -223,4 +238,5 @@ func (m *Memory) maybeSweep(now int64) {
 		sh.pruneIndex(now)
 		sh.mu.Unlock()
 	}
+	m.pruneLoops(now)
 }

@@ -3,6 +3,8 @@ package budget
 import (
 	"math"
 	"time"
+
+	"github.com/proxide/proxide/loop"
 )
 
 // memClient is one client's state in Memory, guarded by its shard's mutex. It mirrors the
@@ -16,6 +18,15 @@ type memClient struct {
 	minExp   int64 // earliest reservation expiry (unix ms); math.MaxInt64 when none
 	done     map[string]int64
 	doneQ    []doneEntry // settle order, for pruning done without scanning the map
+
+	// Loop detection: the window (nil until the first LoopCheck, and again once the
+	// sweep finds it idle), the config and request time of its latest observation, and
+	// the client's newest events (ascending) with their expiry.
+	loopWin   *loop.Window
+	loopCfg   loop.Config
+	loopSeen  int64
+	events    []loopKey
+	eventsExp int64
 }
 
 type memRes struct {
@@ -210,6 +221,7 @@ func (d *memDay) stats(key string) DayStats {
 func (c *memClient) prune(now int64) bool {
 	c.sweepReservations(now)
 	c.pruneDone(now)
+	c.pruneLoop(now)
 	for k, d := range c.days {
 		if d.expires <= now {
 			delete(c.days, k)
@@ -220,5 +232,6 @@ func (c *memClient) prune(now int64) bool {
 			delete(c.months, k)
 		}
 	}
-	return len(c.days) == 0 && len(c.months) == 0 && len(c.res) == 0 && len(c.done) == 0 && len(c.reserved) == 0
+	return len(c.days) == 0 && len(c.months) == 0 && len(c.res) == 0 && len(c.done) == 0 && len(c.reserved) == 0 &&
+		c.loopWin == nil && len(c.events) == 0
 }

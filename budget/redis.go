@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/proxide/proxide/loop"
 )
 
 var (
@@ -103,7 +105,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 		prefix:    opts.Prefix,
 		retention: opts.Retention,
 		log:       opts.Logger,
-		reserve:   redis.NewScript(luaCommon + luaReserve),
+		reserve:   redis.NewScript(luaCommon + loop.WindowLua + luaReserve),
 		settle:    redis.NewScript(luaCommon + luaSettle),
 		read:      redis.NewScript(luaCommon + luaSpend),
 		rulePut:   redis.NewScript(luaRules + luaRulePut),
@@ -204,7 +206,9 @@ func (r *Redis) keepFor(p Period, now time.Time) int64 {
 	return (max(p.End.Sub(now), 0) + r.retention).Milliseconds()
 }
 
-// Reserve implements Ledger in one round trip (lua/reserve.lua).
+// Reserve implements Ledger in one round trip (lua/reserve.lua). With req.Loop the same
+// script runs the loop window first (loop.WindowLua) and records a new loop's event in
+// the client's list; the batcher copies it to the all-clients listing.
 func (r *Redis) Reserve(ctx context.Context, req ReserveRequest) (Admission, error) {
 	ttl, err := req.validate()
 	if err != nil {
@@ -212,12 +216,21 @@ func (r *Redis) Reserve(ctx context.Context, req ReserveRequest) (Admission, err
 	}
 	k := r.keys(req.ClientID, req.Periods)
 	now := req.Now.UnixMilli()
-	v, err := r.reserve.Run(ctx, r.c,
-		[]string{k.res, k.resx, k.rsv, k.done, k.day, k.month},
-		req.ID, itoa(now), itoa(req.EstimateNano), req.Periods.Day.Key, req.Periods.Month.Key,
+	keys := []string{k.res, k.resx, k.rsv, k.done, k.day, k.month}
+	args := make([]any, 0, 22)
+	args = append(args, req.ID, itoa(now), itoa(req.EstimateNano), req.Periods.Day.Key, req.Periods.Month.Key,
 		limitArg(req.Rule.Daily), limitArg(req.Rule.Monthly), boolArg(req.Rule.Blocks()),
-		itoa(now+ttl.Milliseconds()), itoa(2*ttl.Milliseconds()),
-	).Slice()
+		itoa(now+ttl.Milliseconds()), itoa(2*ttl.Milliseconds()))
+	if lc := req.Loop; lc != nil {
+		base := r.clientBase(req.ClientID)
+		keys = append(keys, base+"loop", base+"loopev")
+		for _, a := range loop.LuaArgs(req.Now, lc.Sig, lc.Config) {
+			args = append(args, a)
+		}
+		args = append(args, boolArg(lc.Block), loopEntryTail(lc),
+			strconv.Itoa(MaxClientLoopEvents), itoa(LoopEventTTL.Milliseconds()))
+	}
+	v, err := r.reserve.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
 		return Admission{}, unavailable("reserve", err)
 	}
@@ -228,19 +241,38 @@ func (r *Redis) Reserve(ctx context.Context, req ReserveRequest) (Admission, err
 	if rep.err != nil {
 		return Admission{}, unavailable("reserve", rep.err)
 	}
+	var lv loop.Verdict
+	if req.Loop != nil && (status == 0 || status == 1 || status == 4) {
+		if len(v) != 10 {
+			return Admission{}, unavailable("reserve", fmt.Errorf("reply has %d elements, want 10", len(v)))
+		}
+		if lv, err = loop.ParseLuaReply(v[5:10]); err != nil {
+			return Admission{}, unavailable("reserve", err)
+		}
+		if lv.Loop && !lv.Cooldown {
+			// The script recorded the event in the client's list; the batcher adds the
+			// same entry to the all-clients listing, so Reserve stays one round trip.
+			r.idx.loopEvent(now, loopMember(req.ClientID, loopEntryHead(now, lv)+loopEntryTail(req.Loop)))
+		}
+	}
+	var a Admission
 	switch status {
 	case 0:
-		return admission(req.Periods, day, month, false, false, 0), nil
+		a = admission(req.Periods, day, month, false, false, 0)
 	case 1:
-		return admission(req.Periods, day, month, true, true, req.EstimateNano), nil
+		a = admission(req.Periods, day, month, true, true, req.EstimateNano)
 	case 2:
-		a := admission(req.Periods, day, month, true, false, 0)
+		a = admission(req.Periods, day, month, true, false, 0)
 		a.Duplicate = true
-		return a, nil
 	case 3:
 		return Admission{}, fmt.Errorf("%w: reserve: id %q was already settled", ErrInvalid, req.ID)
+	case 4:
+		a = Admission{Day: day, Month: month}
+	default:
+		return Admission{}, unavailable("reserve", fmt.Errorf("unexpected status %d", status))
 	}
-	return Admission{}, unavailable("reserve", fmt.Errorf("unexpected status %d", status))
+	a.Loop = lv
+	return a, nil
 }
 
 // Settle implements Ledger in one round trip (lua/settle.lua).

@@ -61,6 +61,8 @@ type batch struct {
 	// keepDay and keepMonth are the PEXPIRE ms (largest wins) of each period's keys, by
 	// period key: the key names are built at flush time, not on the request path.
 	keepDay, keepMonth map[string]int64
+	// loops are new loop events for the all-clients listing, oldest first.
+	loops []loopKey
 }
 
 type periodClient struct{ id, period string }
@@ -85,7 +87,7 @@ func newBatch() *batch {
 }
 
 func (b *batch) empty() bool {
-	return len(b.days) == 0 && len(b.months) == 0 && len(b.models) == 0 && len(b.incr) == 0 && len(b.keepDay) == 0 && len(b.keepMonth) == 0
+	return len(b.days) == 0 && len(b.months) == 0 && len(b.models) == 0 && len(b.incr) == 0 && len(b.keepDay) == 0 && len(b.keepMonth) == 0 && len(b.loops) == 0
 }
 
 func newBatcher(r *Redis, log *slog.Logger, every time.Duration) *batcher {
@@ -211,12 +213,14 @@ func (b *batcher) flush(ctx context.Context) error {
 	b.pending = newBatch()
 	b.mu.Unlock()
 	if n := b.dropped.Swap(0); n > 0 {
-		b.log.Warn("budget: client index entries dropped, pending batch full", "count", n, "max", maxPendingClients)
+		b.log.Warn("budget: client index entries or loop events dropped, pending batch full", "count", n,
+			"max_clients", maxPendingClients, "max_loop_events", MaxLoopEvents)
 	}
 	if cur.empty() {
 		return nil
 	}
 	ops := append(b.zaddOps(cur), b.aggOps(cur)...)
+	ops = append(ops, b.loopOps(cur)...)
 	// Expiries go last, after the writes that create the keys. A failed one is retried
 	// with the whole batch's expiries below.
 	for key, ms := range b.expiries(cur) {

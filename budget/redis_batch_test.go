@@ -1,6 +1,9 @@
 package budget
 
 import (
+	"context"
+	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
@@ -22,4 +25,32 @@ func TestBatcherSettledAllocs(t *testing.T) {
 	s := SettleRequest{ClientID: "c", Periods: Calendar{}.Periods(now), ActualNano: 5, Model: "gpt-4o", Now: now}
 	r.idx.settled(s, "gpt-4o", 5, 5, 1000, 1000)
 	require.Zero(t, testing.AllocsPerRun(100, func() { r.idx.settled(s, "gpt-4o", 5, 5, 1000, 1000) }))
+}
+
+// TestBatcherLoopEventsRetried: events whose flush failed are written by the next one.
+func TestBatcherLoopEventsRetried(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = client.Close() })
+	r, err := NewRedis(client, RedisOptions{IndexEvery: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	r.idx.loopEvent(1000, "YQ|e1")
+	mr.Close()
+	require.ErrorIs(t, r.FlushIndex(ctx), ErrUnavailable)
+	r.idx.loopEvent(2000, "YQ|e2")
+	require.NoError(t, mr.Restart())
+	require.NoError(t, r.FlushIndex(ctx))
+	zs, err := client.ZRangeWithScores(ctx, "px:loops", 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []redis.Z{{Score: 1000, Member: "YQ|e1"}, {Score: 2000, Member: "YQ|e2"}}, zs)
+	require.Equal(t, LoopEventTTL, mr.TTL("px:loops"))
+
+	// Past MaxLoopEvents pending, the oldest are dropped.
+	for i := range MaxLoopEvents + 5 {
+		r.idx.loopEvent(int64(3000+i), "YQ|x"+strconv.Itoa(i))
+	}
+	require.Len(t, r.idx.pending.loops, MaxLoopEvents)
+	require.Equal(t, "YQ|x5", r.idx.pending.loops[0].member)
 }

@@ -102,7 +102,8 @@ func NewResilient(inner Ledger, opts ResilientOptions) *Resilient {
 	return r
 }
 
-// Reserve implements Ledger: on a store error it fails (closed) or admits with Degraded (open).
+// Reserve implements Ledger: on a store error it fails (closed) or admits with Degraded
+// (open). A degraded admission skips loop detection: Loop is the zero verdict.
 func (r *Resilient) Reserve(ctx context.Context, req ReserveRequest) (Admission, error) {
 	// Validate here too: an inner ledger that fails before validating must not turn a bad
 	// request into a blind admission.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 var (
 	_ RuleStore   = (*Resilient)(nil)
 	_ ClientIndex = (*Resilient)(nil)
+	_ LoopStore   = (*Resilient)(nil)
 )
 
 // ruleStore returns the inner RuleStore, or an error wrapping ErrUnavailable and
@@ -25,6 +27,13 @@ func (r *Resilient) clientIndex() (ClientIndex, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("%w: %T keeps no client index: %w", ErrUnavailable, r.inner, errors.ErrUnsupported)
+}
+
+func (r *Resilient) loopStore() (LoopStore, error) {
+	if s, ok := r.inner.(LoopStore); ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: %T keeps no loop state: %w", ErrUnavailable, r.inner, errors.ErrUnsupported)
 }
 
 // PutRule implements RuleStore by passing through. Rule writes are never buffered: during
@@ -97,4 +106,32 @@ func (r *Resilient) FlushIndex(ctx context.Context) error {
 		return f.FlushIndex(ctx)
 	}
 	return nil
+}
+
+// LoopEvents implements LoopStore by passing through.
+func (r *Resilient) LoopEvents(ctx context.Context, q LoopQuery) (LoopPage, error) {
+	s, err := r.loopStore()
+	if err != nil {
+		return LoopPage{}, err
+	}
+	return s.LoopEvents(ctx, q)
+}
+
+// LoopState implements LoopStore by passing through.
+func (r *Resilient) LoopState(ctx context.Context, clientID string, now time.Time) (time.Time, bool, error) {
+	s, err := r.loopStore()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return s.LoopState(ctx, clientID, now)
+}
+
+// ClearLoop implements LoopStore by passing through (never buffered: during an outage it
+// fails with ErrUnavailable, so the operator knows the cooldown still runs).
+func (r *Resilient) ClearLoop(ctx context.Context, clientID string) (bool, error) {
+	s, err := r.loopStore()
+	if err != nil {
+		return false, err
+	}
+	return s.ClearLoop(ctx, clientID)
 }

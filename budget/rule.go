@@ -40,6 +40,9 @@ type Rule struct {
 	// AlertThresholds are fractions of a limit in (0, 10] whose crossing is reported once
 	// per period. nil means the default [0.8, 1.0]; an empty non-nil slice means none.
 	AlertThresholds []float64
+	// Loop overrides the global loop-detection settings for this rule's clients; the
+	// zero value inherits them.
+	Loop LoopSettings
 }
 
 // Blocks reports whether an exhausted budget refuses requests (Action block or "").
@@ -55,7 +58,8 @@ func (r Rule) Thresholds() []float64 {
 }
 
 // Validate reports every problem of r, joined, each naming its field as in the config
-// file (client_id, match, daily_limit_usd, monthly_limit_usd, action, alert_thresholds).
+// file (client_id, match, daily_limit_usd, monthly_limit_usd, action, alert_thresholds,
+// loop_detection.*).
 func (r Rule) Validate() error {
 	var errs []error
 	if r.ClientID != "" {
@@ -94,6 +98,9 @@ func (r Rule) Validate() error {
 		default:
 			seen[thresholdPPM(f)] = true
 		}
+	}
+	if err := r.Loop.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

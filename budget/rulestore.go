@@ -166,10 +166,13 @@ type storedRule struct {
 	MonthlyNano     *int64    `json:"monthly_limit_nano,omitempty"`
 	Action          Action    `json:"action,omitempty"`
 	AlertThresholds []float64 `json:"alert_thresholds"`
+	// Loop is absent for rules that inherit every loop setting (and in rules stored
+	// before loop detection existed, which therefore still decode).
+	Loop *storedLoop `json:"loop_detection,omitempty"`
 }
 
 func encodeRule(r Rule) (string, error) {
-	s := storedRule{ClientID: r.ClientID, Match: r.Match, Action: r.Action, AlertThresholds: r.AlertThresholds}
+	s := storedRule{ClientID: r.ClientID, Match: r.Match, Action: r.Action, AlertThresholds: r.AlertThresholds, Loop: encodeLoop(r.Loop)}
 	if r.Daily.Set {
 		s.DailyNano = &r.Daily.Nano
 	}
@@ -190,7 +193,7 @@ func decodeRule(key, v string) (Rule, error) {
 	if err := json.Unmarshal([]byte(v), &s); err != nil {
 		return Rule{}, fmt.Errorf("stored rule %q: %w", truncate(key, 64), err)
 	}
-	r := Rule{ClientID: s.ClientID, Match: s.Match, Action: s.Action, AlertThresholds: s.AlertThresholds}
+	r := Rule{ClientID: s.ClientID, Match: s.Match, Action: s.Action, AlertThresholds: s.AlertThresholds, Loop: s.Loop.settings()}
 	if s.DailyNano != nil {
 		r.Daily = LimitOf(*s.DailyNano)
 	}

@@ -71,6 +71,9 @@ func (r ReserveRequest) validate() (time.Duration, error) {
 	if ttl < 0 || ttl > MaxReservationTTL {
 		errs = append(errs, fmt.Errorf("ttl: %v is outside (0, %v]", r.TTL, MaxReservationTTL))
 	}
+	if err := r.Loop.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return ttl, invalid("reserve", errs)
 }
 

@@ -10,6 +10,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/loop"
 	"github.com/proxide/proxide/pricing"
 	"github.com/proxide/proxide/usage"
 )
@@ -46,6 +47,10 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 	now := s.opts.Now()
 	x.rule = s.opts.Rules.Resolve(x.clientID)
 	x.resID = newReservationID()
+	var loopCheck *budget.LoopCheck
+	if cfg, enabled, block := x.rule.Loop.Effective(s.opts.Loop); enabled {
+		loopCheck = &budget.LoopCheck{Sig: loop.Compute(req), Config: cfg, Block: block, Excerpt: loop.Excerpt(req, excerptBytes)}
+	}
 	start := time.Now()
 	adm, err := s.opts.Ledger.Reserve(ctx, budget.ReserveRequest{
 		ID:           x.resID,
@@ -55,6 +60,7 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 		EstimateNano: x.estimate,
 		Now:          now,
 		TTL:          s.opts.ReservationTTL,
+		Loop:         loopCheck,
 	})
 	s.opts.Metrics.LedgerCall("reserve", time.Since(start), err)
 	if err != nil {
@@ -63,19 +69,33 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 		return x.reject(openAIError(503, "service_unavailable", "budget_ledger_unavailable", "",
 			"Proxide cannot reach its budget ledger right now; retry shortly."))
 	}
+	if v := adm.Loop; v.Loop {
+		s.opts.Metrics.Loop(v.Kind, loopCheck.Block)
+		x.log.Warn("loop detected", "kind", v.Kind, "repeats", v.Repeats, "blocked", loopCheck.Block, "cooldown_until", v.Until)
+	}
 	if !adm.Admitted {
-		ex := *adm.Exceeded
-		if ex.SettledOnly && s.opts.BlockCacheTTL > 0 {
-			until := now.Add(s.opts.BlockCacheTTL)
-			if ex.Period.End.Before(until) {
+		var r refusal
+		var until time.Time
+		switch {
+		case adm.Loop.Loop || adm.Loop.Cooldown:
+			v := adm.Loop
+			r, until = refusal{loop: &v}, v.Until
+		case adm.Exceeded != nil:
+			ex := *adm.Exceeded
+			r = refusal{exceeded: &ex}
+			if ex.SettledOnly {
 				until = ex.Period.End
 			}
-			s.blocked.put(x.clientID, ex, until)
+			x.log.Info("over budget", "limit_type", ex.Kind, "limit_nano", ex.LimitNano, "spent_nano", ex.SpentNano)
+		default:
+			x.log.Error("ledger refused without a reason; refusing as unavailable")
+			return x.reject(openAIError(503, "service_unavailable", "budget_ledger_unavailable", "", "Proxide's budget ledger gave no answer; retry shortly."))
 		}
-		s.opts.Metrics.Blocked(string(ex.Kind))
-		s.opts.Metrics.Request(x.endpoint.String(), "budget_exceeded")
-		x.log.Info("over budget", "limit_type", ex.Kind, "limit_nano", ex.LimitNano, "spent_nano", ex.SpentNano)
-		return x.reject(budgetExceeded(x.clientID, ex, now))
+		// Certain refusals are remembered so the next ones cost no round trip.
+		if !until.IsZero() && s.opts.BlockCacheTTL > 0 {
+			s.blocked.put(x.clientID, r, earlier(until, now.Add(s.opts.BlockCacheTTL)))
+		}
+		return x.reject(x.refuse(r, now))
 	}
 	x.reserved = true
 	if adm.Exceeded != nil {
@@ -90,6 +110,35 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 		}
 	}
 	return nil
+}
+
+// excerptBytes bounds the redacted excerpt stored with a loop event.
+const excerptBytes = 200
+
+// refuse answers a certain refusal: 402 for a budget, the loop status (429)
+// for a loop or its cooldown.
+func (x *exchange) refuse(r refusal, now time.Time) *extprocv3.ProcessingResponse {
+	s := x.s
+	if r.loop != nil {
+		s.opts.Metrics.Request(x.endpoint.String(), "loop_detected")
+		return loopDetected(x.clientID, *r.loop, s.opts.LoopStatus, x.loopWindow(), now)
+	}
+	s.opts.Metrics.Blocked(string(r.exceeded.Kind))
+	s.opts.Metrics.Request(x.endpoint.String(), "budget_exceeded")
+	return budgetExceeded(x.clientID, *r.exceeded, now)
+}
+
+// loopWindow is the window of the client's effective loop settings, for the 429 body.
+func (x *exchange) loopWindow() time.Duration {
+	cfg, _, _ := x.s.opts.Rules.Resolve(x.clientID).Loop.Effective(x.s.opts.Loop)
+	return cfg.Window
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // maxOutputTokens is the output the reservation covers: what the request

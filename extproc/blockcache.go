@@ -5,12 +5,15 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/loop"
 )
 
-// blockCache remembers clients whose *settled* spend already exceeds a limit,
-// so their next requests get the 402 at the request headers without a ledger
-// round trip. Entries live at most BlockCacheTTL (so a limit raised on another
-// replica takes effect within that time) and never past the period's end.
+// blockCache remembers clients that are certain to be refused — their
+// *settled* spend already exceeds a limit, or they are in a loop cooldown — so
+// their next requests are answered at the request headers without a ledger
+// round trip. Entries live at most BlockCacheTTL (so a limit raised or a
+// cooldown cleared on another replica takes effect within that time) and never
+// past the period's or the cooldown's end.
 type blockCache struct {
 	mu      sync.Mutex
 	max     int
@@ -18,29 +21,35 @@ type blockCache struct {
 }
 
 type blockEntry struct {
-	exceeded budget.Exceeded
-	until    time.Time
+	refusal refusal
+	until   time.Time
+}
+
+// refusal is why a client is refused: a budget (exceeded) or a loop (loop).
+type refusal struct {
+	exceeded *budget.Exceeded
+	loop     *loop.Verdict
 }
 
 func newBlockCache(max int) *blockCache {
 	return &blockCache{max: max, entries: make(map[string]blockEntry)}
 }
 
-func (c *blockCache) get(clientID string, now time.Time) (budget.Exceeded, bool) {
+func (c *blockCache) get(clientID string, now time.Time) (refusal, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[clientID]
 	if !ok {
-		return budget.Exceeded{}, false
+		return refusal{}, false
 	}
 	if !now.Before(e.until) {
 		delete(c.entries, clientID)
-		return budget.Exceeded{}, false
+		return refusal{}, false
 	}
-	return e.exceeded, true
+	return e.refusal, true
 }
 
-func (c *blockCache) put(clientID string, ex budget.Exceeded, until time.Time) {
+func (c *blockCache) put(clientID string, r refusal, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.max {
@@ -48,7 +57,7 @@ func (c *blockCache) put(clientID string, ex budget.Exceeded, until time.Time) {
 		// the ledger still refuses them, only one round trip slower.
 		clear(c.entries)
 	}
-	c.entries[clientID] = blockEntry{exceeded: ex, until: until}
+	c.entries[clientID] = blockEntry{refusal: r, until: until}
 }
 
 func (c *blockCache) forget(clientID string) {

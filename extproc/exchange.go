@@ -134,10 +134,8 @@ func (x *exchange) onRequestHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 			ModeOverride: releaseAfterHeaders,
 		}
 	}
-	if ex, blocked := s.blocked.get(id, s.opts.Now()); blocked {
-		s.opts.Metrics.Blocked(string(ex.Kind))
-		s.opts.Metrics.Request(x.endpoint.String(), "budget_exceeded")
-		return x.reject(budgetExceeded(id, ex, s.opts.Now()))
+	if r, blocked := s.blocked.get(id, s.opts.Now()); blocked {
+		return x.reject(x.refuse(r, s.opts.Now()))
 	}
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
 		RequestHeaders: &extprocv3.HeadersResponse{Response: &extprocv3.CommonResponse{HeaderMutation: mutation}},

@@ -15,6 +15,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/loop"
 )
 
 // headerValue reads a header the way current Envoy sends it (raw_value) and
@@ -127,4 +128,41 @@ func budgetExceeded(clientID string, ex budget.Exceeded, now time.Time) *extproc
 	}})
 	retry := int64(math.Ceil(ex.Period.RetryAfter(now).Seconds()))
 	return immediate(402, "proxide_budget_exceeded", body, setHeader("retry-after", strconv.FormatInt(retry, 10)))
+}
+
+// loopError is the loop_detected body of DESIGN.md.
+type loopError struct {
+	Type          string `json:"type"`
+	Message       string `json:"message"`
+	ClientID      string `json:"client_id"`
+	Repeats       int    `json:"repeats"`
+	WindowSeconds int64  `json:"window_seconds"`
+}
+
+// loopDetected refuses a looping client (or one still in its cooldown) with
+// retry-after = the cooldown left.
+func loopDetected(clientID string, v loop.Verdict, code int, window time.Duration, now time.Time) *extprocv3.ProcessingResponse {
+	left := v.Until.Sub(now)
+	retry := max(int64(1), int64(math.Ceil(left.Seconds())))
+	msg := fmt.Sprintf("Loop detected for client %s: %d %s requests within %s; paused for %ds",
+		clientID, v.Repeats, loopKindWord(v.Kind), window, retry)
+	if !v.Loop {
+		msg = fmt.Sprintf("Client %s is paused after a loop was detected; retry in %ds", clientID, retry)
+	}
+	body := marshalJSON(map[string]loopError{"error": {
+		Type: "loop_detected", Message: msg, ClientID: clientID, Repeats: v.Repeats,
+		WindowSeconds: int64(window / time.Second),
+	}})
+	return immediate(code, "proxide_loop_detected", body, setHeader("retry-after", strconv.FormatInt(retry, 10)))
+}
+
+func loopKindWord(kind string) string {
+	switch kind {
+	case loop.KindExact:
+		return "identical"
+	case loop.KindCycle:
+		return "cycling"
+	default:
+		return "nearly identical"
+	}
 }

@@ -77,6 +77,11 @@ type Options struct {
 	SettleTimeout          time.Duration // bound on the final ledger call once Envoy is gone (default 5s)
 	Usage                  usage.Options
 
+	// Loop holds the global loop_detection settings; each rule may override
+	// them (budget.Rule.Loop). LoopStatus is the refusal status (default 429).
+	Loop       budget.LoopDefaults
+	LoopStatus int
+
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -127,6 +132,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LoopStatus == 0 {
+		opts.LoopStatus = 429
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/internal/corpus"
-	"github.com/proxide/proxide/loop/internal/eval"
+	"github.com/proxide/proxide/loop/corpus"
+	"github.com/proxide/proxide/loop/eval"
 )
 
 // corpusPath is the committed corpus (go run ./loop/internal/corpusgen).

@@ -26,6 +26,7 @@ type Metrics struct {
 	ledgerErrors   *prometheus.CounterVec
 	ledgerLatency  *prometheus.HistogramVec
 	activeStreams  prometheus.Gauge
+	loops          *prometheus.CounterVec
 }
 
 // New registers every collector (plus Go and process collectors) on a fresh registry.
@@ -73,9 +74,13 @@ func New() *Metrics {
 			Name: "proxide_active_streams",
 			Help: "ext_proc streams (HTTP requests) in flight.",
 		}),
+		loops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxide_loops_detected_total",
+			Help: "Loops detected, by kind (exact, similar, cycle) and action (block, alert).",
+		}, []string{"kind", "action"}),
 	}
 	m.registry.MustRegister(m.requests, m.spendUSD, m.tokens, m.blocked, m.alerts, m.unknownModels,
-		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams,
+		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams, m.loops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -158,4 +163,16 @@ func (m *Metrics) StreamEnded() {
 	if m != nil {
 		m.activeStreams.Dec()
 	}
+}
+
+// Loop counts a detected loop.
+func (m *Metrics) Loop(kind string, blocked bool) {
+	if m == nil {
+		return
+	}
+	action := "alert"
+	if blocked {
+		action = "block"
+	}
+	m.loops.WithLabelValues(kind, action).Inc()
 }

@@ -50,6 +50,12 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	monthly := fs.String("monthly", "", "monthly limit in USD")
 	action := fs.String("action", "", "block or alert")
 	thresholds := fs.String("thresholds", "", "alert thresholds")
+	var loop admin.LoopDetection
+	fs.StringVar(&loop.Mode, "loop", "", "loop detection: off, block or alert")
+	fs.StringVar(&loop.Window, "loop-window", "", "loop detection window")
+	fs.IntVar(&loop.MaxRepeats, "loop-max-repeats", 0, "repeats tolerated in the window")
+	similarity := fs.String("loop-similarity", "", "similarity threshold")
+	fs.StringVar(&loop.Cooldown, "loop-cooldown", "", "cooldown after a loop")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if help, err := handleParse(err, BudgetsUsage, stdout, stderr); help || err != nil {
@@ -69,6 +75,12 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	if req.AlertThresholds, err = parseThresholds(*thresholds); err != nil {
 		return usageError(stderr, BudgetsUsage, "%v", err)
+	}
+	if loop.Similarity, err = parseFraction("loop-similarity", *similarity); err != nil {
+		return usageError(stderr, BudgetsUsage, "%v", err)
+	}
+	if loop != (admin.LoopDetection{}) {
+		req.LoopDetection = &loop
 	}
 	cl, err := c.client()
 	if err != nil {

@@ -33,8 +33,11 @@ const BudgetsUsage = `Usage: proxide budgets COMMAND [flags]
 
 Commands:
   set KEY [--daily USD] [--monthly USD] [--action block|alert] [--thresholds LIST]
+        [--loop off|block|alert] [--loop-window 60s] [--loop-max-repeats N]
+        [--loop-similarity 0.9] [--loop-cooldown 5m]
                create or replace the API rule of KEY; a limit left out is unlimited,
-               --thresholds is like 0.5,0.8,1 or 50%,80% or none (default 80%,100%)
+               --thresholds is like 0.5,0.8,1 or 50%,80% or none (default 80%,100%);
+               a --loop setting left out inherits the global loop_detection
   get KEY      show the rule in force for KEY
   list         list the rules in force, from the config file and the API
   delete KEY   delete the API rule of KEY (a file rule with the same key applies again)
@@ -61,6 +64,20 @@ Spend per day or per model over a date range (at most 366 days).
   --to YYYY-MM-DD    last day (default: today in the budget time zone)
   --by day|model     one row per day (default) or per model
   --csv              print CSV (for spreadsheets) instead of a table
+` + commonHelp
+
+// LoopsUsage is the help of `proxide loops`.
+const LoopsUsage = `Usage: proxide loops [CLIENT] [flags]
+       proxide loops clear CLIENT
+
+Without CLIENT, lists the loop events of every client, newest first; with
+CLIENT, only its own.
+  --limit N          events per page, 1-1000 (default 50)
+  --cursor C         the next page, as printed after a page
+
+clear CLIENT         end CLIENT's loop cooldown now (its events stay)
+
+CLIENT may be written client:ID (a client id that is literally "clear" must be).
 ` + commonHelp
 
 // common holds the flags every command has.
@@ -138,6 +155,19 @@ func parseUSD(name, s string) (*float64, error) {
 		return nil, fmt.Errorf("--%s: %q is not a dollar amount", name, s)
 	}
 	return &v, nil
+}
+
+// parseFraction reads a float flag that JSON can carry (not NaN or Inf); ""
+// is 0, which the API reads as "inherit".
+func parseFraction(name, s string) (float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("--%s: %q is not a number", name, s)
+	}
+	return v, nil
 }
 
 // parseThresholds reads "0.5,0.8,1", "50%,80%" or "none"; "" is the default.

@@ -35,6 +35,7 @@ func nano(usd float64) int64 { return int64(math.Round(usd * 1e9)) }
 type server struct {
 	url   string
 	store *admintest.RuleStore
+	loops *admintest.Loops
 }
 
 func newServer(t *testing.T) server {
@@ -42,7 +43,8 @@ func newServer(t *testing.T) server {
 	store := admintest.NewRuleStore()
 	rules, err := admintest.NewRules(store,
 		budget.Rule{Daily: budget.LimitOf(nano(1)), Monthly: budget.LimitOf(nano(10))},
-		budget.Rule{Match: "trial-*", Daily: budget.LimitOf(nano(0.05)), Action: budget.ActionAlert},
+		budget.Rule{Match: "trial-*", Daily: budget.LimitOf(nano(0.05)), Action: budget.ActionAlert,
+			Loop: budget.LoopSettings{Mode: budget.LoopModeAlert, Window: 2 * time.Minute, MaxRepeats: 8}},
 		budget.Rule{ClientID: "vip", Daily: budget.LimitOf(nano(5)), AlertThresholds: []float64{0.5, 0.9}},
 	)
 	require.NoError(t, err)
@@ -56,16 +58,27 @@ func newServer(t *testing.T) server {
 	ledger.Set("user-2", admintest.ClientData{DaySpent: nano(1), DayReserved: nano(0.01), MonthSpent: nano(1.5)})
 	ledger.Set("trial-9", admintest.ClientData{DaySpent: nano(0.2), MonthSpent: nano(9)})
 	ledger.Set("vip", admintest.ClientData{DaySpent: nano(0.123456789), MonthSpent: nano(1234.5)})
+	loops := admintest.NewLoops()
+	loops.Add(
+		budget.LoopEvent{ClientID: "vip", At: testNow.Add(-30 * time.Second), Kind: "exact", Repeats: 5, Exact: 0xdeadbeef, Sim: 0xfeed,
+			Excerpt: "user: Search the docs for \"retry policy\" and summarise\nthe result in three bullet points please", Blocked: true,
+			Until: testNow.Add(4*time.Minute + 30*time.Second)},
+		budget.LoopEvent{ClientID: "trial-9", At: testNow.Add(-10 * time.Minute), Kind: "similar", Repeats: 8, Exact: 1, Sim: 2,
+			Excerpt: "Attempt 7: fetch https://example.com/[redacted]"},
+		budget.LoopEvent{ClientID: "vip", At: testNow.Add(-2 * time.Hour), Kind: "cycle", Repeats: 7, Exact: 3, Sim: 4,
+			Excerpt: "tool: run_tests -> FAILED", Blocked: true, Until: testNow.Add(-115 * time.Minute)},
+	)
+	loops.Cool("vip", testNow.Add(4*time.Minute+30*time.Second))
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)
 	svc, err := admin.NewService(admin.ServiceOptions{Store: store, Rules: rules, Ledger: ledger, Index: ledger, Calendar: cal,
-		Now: func() time.Time { return testNow }})
+		Loops: loops, Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
 	keys, err := auth.NewKeys([]auth.KeySpec{{Name: "ops", Key: testKey, Scopes: []string{auth.ScopeAdmin}}})
 	require.NoError(t, err)
 	srv := httptest.NewServer(admin.New(admin.Options{Service: svc, Keys: keys}))
 	t.Cleanup(srv.Close)
-	return server{url: srv.URL, store: store}
+	return server{url: srv.URL, store: store, loops: loops}
 }
 
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error
@@ -117,6 +130,18 @@ func TestGolden(t *testing.T) {
 		{name: "budgets_help", cmd: Budgets, args: []string{"--help"}},
 		{name: "spend_help", cmd: Spend, args: []string{"-h"}},
 		{name: "clients_help", cmd: Clients, args: []string{"--help"}},
+		{name: "budgets_set_loop", cmd: Budgets, args: []string{"set", "match:agent-*", "--daily", "2", "--loop", "block",
+			"--loop-window", "90s", "--loop-max-repeats", "3", "--loop-similarity", "0.95", "--loop-cooldown", "10m"}},
+		{name: "budgets_set_loop_json", cmd: Budgets, args: []string{"set", "eval-1", "--loop", "off", "--json"}},
+		{name: "client_one_loops", cmd: Clients, args: []string{"vip"}},
+		{name: "loops", cmd: Loops},
+		{name: "loops_client_page", cmd: Loops, args: []string{"vip", "--limit", "1"}},
+		{name: "loops_json", cmd: Loops, args: []string{"--json", "client:trial-9"}},
+		{name: "loops_none", cmd: Loops, args: []string{"user-1"}},
+		{name: "loops_clear", cmd: Loops, args: []string{"clear", "vip"}},
+		{name: "loops_clear_none", cmd: Loops, args: []string{"clear", "user-1"}},
+		{name: "loops_clear_json", cmd: Loops, args: []string{"--json", "clear", "client:vip"}},
+		{name: "loops_help", cmd: Loops, args: []string{"--help"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,6 +184,21 @@ func TestErrors(t *testing.T) {
 		{"not found", Budgets, []string{"get", "nobody"}, false, "", "no budget rule client:nobody"},
 		{"bad sort", Clients, []string{"--sort", "week"}, false, "sort", "unknown sort"},
 		{"bad date", Spend, []string{"--all", "--from", "2026-02-30"}, false, "from", "not a date"},
+		{"bad similarity", Budgets, []string{"set", "u", "--loop-similarity", "high"}, true, "", "--loop-similarity"},
+		{"NaN similarity", Budgets, []string{"set", "u", "--loop-similarity", "NaN"}, true, "", "--loop-similarity"},
+		{"bad repeats", Budgets, []string{"set", "u", "--loop-max-repeats", "five"}, true, "", "loop-max-repeats"},
+		{"unknown loop mode", Budgets, []string{"set", "u", "--loop", "sometimes"}, false, "loop_detection.mode", "unknown mode"},
+		{"window without unit", Budgets, []string{"set", "u", "--loop-window", "60"}, false, "loop_detection.window", "not a duration"},
+		{"too many repeats", Budgets, []string{"set", "u", "--loop-max-repeats", "50"}, false, "loop_detection.max_repeats", "between 1 and 31"},
+		{"similarity above 1", Budgets, []string{"set", "u", "--loop-similarity", "2"}, false, "loop_detection.similarity", "(0, 1]"},
+		{"loops two clients", Loops, []string{"a", "b"}, true, "", "at most one CLIENT"},
+		{"loops clear nobody", Loops, []string{"clear"}, true, "", "exactly one CLIENT"},
+		{"loops clear two", Loops, []string{"clear", "a", "b"}, true, "", "exactly one CLIENT"},
+		{"loops clear with limit", Loops, []string{"clear", "vip", "--limit", "5"}, true, "", "for listing"},
+		{"loops unknown flag", Loops, []string{"--client", "vip"}, true, "", "-client"},
+		{"loops bad limit", Loops, []string{"--limit", "5000"}, false, "limit", "between 1 and 1000"},
+		{"loops bad cursor", Loops, []string{"--cursor", "nope"}, false, "cursor", "not a cursor"},
+		{"loops bad client", Loops, []string{"clear", "a\x01"}, false, "client_id", "control character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,6 +216,7 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	require.Empty(t, s.store.Writes(), "no failed command stored anything")
+	require.Empty(t, s.loops.Cleared(), "no failed command cleared anything")
 }
 
 func TestAuthAndAddress(t *testing.T) {
@@ -225,6 +266,22 @@ func TestTypedClient(t *testing.T) {
 	csv, err := c.SpendCSV(ctx, admin.SpendQuery{From: "2026-11-28", To: "2026-11-28"})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(csv), "day,requests,"))
+	loops, err := c.ListLoops(ctx, "vip", 1, "")
+	require.NoError(t, err)
+	require.Len(t, loops.Loops, 1)
+	require.Equal(t, "exact", loops.Loops[0].Kind)
+	require.NotEmpty(t, loops.NextCursor)
+	loops, err = c.ListLoops(ctx, "vip", 0, loops.NextCursor)
+	require.NoError(t, err)
+	require.Equal(t, "cycle", loops.Loops[0].Kind)
+	require.Empty(t, loops.NextCursor)
+	vip, err := c.GetClient(ctx, "vip")
+	require.NoError(t, err)
+	require.Equal(t, admin.StateLoopCooldown, vip.State)
+	require.Len(t, vip.RecentLoops, 2)
+	cleared, err := c.ClearLoop(ctx, "vip")
+	require.NoError(t, err)
+	require.Equal(t, admin.ClearLoopView{ClientID: "vip", Cleared: true}, cleared)
 	del, err := c.DeleteBudget(ctx, "a/b%c")
 	require.NoError(t, err)
 	require.True(t, del.Deleted)

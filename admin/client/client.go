@@ -1,5 +1,6 @@
 // Package client is a Go client of Proxide's admin REST API and the logic of
-// the `proxide budgets`, `proxide clients` and `proxide spend` commands. It
+// the `proxide budgets`, `proxide clients`, `proxide spend` and `proxide loops`
+// commands. It
 // decodes the server's own wire types (package admin), so the two cannot
 // disagree on the format.
 package client
@@ -191,9 +192,9 @@ func (c *Client) ListClients(ctx context.Context, q admin.ClientsQuery) (admin.C
 	return v, c.getJSON(ctx, "/v1/clients", clientsQuery(q), &v)
 }
 
-// GetClient returns one client.
-func (c *Client) GetClient(ctx context.Context, id string) (admin.ClientView, error) {
-	var v admin.ClientView
+// GetClient returns one client with its recent loop events.
+func (c *Client) GetClient(ctx context.Context, id string) (admin.ClientDetailView, error) {
+	var v admin.ClientDetailView
 	return v, c.getJSON(ctx, "/v1/clients/"+PathEscape(id), nil, &v)
 }
 
@@ -207,6 +208,31 @@ func (c *Client) Spend(ctx context.Context, q admin.SpendQuery) (admin.SpendView
 func (c *Client) SpendCSV(ctx context.Context, q admin.SpendQuery) ([]byte, error) {
 	data, _, err := c.Do(ctx, http.MethodGet, "/v1/spend", spendQuery(q, "csv"), nil)
 	return data, err
+}
+
+// ListLoops returns one page of loop events, newest first, of clientID or of
+// every client when it is ""; limit 0 is the server's default.
+func (c *Client) ListLoops(ctx context.Context, clientID string, limit int, cursor string) (admin.LoopListView, error) {
+	var v admin.LoopListView
+	return v, c.getJSON(ctx, "/v1/loops", loopsQuery(clientID, limit, cursor), &v)
+}
+
+// ClearLoop ends a client's loop cooldown now.
+func (c *Client) ClearLoop(ctx context.Context, clientID string) (admin.ClearLoopView, error) {
+	var v admin.ClearLoopView
+	data, _, err := c.Do(ctx, http.MethodDelete, "/v1/loops/"+PathEscape(clientID), nil, nil)
+	if err != nil {
+		return v, err
+	}
+	return v, decode(data, &v)
+}
+
+func loopsQuery(clientID string, limit int, cursor string) url.Values {
+	q := pageQuery(limit, cursor)
+	if clientID != "" {
+		q.Set("client_id", clientID)
+	}
+	return q
 }
 
 func pageQuery(limit int, cursor string) url.Values {

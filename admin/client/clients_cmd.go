@@ -65,13 +65,13 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 		_, err = stdout.Write(data)
 		return err
 	}
-	var v admin.ClientView
+	var v admin.ClientDetailView
 	if err := decode(data, &v); err != nil {
 		return err
 	}
 	state := v.State
 	if v.CooldownUntil != "" {
-		state += " until " + v.CooldownUntil
+		state += " until " + timeCell(&v.CooldownUntil) + " UTC"
 	}
 	fmt.Fprintf(stdout, "Client %s: %s, rule %s (%s)\n\n", cleanCell(v.ClientID), state, cleanCell(v.Rule.Key), v.Rule.Source)
 	t := newTable(stdout, "PERIOD", "SPENT", "RESERVED", "LIMIT", "REMAINING", "RESETS")
@@ -82,14 +82,20 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 		return err
 	}
 	fmt.Fprintf(stdout, "\nToday: %d requests, %d failed\n", v.Requests, v.Failed)
-	if len(v.Models) == 0 {
+	if len(v.Models) > 0 {
+		fmt.Fprintln(stdout)
+		t = newTable(stdout, "MODEL", "REQUESTS", "FAILED", "PROMPT", "CACHED", "COMPLETION", "REASONING", "COST")
+		for _, m := range v.Models {
+			t.row(m.Model, i64(m.Requests), i64(m.Failed), i64(m.PromptTokens), i64(m.CachedTokens),
+				i64(m.CompletionTokens), i64(m.ReasoningTokens), Dollars(m.CostUSD))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	if len(v.RecentLoops) == 0 {
 		return nil
 	}
-	fmt.Fprintln(stdout)
-	t = newTable(stdout, "MODEL", "REQUESTS", "FAILED", "PROMPT", "CACHED", "COMPLETION", "REASONING", "COST")
-	for _, m := range v.Models {
-		t.row(m.Model, i64(m.Requests), i64(m.Failed), i64(m.PromptTokens), i64(m.CachedTokens),
-			i64(m.CompletionTokens), i64(m.ReasoningTokens), Dollars(m.CostUSD))
-	}
-	return t.flush()
+	fmt.Fprintf(stdout, "\nRecent loops (newest first):\n\n")
+	return writeLoops(stdout, v.RecentLoops, false)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/proxide/proxide/admin"
 )
@@ -86,9 +87,91 @@ func cleanCell(s string) string {
 func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func writeRules(w io.Writer, rules []admin.RuleView) error {
-	t := newTable(w, "KEY", "DAILY", "MONTHLY", "ACTION", "ALERTS", "SOURCE")
+	t := newTable(w, "KEY", "DAILY", "MONTHLY", "ACTION", "ALERTS", "LOOP", "SOURCE")
 	for _, r := range rules {
-		t.row(r.Key, limit(r.DailyLimitUSD), limit(r.MonthlyLimitUSD), r.Action, percents(r.AlertThresholds), r.Source)
+		t.row(r.Key, limit(r.DailyLimitUSD), limit(r.MonthlyLimitUSD), r.Action, percents(r.AlertThresholds),
+			loopSettings(r.LoopDetection), r.Source)
+	}
+	return t.flush()
+}
+
+// loopSettings shows a rule's own loop settings, e.g. "block window=90s
+// repeats=3"; "-" when it inherits every one.
+func loopSettings(l *admin.LoopDetection) string {
+	if l == nil {
+		return "-"
+	}
+	var parts []string
+	if l.Mode != "" {
+		parts = append(parts, l.Mode)
+	}
+	for _, kv := range []struct{ k, v string }{
+		{"window", l.Window},
+		{"repeats", nonZero(strconv.Itoa(l.MaxRepeats))},
+		{"similarity", nonZero(strconv.FormatFloat(l.Similarity, 'f', -1, 64))},
+		{"cooldown", l.Cooldown},
+	} {
+		if kv.v != "" {
+			parts = append(parts, kv.k+"="+kv.v)
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+func nonZero(s string) string {
+	if s == "0" {
+		return ""
+	}
+	return s
+}
+
+// timeCell shows an API time (RFC 3339) as "2006-01-02 15:04:05" UTC; "-" for none.
+func timeCell(s *string) string {
+	if s == nil || *s == "" {
+		return "-"
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		return *s
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+// maxExcerpt is how much of an excerpt a table shows, in runes.
+const maxExcerpt = 48
+
+// excerptCell puts an excerpt on one line and cuts it to maxExcerpt runes.
+func excerptCell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > maxExcerpt {
+		s = string(r[:maxExcerpt-1]) + "…"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// writeLoops writes loop events; withClient adds the client column.
+func writeLoops(w io.Writer, events []admin.LoopEventView, withClient bool) error {
+	header := []string{"TIME (UTC)", "CLIENT", "KIND", "REPEATS", "BLOCKED", "COOLDOWN UNTIL", "EXCERPT"}
+	if !withClient {
+		header = append(header[:1:1], header[2:]...)
+	}
+	t := newTable(w, header...)
+	for _, e := range events {
+		row := []string{timeCell(&e.At), e.ClientID, e.Kind, strconv.Itoa(e.Repeats), yesNo(e.Blocked), timeCell(e.CooldownUntil), excerptCell(e.Excerpt)}
+		if !withClient {
+			row = append(row[:1:1], row[2:]...)
+		}
+		t.row(row...)
 	}
 	return t.flush()
 }

@@ -26,7 +26,8 @@ type Factory func(t *testing.T) budget.Ledger
 // Cent is one US cent in nano-USD.
 const Cent int64 = 10_000_000
 
-// Run runs the whole contract suite against ledgers made by newLedger.
+// Run runs the whole contract suite against ledgers made by newLedger, loop detection
+// included (the ledger must implement budget.LoopStore and budget.ClientIndex).
 func Run(t *testing.T, newLedger Factory) {
 	for _, tc := range []struct {
 		name string
@@ -68,12 +69,19 @@ func Run(t *testing.T, newLedger Factory) {
 		{"GlobalHistoryIsSumOfClients", testGlobalHistory},
 		{"DuplicateSettleNotAggregatedTwice", testGlobalDuplicate},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := newLedger(t)
-			t.Cleanup(func() { require.NoError(t, l.Close()) })
-			tc.fn(t, NewFixture(t, l, "UTC", time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)))
-		})
+		runOne(t, newLedger, tc.name, tc.fn)
 	}
+	for _, tc := range loopRuns {
+		runOne(t, newLedger, tc.name, tc.fn)
+	}
+}
+
+func runOne(t *testing.T, newLedger Factory, name string, fn func(t *testing.T, f *Fixture)) {
+	t.Run(name, func(t *testing.T) {
+		l := newLedger(t)
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		fn(t, NewFixture(t, l, "UTC", time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)))
+	})
 }
 
 // Fixture drives one ledger with a fake clock in one calendar.

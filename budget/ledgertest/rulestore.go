@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -134,6 +135,11 @@ func testRuleFidelity(t *testing.T, s budget.RuleStore) {
 		{ClientID: "ünïcode {braces} :colons: \"quotes\" | pipes"},
 		{ClientID: strings.Repeat("x", budget.MaxClientIDBytes)},
 		{Match: "tenant-{a}*", Monthly: budget.LimitOf(3)},
+		{ClientID: "loop-off", Loop: budget.LoopSettings{Mode: budget.LoopModeOff}},
+		{ClientID: "loop-full", Daily: budget.LimitOf(9), Loop: budget.LoopSettings{Mode: budget.LoopModeAlert,
+			Window: 90 * time.Second, MaxRepeats: 12, Similarity: 0.875, Cooldown: 7*24*time.Hour - time.Millisecond}},
+		{Match: "eval-*", Loop: budget.LoopSettings{Similarity: 1}},
+		{Loop: budget.LoopSettings{Mode: budget.LoopModeBlock, Window: time.Millisecond}},
 	} {
 		_, err := s.PutRule(ctx, r)
 		require.NoError(t, err, "%+v", r)
@@ -144,7 +150,7 @@ func testRuleFidelity(t *testing.T, s budget.RuleStore) {
 	}
 	rules, err := s.ListRules(ctx)
 	require.NoError(t, err)
-	require.Len(t, rules, 11)
+	require.Len(t, rules, 15)
 	for _, r := range rules {
 		if r.ClientID == "no-thresholds" {
 			require.NotNil(t, r.AlertThresholds)
@@ -177,6 +183,12 @@ func testRuleInvalid(t *testing.T, s budget.RuleStore) {
 		"pattern without *":   {Match: "user-"},
 		"two stars":           {Match: "u*er-*"},
 		"default too":         {Daily: budget.LimitOf(-5)},
+		"loop mode":           {ClientID: "a", Loop: budget.LoopSettings{Mode: "shout"}},
+		"loop window":         {ClientID: "a", Loop: budget.LoopSettings{Window: -time.Second}},
+		"loop sub-ms window":  {ClientID: "a", Loop: budget.LoopSettings{Window: time.Microsecond}},
+		"loop max_repeats":    {ClientID: "a", Loop: budget.LoopSettings{MaxRepeats: 32}},
+		"loop similarity":     {ClientID: "a", Loop: budget.LoopSettings{Similarity: math.NaN()}},
+		"loop cooldown":       {ClientID: "a", Loop: budget.LoopSettings{Cooldown: 8 * 24 * time.Hour}},
 	} {
 		_, err := s.PutRule(ctx, r)
 		require.ErrorIs(t, err, budget.ErrInvalid, name)

@@ -109,6 +109,9 @@ func ruleFrom(field string, rc RuleConfig) (budget.Rule, error) {
 		Action:          budget.Action(rc.Action),
 		AlertThresholds: rc.AlertThresholds,
 	}
+	if l := rc.LoopDetection; l != nil {
+		r.Loop = budget.LoopSettings{Mode: l.Mode, Window: l.Window, MaxRepeats: l.MaxRepeats, Similarity: l.Similarity, Cooldown: l.Cooldown}
+	}
 	if err := r.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", field, err))
 	}

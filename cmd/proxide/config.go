@@ -11,6 +11,9 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/loop"
 )
 
 // Config is the whole of Proxide's configuration, one plain struct filled
@@ -23,6 +26,7 @@ type Config struct {
 	ClientID     ClientIDConfig `mapstructure:"client_id"`
 	Budgets      BudgetsConfig  `mapstructure:"budgets"`
 	Pricing      PricingConfig  `mapstructure:"pricing"`
+	Loop         LoopConfig     `mapstructure:"loop_detection"`
 	PathPrefixes []string       `mapstructure:"path_prefixes"`
 	Log          LogConfig      `mapstructure:"log"`
 }
@@ -76,12 +80,33 @@ type BudgetsConfig struct {
 
 // RuleConfig is one budget rule as written in YAML; absent limits are unlimited.
 type RuleConfig struct {
-	ClientID        string    `mapstructure:"client_id"`
-	Match           string    `mapstructure:"match"`
-	DailyLimitUSD   *float64  `mapstructure:"daily_limit_usd"`
-	MonthlyLimitUSD *float64  `mapstructure:"monthly_limit_usd"`
-	Action          string    `mapstructure:"action"`
-	AlertThresholds []float64 `mapstructure:"alert_thresholds"`
+	ClientID        string          `mapstructure:"client_id"`
+	Match           string          `mapstructure:"match"`
+	DailyLimitUSD   *float64        `mapstructure:"daily_limit_usd"`
+	MonthlyLimitUSD *float64        `mapstructure:"monthly_limit_usd"`
+	Action          string          `mapstructure:"action"`
+	AlertThresholds []float64       `mapstructure:"alert_thresholds"`
+	LoopDetection   *RuleLoopConfig `mapstructure:"loop_detection"`
+}
+
+// LoopConfig is the global loop_detection section.
+type LoopConfig struct {
+	Enabled    bool          `mapstructure:"enabled"`
+	Window     time.Duration `mapstructure:"window"`
+	MaxRepeats int           `mapstructure:"max_repeats"`
+	Similarity float64       `mapstructure:"similarity"`
+	Cooldown   time.Duration `mapstructure:"cooldown"`
+	Action     string        `mapstructure:"action"`
+	Status     int           `mapstructure:"status"`
+}
+
+// RuleLoopConfig is a rule's loop_detection override; absent fields inherit.
+type RuleLoopConfig struct {
+	Mode       string        `mapstructure:"mode"`
+	Window     time.Duration `mapstructure:"window"`
+	MaxRepeats int           `mapstructure:"max_repeats"`
+	Similarity float64       `mapstructure:"similarity"`
+	Cooldown   time.Duration `mapstructure:"cooldown"`
 }
 
 // PricingConfig overrides or extends the embedded price table.
@@ -130,6 +155,13 @@ var defaults = map[string]any{
 	"pricing.fallback.input_per_mtok":   10.0,
 	"pricing.fallback.output_per_mtok":  30.0,
 	"path_prefixes":                     []string{"/openai/v1", "/v1"},
+	"loop_detection.enabled":            true,
+	"loop_detection.window":             "60s",
+	"loop_detection.max_repeats":        5,
+	"loop_detection.similarity":         0.9,
+	"loop_detection.cooldown":           "5m",
+	"loop_detection.action":             "block",
+	"loop_detection.status":             429,
 	"log.level":                         "info",
 	"log.format":                        "json",
 }
@@ -244,6 +276,15 @@ func (c Config) Validate() error {
 	for model, p := range c.Pricing.Custom {
 		checkPrice(add, "pricing.custom."+model, p)
 	}
+	if err := c.Loop.config().Validate(); err != nil {
+		add("loop_detection: %w", err)
+	}
+	if c.Loop.Action != "block" && c.Loop.Action != "alert" {
+		add("loop_detection.action: %q must be block or alert", c.Loop.Action)
+	}
+	if c.Loop.Status < 400 || c.Loop.Status > 599 {
+		add("loop_detection.status: %d must be an HTTP error status (400-599)", c.Loop.Status)
+	}
 	for i, p := range c.PathPrefixes {
 		if !strings.HasPrefix(p, "/") {
 			add("path_prefixes[%d]: %q must start with /", i, p)
@@ -286,4 +327,13 @@ func (c Config) upstreamKey(getenv func(string) string) (string, error) {
 		return strings.TrimSpace(getenv(c.Upstream.APIKeyEnv)), nil
 	}
 	return "", nil
+}
+
+func (l LoopConfig) config() loop.Config {
+	return loop.Config{Window: l.Window, MaxRepeats: l.MaxRepeats, Similarity: l.Similarity, Cooldown: l.Cooldown}
+}
+
+// defaults turns the section into what extproc applies when a rule does not override it.
+func (l LoopConfig) defaults() budget.LoopDefaults {
+	return budget.LoopDefaults{Enabled: l.Enabled, Block: l.Action == "block", Config: l.config()}
 }

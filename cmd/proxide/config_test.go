@@ -37,14 +37,18 @@ budgets:
   rules:
     - {client_id: user-12345, daily_limit_usd: 0.50, monthly_limit_usd: 5.00}
     - {match: "trial-*", daily_limit_usd: 0.05, action: alert, alert_thresholds: [0.5, 1.0]}
+    - {match: "eval-*", loop_detection: {mode: "off"}}
+loop_detection: {enabled: true, window: 30s, max_repeats: 3, similarity: 0.95, cooldown: 2m, action: alert, status: 409}
 `)
 	cfg, err := load(t, nil, "--config", path)
 	require.NoError(t, err)
+	require.Equal(t, LoopConfig{Enabled: true, Window: 30 * time.Second, MaxRepeats: 3, Similarity: 0.95, Cooldown: 2 * time.Minute, Action: "alert", Status: 409}, cfg.Loop)
+	require.Equal(t, &RuleLoopConfig{Mode: "off"}, cfg.Budgets.Rules[2].LoopDetection)
 	require.Equal(t, ":6000", cfg.Listen.GRPC)
 	require.Equal(t, "redis://file:6379", cfg.Store.RedisURL)
 	require.Equal(t, "open", cfg.Store.FailureMode)
 	require.Equal(t, "Europe/Berlin", cfg.Budgets.Timezone)
-	require.Len(t, cfg.Budgets.Rules, 2)
+	require.Len(t, cfg.Budgets.Rules, 3)
 	require.Equal(t, []float64{0.5, 1.0}, cfg.Budgets.Rules[1].AlertThresholds)
 	require.Nil(t, cfg.Budgets.Default.MonthlyLimitUSD, "an absent limit stays absent (unlimited)")
 	require.Equal(t, 10*time.Minute, cfg.Budgets.ReservationTTL, "defaults fill what the file leaves out")
@@ -73,6 +77,8 @@ func TestConfigDefaultsWithoutFile(t *testing.T) {
 	require.Equal(t, "closed", cfg.Store.FailureMode)
 	require.Equal(t, "x-proxide-client-id", cfg.ClientID.Header)
 	require.Equal(t, []string{"/openai/v1", "/v1"}, cfg.PathPrefixes)
+	require.Equal(t, LoopConfig{Enabled: true, Window: time.Minute, MaxRepeats: 5, Similarity: 0.9, Cooldown: 5 * time.Minute, Action: "block", Status: 429}, cfg.Loop,
+		"loop detection is on by default, as DESIGN.md's example")
 	_, err = newApp(cfg, &bytes.Buffer{}, nil)
 	require.NoError(t, err, "the defaults alone make a working (in-memory, open) sidecar")
 }
@@ -85,11 +91,13 @@ log: {level: loud, format: xml}
 budgets: {default_max_output_tokens: -1}
 path_prefixes: ["openai"]
 pricing: {fallback: {input_per_mtok: -1, output_per_mtok: .nan}}
+loop_detection: {window: -1s, similarity: 1.5, action: shout, status: 200}
 `)
 	_, err := load(t, nil, "--config", path)
 	require.Error(t, err)
 	for _, want := range []string{"store.failure_mode", "listen.max_message_bytes", "log.level", "log.format",
-		"budgets.default_max_output_tokens", "path_prefixes[0]", "pricing.fallback.input_per_mtok", "pricing.fallback.output_per_mtok"} {
+		"budgets.default_max_output_tokens", "path_prefixes[0]", "pricing.fallback.input_per_mtok", "pricing.fallback.output_per_mtok",
+		"loop_detection: ", "loop_detection.action", "loop_detection.status"} {
 		require.ErrorContains(t, err, want)
 	}
 }

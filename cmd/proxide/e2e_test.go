@@ -52,7 +52,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-const e2eConfig = `
+// e2eBase is the end-to-end config without loop detection settings.
+const e2eBase = `
 keys:
   - {name: app, key: prox-e2e-app, scopes: [gateway]}
   - {name: ops, key: prox-e2e-ops, scopes: [admin]}
@@ -70,7 +71,11 @@ pricing:
 log: {level: debug, format: text}
 `
 
-func startStack(t *testing.T, yaml string, envoyOpts func(*envoy.Options)) *stack {
+// e2eConfig turns loop detection off: the budget tests send the same request
+// again and again on purpose (TestE2ELoopCorpus turns it on).
+const e2eConfig = e2eBase + "loop_detection: {enabled: false}\n"
+
+func startStack(t *testing.T, yaml string, envoyOpts func(*envoy.Options), options ...appOption) *stack {
 	t.Helper()
 	up := fakeopenai.New()
 	upSrv := httptest.NewServer(up)
@@ -79,7 +84,7 @@ func startStack(t *testing.T, yaml string, envoyOpts func(*envoy.Options)) *stac
 	cfg, err := load(t, nil, "--config", writeConfig(t, yaml))
 	require.NoError(t, err)
 	logs := &syncBuffer{}
-	a, err := newApp(cfg, logs, []string{"OPENAI_API_KEY=sk-upstream-secret"})
+	a, err := newApp(cfg, logs, []string{"OPENAI_API_KEY=sk-upstream-secret"}, options...)
 	require.NoError(t, err)
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

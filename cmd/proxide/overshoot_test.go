@@ -101,6 +101,7 @@ pricing:
   custom:
     metered: {input_per_mtok: 1000, output_per_mtok: 1000}   # $0.001 per token
 log: {level: warn}
+loop_detection: {enabled: false}   # 200 identical requests on purpose
 `, redisAddr))
 	sidecars := []*sidecar{startSidecar(t, bin, config), startSidecar(t, bin, config)}
 

@@ -26,6 +26,7 @@ commands:
   budgets set|get|list|delete …   manage budget rules through the admin API
   clients [CLIENT] [--sort month]   list clients by spend, or show one
   spend CLIENT|--all [--from --to --by model|day --csv]   spend analytics
+  loops [CLIENT] | loops clear CLIENT   loop events; end a cooldown
         (admin commands: --addr or $PROXIDE_ADMIN_ADDR, key in $PROXIDE_ADMIN_KEY, --json)
   keys hash [KEY]    print the SHA-256 of a Proxide key to paste into the config (reads stdin without KEY)
   version            print the version and the price snapshot
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return client.Clients(ctx, args[1:], stdout, stderr, envLookup(environ))
 	case "spend":
 		return client.Spend(ctx, args[1:], stdout, stderr, envLookup(environ))
+	case "loops":
+		return client.Loops(ctx, args[1:], stdout, stderr, envLookup(environ))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil

@@ -75,8 +75,24 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// appOption adjusts how newApp wires the app (tests only; a zero set is production).
+type appOption func(*appSettings)
+
+type appSettings struct {
+	now func() time.Time
+}
+
+// withClock makes the gateway read time from now instead of the wall clock.
+func withClock(now func() time.Time) appOption {
+	return func(s *appSettings) { s.now = now }
+}
+
 // newApp builds every component from the config; all problems are reported together.
-func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
+func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption) (*app, error) {
+	settings := appSettings{now: time.Now}
+	for _, o := range options {
+		o(&settings)
+	}
 	log := newLogger(cfg.Log, logOut)
 	getenv := envLookup(environ)
 	var errs []error
@@ -150,6 +166,9 @@ func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
 		DefaultMaxOutputTokens: cfg.Budgets.DefaultMaxOutputTokens,
 		ReservationTTL:         cfg.Budgets.ReservationTTL,
 		BlockCacheTTL:          cfg.Budgets.BlockCacheTTL,
+		Loop:                   cfg.Loop.defaults(),
+		LoopStatus:             cfg.Loop.Status,
+		Now:                    settings.now,
 		Logger:                 log,
 		Metrics:                m,
 	})
@@ -159,7 +178,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string) (*app, error) {
 		return nil, err
 	}
 	svc, err := admin.NewService(admin.ServiceOptions{
-		Store: ledger, Rules: dyn, Ledger: ledger, Index: ledger, Calendar: cal, Logger: log,
+		Store: ledger, Rules: dyn, Ledger: ledger, Index: ledger, Loops: ledger, Calendar: cal, Logger: log, Now: settings.now,
 		OnRuleChange: ep.ForgetAllBlocked,
 	})
 	if err != nil {

@@ -18,8 +18,8 @@ import (
 	"os"
 
 	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/internal/corpus"
-	"github.com/proxide/proxide/loop/internal/eval"
+	"github.com/proxide/proxide/loop/corpus"
+	"github.com/proxide/proxide/loop/eval"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/proxide/proxide/loop/internal/corpus"
+	"github.com/proxide/proxide/loop/corpus"
 )
 
 func main() {

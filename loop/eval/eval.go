@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/internal/corpus"
+	"github.com/proxide/proxide/loop/corpus"
 	"github.com/proxide/proxide/usage"
 )
 
