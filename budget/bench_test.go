@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,8 +30,37 @@ func (noop) Spend(context.Context, string, Rule, Periods, time.Time) (ClientSpen
 func (noop) History(context.Context, string, string, string) ([]DayStats, error) { return nil, nil }
 func (noop) Close() error                                                        { return nil }
 
-// roundTrips counts commands and pipelines sent to Redis.
-type roundTrips struct{ n atomic.Int64 }
+// roundTrips counts commands and pipelines sent to Redis; c is the client, for the
+// server-side script time.
+type roundTrips struct {
+	n atomic.Int64
+	c *redis.Client
+}
+
+// scriptMicros returns the total time Redis spent in EVAL and EVALSHA since the last
+// CONFIG RESETSTAT (INFO commandstats), in microseconds.
+func (h *roundTrips) scriptMicros(ctx context.Context) (float64, error) {
+	info, err := h.c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_eval:") && !strings.HasPrefix(line, "cmdstat_evalsha:") {
+			continue
+		}
+		for _, f := range strings.Split(strings.TrimSpace(line[strings.IndexByte(line, ':')+1:]), ",") {
+			if v, ok := strings.CutPrefix(f, "usec="); ok {
+				n, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return 0, err
+				}
+				total += n
+			}
+		}
+	}
+	return total, nil
+}
 
 func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -53,7 +83,7 @@ func benchLedgers() []benchLedger {
 		{"redis", func(b *testing.B) (Ledger, *roundTrips) {
 			client := redis.NewClient(&redis.Options{Addr: redistest.Start(b), PoolSize: 64})
 			b.Cleanup(func() { _ = client.Close() })
-			rt := &roundTrips{}
+			rt := &roundTrips{c: client}
 			client.AddHook(rt)
 			l, err := NewRedis(client, RedisOptions{})
 			if err != nil {
@@ -140,6 +170,9 @@ func benchSerial(b *testing.B, bl benchLedger, withLoop bool, clients []string, 
 	}
 	var before int64
 	if rt != nil {
+		if err := rt.c.ConfigResetStat(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
 		before = rt.n.Load()
 	}
 	b.ReportAllocs()
@@ -150,6 +183,12 @@ func benchSerial(b *testing.B, bl benchLedger, withLoop bool, clients []string, 
 	b.StopTimer()
 	if rt != nil {
 		b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+		// Redis runs scripts on its one thread: this bounds a server's throughput.
+		us, err := rt.scriptMicros(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(us/float64(b.N), "server-µs/op")
 	}
 }
 

@@ -7,6 +7,12 @@
 // overlays on the config file's rules for every replica, and a per-period index of clients
 // by spend plus global per-day totals (ClientIndex) for analytics.
 //
+// Reserve also runs loop detection (package loop) when the request carries a LoopCheck:
+// the client's window observes the request first, in the same step (the same Lua script
+// on Redis), a new loop is recorded as a LoopEvent, and with action block a loop or its
+// cooldown refuses the request without reserving anything. LoopStore lists the events and
+// clears cooldowns; LoopSettings are a rule's overrides of the global LoopDefaults.
+//
 // Money is int64 nano-USD (1e-9 USD) everywhere inside the ledger; alert thresholds are
 // compared with integer math. A request is admitted when spent + reserved < limit for
 // every set limit of its rule, then its estimate is reserved; Settle replaces the
