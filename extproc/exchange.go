@@ -50,9 +50,10 @@ func (s *Server) newExchange() *exchange {
 	return &exchange{s: s, log: s.opts.Logger}
 }
 
-// handle answers one message from Envoy. It always returns the reply that
-// message expects (or an ImmediateResponse), never an error: a failure inside
-// Proxide must not turn into a gRPC error that Envoy maps to a bare 500.
+// handle answers one message from Envoy with the reply that message expects
+// (or an ImmediateResponse), never an error: a failure inside Proxide must not
+// turn into a gRPC error that Envoy maps to a bare 500. nil means "close the
+// stream OK" (Envoy continues unprocessed).
 func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 	switch r := req.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
@@ -75,11 +76,10 @@ func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest)
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
 	default:
-		// Nothing we know how to answer; an empty reply would be spurious, so
-		// answer as if it were request headers with no change is wrong too.
-		// Ending the stream OK makes Envoy continue unprocessed.
-		x.ended = true
-		return &extprocv3.ProcessingResponse{}
+		// A message this server does not know (a newer Envoy's oneof). Any
+		// reply would be spurious; closing the stream OK makes Envoy carry on
+		// unprocessed, which is the honest answer.
+		return nil
 	}
 }
 

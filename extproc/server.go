@@ -182,6 +182,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			return err
 		}
 		resp := x.handle(ctx, req)
+		if resp == nil {
+			return nil
+		}
 		if err := stream.Send(resp); err != nil {
 			// Envoy is gone; finish() settles what was used.
 			x.log.Debug("ext_proc stream send failed", "err", err)

@@ -467,3 +467,9 @@ func TestBodyInPiecesIsAdmittedWithoutRewrite(t *testing.T) {
 	require.NotNil(t, out[2].GetRequestTrailers())
 	require.Len(t, f.ledger.reserves, 1)
 }
+
+func TestUnknownMessageClosesTheStreamOK(t *testing.T) {
+	f := newFixture(t, nil)
+	out := f.run(t, nil, &extprocv3.ProcessingRequest{})
+	require.Empty(t, out, "no spurious reply: the stream is closed OK and Envoy continues unprocessed")
+}
