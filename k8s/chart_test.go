@@ -74,6 +74,21 @@ networkPolicy: {adminFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/met
 serviceMonitor: {enabled: true}
 redis: {bundled: {persistence: {enabled: false}}}
 `,
+		"loop detection customised": keys + `
+loopDetection: {enabled: true, window: 2m, maxRepeats: 8, similarity: 0.85, cooldown: 15m, action: alert, status: 503}
+budgets:
+  default: {daily_limit_usd: 1, loop_detection: {mode: block, cooldown: 1m}}
+  rules:
+    - {match: "eval-*", daily_limit_usd: 5, loop_detection: {mode: "off"}}
+    - {client_id: agent-7, loop_detection: {mode: block, window: 30s, max_repeats: 3, similarity: 0.95, cooldown: 10m}}
+    - {match: "user-*", monthly_limit_usd: 5}
+`,
+		"loop detection disabled": keys + `
+loopDetection: {enabled: false}
+budgets:
+  rules:
+    - {client_id: agent-7, loop_detection: {mode: alert}}
+`,
 		"mesh peers, config from secret": `
 config: {existingSecret: proxide-config}
 upstream: {existingSecret: proxide-openai}
@@ -383,6 +398,22 @@ func TestChartRefuses(t *testing.T) {
 		{"rule without id", "budgets: {rules: [{daily_limit_usd: 1}]}", "rules"},
 		{"drain longer than grace", "envoy: {enabled: true, drainTimeSeconds: 120}", "terminationGracePeriodSeconds"},
 		{"bad duration", "budgets: {reservationTTL: ten minutes}", "reservationTTL"},
+		{"loop similarity above 1", "loopDetection: {similarity: 1.5}", "/loopDetection/similarity': maximum"},
+		{"loop similarity 0", "loopDetection: {similarity: 0}", "/loopDetection/similarity"},
+		{"loop action", "loopDetection: {action: shout}", "/loopDetection/action': value must be one of"},
+		{"loop status not an error", "loopDetection: {status: 200}", "/loopDetection/status': minimum"},
+		{"loop status beyond 599", "loopDetection: {status: 600}", "/loopDetection/status': maximum"},
+		{"loop max repeats 0", "loopDetection: {maxRepeats: 0}", "/loopDetection/maxRepeats"},
+		{"loop max repeats past the window's capacity", "loopDetection: {maxRepeats: 32}", "/loopDetection/maxRepeats"},
+		{"loop window as a number", "loopDetection: {window: 60}", "/loopDetection/window': got number, want string"},
+		{"loop cooldown not a duration", "loopDetection: {cooldown: five minutes}", "/loopDetection/cooldown"},
+		{"loop detection misspelled", "loopDetection: {enable: false}", "additional properties 'enable'"},
+		{"loop detection in proxide's spelling", "loopDetection: {max_repeats: 3}", "additional properties 'max_repeats'"},
+		{"rule loop mode", `budgets: {rules: [{match: "eval-*", loop_detection: {mode: never}}]}`, "/budgets/rules/0/loop_detection/mode"},
+		{"rule loop mode off unquoted (YAML 1.1 false)", `budgets: {rules: [{match: "eval-*", loop_detection: {mode: off}}]}`, "/budgets/rules/0/loop_detection/mode': got boolean, want string"},
+		{"rule loop similarity", `budgets: {rules: [{client_id: a, loop_detection: {similarity: 1.5}}]}`, "/budgets/rules/0/loop_detection/similarity"},
+		{"rule loop unknown key", `budgets: {rules: [{client_id: a, loop_detection: {action: block}}]}`, "additional properties 'action'"},
+		{"default rule loop max repeats", `budgets: {default: {loop_detection: {max_repeats: 0}}}`, "/budgets/default/loop_detection/max_repeats"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

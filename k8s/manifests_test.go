@@ -107,6 +107,13 @@ func TestSidecarManifests(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, admin, listenPort(t, cfg.Listen.Admin))
 	require.Empty(t, cfg.Store.RedisURL)
+	require.NotNil(t, cfg.LoopDetection, "loop_detection is spelled out, so users see what they can tune")
+	require.Equal(t, proxideLoopDefaults(t), loopSection(t, sidecarProxideConfig(t, objs)), "the example's loop_detection is Proxide's defaults")
+	var evalOff bool
+	for _, r := range cfg.Budgets.Rules {
+		evalOff = evalOff || r.LoopDetection != nil && r.LoopDetection.Mode == "off"
+	}
+	require.True(t, evalOff, "the example shows a per-rule loop_detection override")
 	require.Equal(t, "/readyz", px.ReadinessProbe.HTTPGet.Path)
 	require.Equal(t, "/healthz", px.LivenessProbe.HTTPGet.Path)
 	var redisFromSecret bool
@@ -215,4 +222,10 @@ func TestRenderedConfigsStartProxide(t *testing.T) {
 	}
 	objs, _ := sidecarManifests(t)
 	t.Run("sidecar", func(t *testing.T) { startsWith(t, bin, sidecarProxideConfig(t, objs)) })
+	for name, tt := range proxideRefusals() {
+		cm := one[corev1.ConfigMap](t, mustRender(t, tt.values).objs, releaseName)
+		t.Run("refused/"+name, func(t *testing.T) {
+			require.Contains(t, refusedBy(t, bin, []byte(cm.Data["proxide.yaml"])), tt.want)
+		})
+	}
 }

@@ -65,8 +65,9 @@ type proxideConfig struct {
 		RefuseUnknown bool             `yaml:"refuse_unknown"`
 		Custom        map[string]price `yaml:"custom"`
 	} `yaml:"pricing"`
-	PathPrefixes []string `yaml:"path_prefixes"`
-	Log          struct {
+	LoopDetection *loopDetection `yaml:"loop_detection"`
+	PathPrefixes  []string       `yaml:"path_prefixes"`
+	Log           struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
@@ -79,6 +80,29 @@ type budgetRule struct {
 	MonthlyLimitUSD *float64  `yaml:"monthly_limit_usd"`
 	Action          string    `yaml:"action"`
 	AlertThresholds []float64 `yaml:"alert_thresholds"`
+	LoopDetection   *ruleLoop `yaml:"loop_detection"`
+}
+
+// loopDetection is the global loop_detection section (cmd/proxide LoopConfig);
+// durations stay strings, as Proxide parses them itself.
+type loopDetection struct {
+	Enabled    *bool   `yaml:"enabled"`
+	Window     string  `yaml:"window"`
+	MaxRepeats int     `yaml:"max_repeats"`
+	Similarity float64 `yaml:"similarity"`
+	Cooldown   string  `yaml:"cooldown"`
+	Action     string  `yaml:"action"`
+	Status     int     `yaml:"status"`
+}
+
+// ruleLoop is a rule's loop_detection override (cmd/proxide RuleLoopConfig);
+// absent fields inherit the global section.
+type ruleLoop struct {
+	Mode       string  `yaml:"mode"`
+	Window     string  `yaml:"window"`
+	MaxRepeats int     `yaml:"max_repeats"`
+	Similarity float64 `yaml:"similarity"`
+	Cooldown   string  `yaml:"cooldown"`
 }
 
 type price struct {
@@ -127,6 +151,23 @@ func buildProxide(t *testing.T) string {
 // nor the Secret exists here; everything else is the file as deployed.
 func startsWith(t *testing.T, bin string, cfg []byte) {
 	t.Helper()
+	served, log := serve(t, bin, cfg)
+	require.True(t, served, "proxide refused the config:\n%s", log)
+}
+
+// refusedBy runs `proxide serve` on cfg and expects it to exit before
+// serving; it returns Proxide's log, which names the bad keys.
+func refusedBy(t *testing.T, bin string, cfg []byte) string {
+	t.Helper()
+	served, log := serve(t, bin, cfg)
+	require.False(t, served, "proxide accepted the config:\n%s", log)
+	return log
+}
+
+// serve starts `proxide serve` as startsWith describes and reports whether it
+// served (then stopped cleanly) or exited first, with its log either way.
+func serve(t *testing.T, bin string, cfg []byte) (bool, string) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "proxide.yaml")
 	require.NoError(t, os.WriteFile(path, cfg, 0o600))
@@ -136,6 +177,7 @@ func startsWith(t *testing.T, bin string, cfg []byte) {
 	cmd.Env = []string{"HOME=" + dir, "PROXIDE_STORE_REDIS_URL=", "PROXIDE_UPSTREAM_API_KEY_FILE=" + keyFile, "OPENAI_API_KEY=sk-test-only"}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
+	cmd.Stdout = cmd.Stderr // usage and errors may go to either
 	require.NoError(t, cmd.Start())
 
 	serving := make(chan struct{})
@@ -158,14 +200,15 @@ func startsWith(t *testing.T, bin string, cfg []byte) {
 	case <-serving:
 	case <-scanned:
 		_ = cmd.Wait()
-		t.Fatalf("proxide refused the config:\n%s", log.String())
+		return false, log.String()
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-scanned
 		_ = cmd.Wait()
-		t.Fatalf("proxide did not start in 30s:\n%s", log.String())
+		t.Fatalf("proxide neither served nor exited in 30s:\n%s", log.String())
 	}
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	<-scanned
 	require.NoError(t, cmd.Wait(), "clean exit after SIGINT")
+	return true, log.String()
 }
