@@ -1,23 +1,27 @@
 package loop
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
 
-// The encoded Window is what window.lua keeps in Redis: one string of
-// lowercase hex, fixed-width fields, so Lua 5.1 reads it with string.sub and
-// tonumber(s, 16) (exact: no field is wider than 48 bits, or it is split into
-// 32-bit halves) and Go with a loop.
+// The encoded Window is what window.lua keeps in Redis: fixed-width
+// big-endian binary fields, so that Lua decodes a whole window with one
+// struct.unpack (C, not a loop over bytes) and appends an entry without
+// re-encoding the others.
 //
-//	header (18 bytes): "1" version | until ms (12) | kind code (1) | repeats (4)
-//	entry  (48 bytes): at ms (12) | exact (16) | sim (16) | size (4)
+//	header (10 bytes): '2' version | until ms (6) | kind code (1) | repeats (2)
+//	entry  (24 bytes): at ms (6) | exact (8) | sim (8) | size (2)
 //
-// Entries are oldest first, at most MaxEntries: at most 1,554 bytes a client.
+// Entries are oldest first, at most MaxEntries: at most 778 bytes a client.
+// Millisecond times are clamped to 48 bits, so Lua's doubles hold them
+// exactly; exact and sim are only compared and split, never Lua numbers.
+// Version '1' (hex, before) is rejected here; window.lua starts afresh on it.
 const (
-	encVersion     = '1'
-	headerLen      = 1 + 12 + 1 + 4
-	entryLen       = 12 + 16 + 16 + 4
+	encVersion     = '2'
+	headerLen      = 1 + 6 + 1 + 2
+	entryLen       = 6 + 8 + 8 + 2
 	maxMillis      = 1<<48 - 1
 	maxRepeatsCode = 0xffff
 )
@@ -29,14 +33,14 @@ var ErrEncoding = errors.New("loop: malformed window encoding")
 func (w *Window) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, headerLen+len(w.entries)*entryLen)
 	b = append(b, encVersion)
-	b = appendHex(b, uint64(clampMillis(w.until)), 12)
-	b = appendHex(b, uint64(w.kind), 1)
-	b = appendHex(b, uint64(min(w.repeats, maxRepeatsCode)), 4)
+	b = appendUint48(b, clampMillis(w.until))
+	b = append(b, w.kind)
+	b = binary.BigEndian.AppendUint16(b, uint16(min(w.repeats, maxRepeatsCode)))
 	for _, e := range w.entries {
-		b = appendHex(b, uint64(clampMillis(e.at)), 12)
-		b = appendHex(b, e.sig.Exact, 16)
-		b = appendHex(b, e.sig.Sim, 16)
-		b = appendHex(b, uint64(e.sig.Size), 4)
+		b = appendUint48(b, clampMillis(e.at))
+		b = binary.BigEndian.AppendUint64(b, e.sig.Exact)
+		b = binary.BigEndian.AppendUint64(b, e.sig.Sim)
+		b = binary.BigEndian.AppendUint16(b, e.sig.Size)
 	}
 	return b, nil
 }
@@ -55,31 +59,20 @@ func (w *Window) UnmarshalBinary(b []byte) error {
 	if n > MaxEntries {
 		return fmt.Errorf("%w: %d entries, at most %d", ErrEncoding, n, MaxEntries)
 	}
-	var (
-		v   Window
-		err error
-		x   uint64
-	)
-	p := parser{b: b[1:], err: &err}
-	v.until = int64(p.hex(12))
-	x = p.hex(1)
-	v.kind = uint8(x)
-	v.repeats = int(p.hex(4))
-	if x > uint64(codeCycle) {
-		return fmt.Errorf("%w: kind %d", ErrEncoding, x)
+	if b[7] > codeCycle {
+		return fmt.Errorf("%w: kind %d", ErrEncoding, b[7])
 	}
+	v := Window{until: uint48(b[1:]), kind: b[7], repeats: int(binary.BigEndian.Uint16(b[8:]))}
 	if n > 0 {
 		v.entries = make([]entry, n)
 	}
 	for i := range v.entries {
-		e := &v.entries[i]
-		e.at = int64(p.hex(12))
-		e.sig.Exact = p.hex(16)
-		e.sig.Sim = p.hex(16)
-		e.sig.Size = uint16(p.hex(4))
-	}
-	if err != nil {
-		return err
+		p := b[headerLen+i*entryLen:]
+		v.entries[i] = entry{at: uint48(p), sig: Signature{
+			Exact: binary.BigEndian.Uint64(p[6:]),
+			Sim:   binary.BigEndian.Uint64(p[14:]),
+			Size:  binary.BigEndian.Uint16(p[22:]),
+		}}
 	}
 	*w = v
 	return nil
@@ -87,37 +80,20 @@ func (w *Window) UnmarshalBinary(b []byte) error {
 
 func clampMillis(ms int64) int64 { return min(max(ms, 0), maxMillis) }
 
+func appendUint48(b []byte, v int64) []byte {
+	return append(b, byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func uint48(b []byte) int64 {
+	_ = b[5]
+	return int64(b[0])<<40 | int64(b[1])<<32 | int64(b[2])<<24 | int64(b[3])<<16 | int64(b[4])<<8 | int64(b[5])
+}
+
+// appendHex appends v as width lowercase hex digits (LuaArgs' 64-bit values).
 func appendHex(b []byte, v uint64, width int) []byte {
 	const digits = "0123456789abcdef"
 	for i := width - 1; i >= 0; i-- {
 		b = append(b, digits[(v>>(4*uint(i)))&0xf])
 	}
 	return b
-}
-
-// parser reads fixed-width hex fields, remembering the first error.
-type parser struct {
-	b   []byte
-	err *error
-}
-
-func (p *parser) hex(width int) uint64 {
-	var v uint64
-	for i := range width {
-		c := p.b[i]
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		default:
-			if *p.err == nil {
-				*p.err = fmt.Errorf("%w: byte %q is not lowercase hex", ErrEncoding, c)
-			}
-		}
-		v = v<<4 | uint64(d)
-	}
-	p.b = p.b[width:]
-	return v
 }

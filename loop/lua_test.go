@@ -176,3 +176,34 @@ return {ARGV[1], ARGV[2], v[1], v[2], v[3], v[4], v[5]}
 	require.NoError(t, err)
 	require.Greater(t, ttl, 50*time.Second, "the key lives as long as the cooldown")
 }
+
+// TestLuaStartsAfreshOnOldEncoding: a key in another encoding version (the hex
+// version '1' before this one) is not misread: window.lua treats it as empty
+// and overwrites it with the current encoding.
+func TestLuaStartsAfreshOnOldEncoding(t *testing.T) {
+	addr := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	c := DefaultConfig()
+	s := Signature{Exact: 1, Sim: 2, Size: 30}
+	// A running cooldown in the old hex encoding.
+	old := fmt.Sprintf("1%012x%01x%04x", t0.Add(time.Hour).UnixMilli(), 1, 5)
+	require.NoError(t, rdb.Set(ctx, "loop:{old}", old, time.Hour).Err())
+	args := LuaArgs(t0, s, c)
+	argv := make([]any, len(args))
+	for i, a := range args {
+		argv[i] = a
+	}
+	reply, err := redis.NewScript(WindowScript()).Run(ctx, rdb, []string{"loop:{old}"}, argv...).Result()
+	require.NoError(t, err)
+	got, err := ParseLuaReply(reply)
+	require.NoError(t, err)
+	var w Window
+	require.Equal(t, w.Observe(t0, s, c), got)
+	raw, err := rdb.Get(ctx, "loop:{old}").Bytes()
+	require.NoError(t, err)
+	want, err := w.MarshalBinary()
+	require.NoError(t, err)
+	require.Equal(t, want, raw)
+}

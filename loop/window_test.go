@@ -197,12 +197,14 @@ func TestWindowEncoding(t *testing.T) {
 
 	good, err := (&Window{entries: []entry{{at: 1, sig: Signature{Exact: 2, Sim: 3, Size: 4}}}}).MarshalBinary()
 	require.NoError(t, err)
+	require.Equal(t, []byte{'2', 0, 0, 0, 0, 0, 0, 0, 0, 0, // no cooldown
+		0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 4}, good, "the layout window.lua reads")
 	bad := map[string][]byte{
-		"version":       append([]byte{'2'}, good[1:]...),
-		"short":         good[:10],
+		"version":       append([]byte{'1'}, good[1:]...),
+		"hex version 1": []byte("1" + "000000000000" + "0" + "0000"),
+		"short":         good[:5],
 		"partial entry": good[:len(good)-1],
-		"uppercase hex": []byte(string(good[:headerLen]) + "00000000000A" + string(good[headerLen+12:])),
-		"kind":          []byte("1000000000000" + "9" + "0000"),
+		"kind":          append([]byte{'2', 0, 0, 0, 0, 0, 0, 9}, 0, 0),
 		"too many":      append(append([]byte(nil), good[:headerLen]...), make([]byte, (MaxEntries+1)*entryLen)...),
 	}
 	for name, b := range bad {
