@@ -88,10 +88,12 @@ func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.cleanup()
 	f.log.Info("access", "status", f.status, "details", f.details,
 		"outcome", f.outcomeName(), "duration", time.Since(f.start))
-	if f.outcome == outcomeReset {
+	if f.outcome == outcomeReset || f.outcome == outcomeClientGone {
 		// net/http's documented way to abort a response: HTTP/1 closes the
 		// connection without the final chunk, HTTP/2 sends RST_STREAM. This
 		// is Envoy's downstream reset, not control flow inside the stand-in.
+		// A client taken for gone gets no response either: returning would
+		// let net/http send an empty 200 should it still be listening.
 		panic(http.ErrAbortHandler)
 	}
 }

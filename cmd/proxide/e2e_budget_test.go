@@ -108,7 +108,7 @@ func TestE2ECutStreamIsCharged(t *testing.T) {
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err == nil {
 		_, _ = io.ReadAll(resp.Body) // the body ends early with an error
 		resp.Body.Close()
@@ -163,7 +163,7 @@ func (s *stack) adminGet(t *testing.T, path, key string, into any) int {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -207,7 +207,7 @@ func TestE2EAdminPortAndHealth(t *testing.T) {
 	require.Equal(t, "gpt-4o-mini-2024-07-18", view.Models[0].Model)
 
 	var metrics string
-	resp, err := http.Get(s.admin + "/metrics")
+	resp, err := testClient.Get(s.admin + "/metrics")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
