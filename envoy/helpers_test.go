@@ -272,8 +272,6 @@ func setHeader(key, value string, appendValue *bool) *corev3.HeaderValueOption {
 	return o
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func requestHeadersReply(common *extprocv3.CommonResponse) *extprocv3.ProcessingResponse {
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
 		RequestHeaders: &extprocv3.HeadersResponse{Response: common}}}

@@ -79,7 +79,7 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 		switch {
 		case adm.Loop.Loop || adm.Loop.Cooldown:
 			v := adm.Loop
-			r, until = refusal{loop: &v}, v.Until
+			r, until = refusal{loop: &v, window: loopCheck.Config.Window}, v.Until
 		case adm.Exceeded != nil:
 			ex := *adm.Exceeded
 			r = refusal{exceeded: &ex}
@@ -121,17 +121,11 @@ func (x *exchange) refuse(r refusal, now time.Time) *extprocv3.ProcessingRespons
 	s := x.s
 	if r.loop != nil {
 		s.opts.Metrics.Request(x.endpoint.String(), "loop_detected")
-		return loopDetected(x.clientID, *r.loop, s.opts.LoopStatus, x.loopWindow(), now)
+		return loopDetected(x.clientID, *r.loop, s.opts.LoopStatus, r.window, now)
 	}
 	s.opts.Metrics.Blocked(string(r.exceeded.Kind))
 	s.opts.Metrics.Request(x.endpoint.String(), "budget_exceeded")
 	return budgetExceeded(x.clientID, *r.exceeded, now)
-}
-
-// loopWindow is the window of the client's effective loop settings, for the 429 body.
-func (x *exchange) loopWindow() time.Duration {
-	cfg, _, _ := x.s.opts.Rules.Resolve(x.clientID).Loop.Effective(x.s.opts.Loop)
-	return cfg.Window
 }
 
 func earlier(a, b time.Time) time.Time {

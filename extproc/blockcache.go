@@ -25,10 +25,12 @@ type blockEntry struct {
 	until   time.Time
 }
 
-// refusal is why a client is refused: a budget (exceeded) or a loop (loop).
+// refusal is why a client is refused: a budget (exceeded) or a loop (loop,
+// detected over window — kept so a cached refusal needs no rule lookup).
 type refusal struct {
 	exceeded *budget.Exceeded
 	loop     *loop.Verdict
+	window   time.Duration
 }
 
 func newBlockCache(max int) *blockCache {

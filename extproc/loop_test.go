@@ -39,8 +39,9 @@ func TestLoopDetectedAnswers429AndCoolsDown(t *testing.T) {
 	// The cooldown is certain: the next request is refused at the headers.
 	out = f.run(t, nil, chatHeaders(), reqBody(body))
 	require.Len(t, out, 1)
-	code, _, _ = immediateOf(t, out[0])
+	code, _, got = immediateOf(t, out[0])
 	require.Equal(t, 429, code)
+	require.EqualValues(t, 60, got["error"].(map[string]any)["window_seconds"], "the cached refusal keeps the window")
 	require.Len(t, f.ledger.reserves, 1)
 }
 
