@@ -38,6 +38,10 @@ type BudgetInput struct {
 	AlertThresholds []float64
 	// Loop is the rule's loop detection; zero fields inherit the global setting.
 	Loop budget.LoopSettings
+	// Admission is "soft", "strict" or "" (soft).
+	Admission string
+	// Unmetered is "refuse", "allow" or "" (inherit the global endpoints.unmetered).
+	Unmetered string
 }
 
 // rule validates the input field by field and builds the rule to store.
@@ -65,10 +69,24 @@ func (in BudgetInput) rule() (budget.Rule, error) {
 		return budget.Rule{}, fieldErr("action", "unknown action %q (want %q or %q)", in.Action, budget.ActionBlock, budget.ActionAlert)
 	}
 	// Rule.Validate checks the loop settings, naming loop_detection.<field>.
+	switch budget.AdmissionMode(in.Admission) {
+	case "", budget.AdmissionSoft, budget.AdmissionStrict:
+	default:
+		return budget.Rule{}, fieldErr("admission", "unknown mode %q (want %q or %q)", in.Admission, budget.AdmissionSoft, budget.AdmissionStrict)
+	}
+	switch budget.EndpointPolicy(in.Unmetered) {
+	case budget.UnmeteredInherit, budget.UnmeteredRefuse, budget.UnmeteredAllow:
+	default:
+		return budget.Rule{}, fieldErr("endpoints.unmetered", "unknown policy %q (want %q or %q)", in.Unmetered, budget.UnmeteredRefuse, budget.UnmeteredAllow)
+	}
 	r := budget.Rule{ClientID: in.ClientID, Match: in.Match, Daily: daily, Monthly: monthly,
-		Action: budget.Action(in.Action), AlertThresholds: slices.Clone(in.AlertThresholds), Loop: in.Loop}
+		Action: budget.Action(in.Action), AlertThresholds: slices.Clone(in.AlertThresholds), Loop: in.Loop,
+		Admission: budget.AdmissionMode(in.Admission), Unmetered: budget.EndpointPolicy(in.Unmetered)}
 	if r.Action == "" {
 		r.Action = budget.ActionBlock
+	}
+	if r.Admission == budget.AdmissionSoft {
+		r.Admission = "" // stored as the default, shown as "soft"
 	}
 	if err := r.Validate(); err != nil {
 		return budget.Rule{}, validationErr(err)

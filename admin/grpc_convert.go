@@ -25,6 +25,24 @@ func budgetInputFromProto(req *proxidev1.SetBudgetRequest) (BudgetInput, error) 
 	default:
 		return BudgetInput{}, fieldErr("action", "unknown action %d", req.GetAction())
 	}
+	switch req.GetAdmission() {
+	case proxidev1.Admission_ADMISSION_UNSPECIFIED:
+	case proxidev1.Admission_ADMISSION_SOFT:
+		in.Admission = string(budget.AdmissionSoft)
+	case proxidev1.Admission_ADMISSION_STRICT:
+		in.Admission = string(budget.AdmissionStrict)
+	default:
+		return BudgetInput{}, fieldErr("admission", "unknown admission %d", req.GetAdmission())
+	}
+	switch req.GetUnmetered() {
+	case proxidev1.UnmeteredPolicy_UNMETERED_POLICY_UNSPECIFIED:
+	case proxidev1.UnmeteredPolicy_UNMETERED_POLICY_REFUSE:
+		in.Unmetered = string(budget.UnmeteredRefuse)
+	case proxidev1.UnmeteredPolicy_UNMETERED_POLICY_ALLOW:
+		in.Unmetered = string(budget.UnmeteredAllow)
+	default:
+		return BudgetInput{}, fieldErr("endpoints.unmetered", "unknown policy %d", req.GetUnmetered())
+	}
 	if t := req.GetAlertThresholds(); t != nil {
 		in.AlertThresholds = append([]float64{}, t.GetValues()...)
 	}
@@ -56,6 +74,16 @@ func budgetProto(b Budget) *proxidev1.Budget {
 	out.DailyLimitUsd, out.DailyLimitNano = nanoPtrs(r.Daily)
 	out.MonthlyLimitUsd, out.MonthlyLimitNano = nanoPtrs(r.Monthly)
 	out.LoopDetection = loopDetectionProto(r.Loop)
+	out.Admission = proxidev1.Admission_ADMISSION_SOFT
+	if r.Strict() {
+		out.Admission = proxidev1.Admission_ADMISSION_STRICT
+	}
+	switch r.Unmetered {
+	case budget.UnmeteredRefuse:
+		out.Unmetered = proxidev1.UnmeteredPolicy_UNMETERED_POLICY_REFUSE
+	case budget.UnmeteredAllow:
+		out.Unmetered = proxidev1.UnmeteredPolicy_UNMETERED_POLICY_ALLOW
+	}
 	return out
 }
 

@@ -23,14 +23,27 @@ type BudgetRequest struct {
 	AlertThresholds *[]float64 `json:"alert_thresholds,omitempty"`
 	// LoopDetection absent or null inherits every loop setting.
 	LoopDetection *LoopDetection `json:"loop_detection,omitempty"`
+	// Admission is "soft" (default) or "strict".
+	Admission string `json:"admission,omitempty"`
+	// Endpoints holds the rule's policy for paid endpoints Proxide cannot meter.
+	Endpoints *EndpointsView `json:"endpoints,omitempty"`
+}
+
+// EndpointsView is a rule's endpoint policy: unmetered "refuse" or "allow";
+// "" (or absent) inherits the global endpoints.unmetered.
+type EndpointsView struct {
+	Unmetered string `json:"unmetered"`
 }
 
 // input converts the body for the Service.
 func (b BudgetRequest) input() (BudgetInput, error) {
-	in := BudgetInput{ClientID: b.ClientID, Match: b.Match, Default: b.Default, Action: b.Action,
+	in := BudgetInput{ClientID: b.ClientID, Match: b.Match, Default: b.Default, Action: b.Action, Admission: b.Admission,
 		Daily: LimitInput{USD: b.DailyLimitUSD}, Monthly: LimitInput{USD: b.MonthlyLimitUSD}}
 	if b.AlertThresholds != nil {
 		in.AlertThresholds = append([]float64{}, *b.AlertThresholds...)
+	}
+	if b.Endpoints != nil {
+		in.Unmetered = b.Endpoints.Unmetered
 	}
 	if b.LoopDetection != nil {
 		l, err := b.LoopDetection.settings()
@@ -58,6 +71,10 @@ type RuleView struct {
 	// LoopDetection is the rule's own loop settings; null when it inherits
 	// every one of them.
 	LoopDetection *LoopDetection `json:"loop_detection"`
+	// Admission is "soft" or "strict".
+	Admission string `json:"admission"`
+	// Endpoints is the rule's own unmetered-endpoint policy; null inherits it.
+	Endpoints *EndpointsView `json:"endpoints"`
 }
 
 // BudgetListView is GET /v1/budgets.
@@ -181,6 +198,13 @@ func ruleView(b Budget) RuleView {
 		v.AlertThresholds = []float64{} // none, shown as [] rather than null
 	}
 	v.LoopDetection = loopView(r.Loop)
+	v.Admission = string(budget.AdmissionSoft)
+	if r.Strict() {
+		v.Admission = string(budget.AdmissionStrict)
+	}
+	if r.Unmetered != budget.UnmeteredInherit {
+		v.Endpoints = &EndpointsView{Unmetered: string(r.Unmetered)}
+	}
 	return v
 }
 

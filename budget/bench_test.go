@@ -29,6 +29,11 @@ func (noop) Spend(context.Context, string, Rule, Periods, time.Time) (ClientSpen
 }
 func (noop) History(context.Context, string, string, string) ([]DayStats, error) { return nil, nil }
 func (noop) Close() error                                                        { return nil }
+func (noop) Extend(context.Context, []Lease) error                               { return nil }
+func (noop) Hold(context.Context, HoldRequest) (bool, error)                     { return true, nil }
+func (noop) Contexts(_ context.Context, _ string, keys []string, _ time.Time) ([]int64, error) {
+	return make([]int64, len(keys)), nil
+}
 
 // roundTrips counts commands and pipelines sent to Redis; c is the client, for the
 // server-side script time.

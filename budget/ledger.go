@@ -22,6 +22,13 @@ const DefaultReservationTTL = 10 * time.Minute
 // MaxReservationTTL is the longest accepted ReserveRequest.TTL.
 const MaxReservationTTL = 12 * time.Hour
 
+// MaxHoldTTL is the longest a pending charge (HoldRequest) may wait for its result.
+const MaxHoldTTL = 7 * 24 * time.Hour
+
+// MaxContextTTL is the longest a remembered context size is kept (OpenAI keeps stored
+// responses for 30 days).
+const MaxContextTTL = 31 * 24 * time.Hour
+
 // SettledTTL is how long a settled ID is remembered so that a late duplicate Settle (a
 // replay after an outage) is recognised: twice MaxReservationTTL.
 const SettledTTL = 2 * MaxReservationTTL
@@ -47,6 +54,17 @@ type Ledger interface {
 	// History returns one DayStats per day from fromDay to toDay inclusive ("2026-11-28"),
 	// days without traffic included with zero counts.
 	History(ctx context.Context, clientID string, fromDay, toDay string) ([]DayStats, error)
+	// Extend renews the expiry of in-flight reservations whose requests are still running,
+	// so that only a dead sidecar's reservations expire. Unknown ids are skipped.
+	Extend(ctx context.Context, leases []Lease) error
+	// Hold turns a request's reservation into a pending charge under a new id that
+	// outlives the request (a background response, a batch): Settle with OnlyIfHeld
+	// settles it once, whichever request sees the result; unseen, it is charged when it
+	// expires. held is false when NewID was already held or settled.
+	Hold(ctx context.Context, h HoldRequest) (held bool, err error)
+	// Contexts returns the remembered token counts of keys (see SettleRequest.Remember);
+	// 0 where nothing is remembered.
+	Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error)
 	// Close releases the ledger's resources.
 	Close() error
 }
@@ -90,6 +108,10 @@ type Exceeded struct {
 	// SettledOnly: settled spend alone reaches the limit, so the period stays exhausted
 	// until it ends or the rule changes.
 	SettledOnly bool
+	// DoesNotFit: a strict rule refused because this request's estimate does not fit in
+	// what is left (RemainingNano = limit - spent - reserved, at least 0).
+	DoesNotFit                  bool
+	EstimateNano, RemainingNano int64
 }
 
 // Admission is the answer to Reserve.
@@ -110,6 +132,37 @@ type Admission struct {
 	// LoopCheck.Block, Loop.Loop (a new loop or a running cooldown) refuses the request:
 	// Admitted false, Exceeded nil, nothing reserved; Day and Month show the spend.
 	Loop loop.Verdict
+	// Strict: the rule admits strictly (spent + reserved + estimate <= limit).
+	Strict bool
+}
+
+// Lease renews one in-flight reservation until Expiry (request clock).
+type Lease struct {
+	ID, ClientID string
+	Expiry       time.Time
+}
+
+// HoldRequest turns reservation ID into a pending charge NewID.
+type HoldRequest struct {
+	ID, NewID, ClientID string
+	// Periods and EstimateNano make the pending charge when reservation ID is already
+	// gone (expired): the result must still be charged exactly once.
+	Periods      Periods
+	EstimateNano int64
+	// Expiry is when the pending charge is charged if no result was seen (at most
+	// MaxHoldTTL after Now).
+	Expiry time.Time
+	// Model labels the charge in the stats when it is charged on expiry.
+	Model string
+	Now   time.Time
+}
+
+// Remember records how many tokens a context (a stored response "resp:<id>", a
+// conversation "conv:<id>") holds after a settlement, for TTL (at most MaxContextTTL).
+type Remember struct {
+	Key    string
+	Tokens int64
+	TTL    time.Duration
 }
 
 // Tokens are the token counts of one request.
@@ -133,6 +186,11 @@ type SettleRequest struct {
 	// Estimated: the usage came from a tiktoken estimate, not from the upstream.
 	Estimated bool
 	Now       time.Time
+	// OnlyIfHeld settles only a reservation that still exists (a held background response
+	// or batch); otherwise nothing changes and SettleResult.NotHeld is set.
+	OnlyIfHeld bool
+	// Remember lists context sizes to keep with this settlement.
+	Remember []Remember
 }
 
 // Crossing is an alert threshold crossed for the first time in its period.
@@ -151,6 +209,8 @@ type SettleResult struct {
 	Day, Month PeriodSpend
 	// Degraded: the ledger was unavailable; a Resilient buffered the settlement.
 	Degraded bool
+	// NotHeld: OnlyIfHeld was set and nothing was held under the id; nothing changed.
+	NotHeld bool
 }
 
 // ModelStats are one day's counters of one model.
@@ -159,6 +219,9 @@ type ModelStats struct {
 	Requests, Failed, Estimated int64
 	Tokens                      Tokens
 	CostNano                    int64
+	// EstimatedNano is the part of CostNano charged from an estimate (a cut stream with
+	// hidden reasoning, a body never read, a background result never seen).
+	EstimatedNano int64
 }
 
 // DayStats are one client's counters of one day.
@@ -166,6 +229,8 @@ type DayStats struct {
 	Day              string
 	Requests, Failed int64
 	CostNano         int64
+	// EstimatedNano is the part of CostNano charged from estimates.
+	EstimatedNano int64
 	// Models are sorted by cost descending, then by name.
 	Models []ModelStats
 }
@@ -178,9 +243,16 @@ type ClientSpend struct {
 }
 
 // admission builds the Admission from the spend before the reservation; admitted is the
-// store's decision, reserved tells whether the estimate was added.
-func admission(p Periods, day, month PeriodSpend, admitted, reserved bool, estimate int64) Admission {
-	a := Admission{Admitted: admitted, Exceeded: exceeded(p, day, month)}
+// store's decision, reserved tells whether the estimate was added. A strict refusal of a
+// period that is not exhausted reports the period the estimate does not fit in.
+func admission(p Periods, day, month PeriodSpend, admitted, reserved bool, estimate int64, strict bool) Admission {
+	a := Admission{Admitted: admitted, Exceeded: exceeded(p, day, month), Strict: strict}
+	if !admitted && strict && a.Exceeded == nil {
+		a.Exceeded = doesNotFit(p, day, month, estimate)
+	}
+	if a.Exceeded != nil && strict {
+		a.Exceeded.EstimateNano = estimate
+	}
 	if reserved {
 		day.ReservedNano = addSat(day.ReservedNano, estimate)
 		month.ReservedNano = addSat(month.ReservedNano, estimate)
@@ -209,7 +281,41 @@ func exceeded(p Periods, day, month PeriodSpend) *Exceeded {
 	return nil
 }
 
-// admits is the admission rule shared by both ledgers (the Redis script mirrors it).
-func admits(rule Rule, day, month PeriodSpend) bool {
-	return !rule.Blocks() || (!day.exhausted() && !month.exhausted())
+// doesNotFit reports the period (the month first) in which spent + reserved + estimate
+// passes the limit.
+func doesNotFit(p Periods, day, month PeriodSpend, estimate int64) *Exceeded {
+	pick := func(kind PeriodKind, ps PeriodSpend, per Period) *Exceeded {
+		return &Exceeded{Kind: kind, LimitNano: ps.Limit.Nano, SpentNano: addSat(ps.SpentNano, ps.ReservedNano),
+			Period: per, DoesNotFit: true, EstimateNano: estimate, RemainingNano: ps.remaining()}
+	}
+	switch {
+	case !month.fits(estimate):
+		return pick(Monthly, month, p.Month)
+	case !day.fits(estimate):
+		return pick(Daily, day, p.Day)
+	}
+	return nil
+}
+
+// fits reports whether the period's limit leaves room for estimate: spent + reserved +
+// estimate <= limit (always when unlimited).
+func (p PeriodSpend) fits(estimate int64) bool {
+	return !p.Limit.Set || addSat(addSat(p.SpentNano, p.ReservedNano), estimate) <= p.Limit.Nano
+}
+
+// remaining is what is left of the limit, at least 0.
+func (p PeriodSpend) remaining() int64 {
+	return max(p.Limit.Nano-addSat(p.SpentNano, p.ReservedNano), 0)
+}
+
+// admits is the admission rule shared by both ledgers (the Redis script mirrors it): soft
+// while spent + reserved < limit, strict while the estimate fits.
+func admits(rule Rule, day, month PeriodSpend, estimate int64) bool {
+	if !rule.Blocks() {
+		return true
+	}
+	if rule.Strict() {
+		return day.fits(estimate) && month.fits(estimate)
+	}
+	return !day.exhausted() && !month.exhausted()
 }

@@ -100,14 +100,14 @@ func (m *Memory) Reserve(ctx context.Context, r ReserveRequest) (Admission, erro
 	m.maybeSweep(now)
 	sh, c := m.lock(r.ClientID, true)
 	defer sh.mu.Unlock()
-	c.sweepReservations(now)
+	m.expire(sh, c, now)
 
 	if _, settled := c.done[r.ID]; settled {
 		return Admission{}, fmt.Errorf("%w: reserve: id %q was already settled", ErrInvalid, r.ID)
 	}
 	day, month := c.spend(r.Rule, r.Periods)
 	if _, dup := c.res[r.ID]; dup {
-		a := admission(r.Periods, day, month, true, false, 0)
+		a := admission(r.Periods, day, month, true, false, r.EstimateNano, r.Rule.Strict())
 		a.Duplicate = true
 		return a, nil
 	}
@@ -118,11 +118,12 @@ func (m *Memory) Reserve(ctx context.Context, r ReserveRequest) (Admission, erro
 			return Admission{Day: day, Month: month, Loop: lv}, nil
 		}
 	}
-	ok := admits(r.Rule, day, month)
+	ok := admits(r.Rule, day, month, r.EstimateNano)
 	if ok {
-		c.reserve(r.ID, r.EstimateNano, r.Periods, now+ttl.Milliseconds())
+		c.reserve(r.ID, memRes{amount: r.EstimateNano, day: r.Periods.Day.Key, month: r.Periods.Month.Key,
+			expiry: now + ttl.Milliseconds(), periods: r.Periods, clientID: r.ClientID})
 	}
-	a := admission(r.Periods, day, month, ok, ok, r.EstimateNano)
+	a := admission(r.Periods, day, month, ok, ok, r.EstimateNano, r.Rule.Strict())
 	a.Loop = lv
 	return a, nil
 }
@@ -139,21 +140,21 @@ func (m *Memory) Settle(ctx context.Context, s SettleRequest) (SettleResult, err
 	m.maybeSweep(now)
 	sh, c := m.lock(s.ClientID, true)
 	defer sh.mu.Unlock()
-	c.sweepReservations(now)
+	m.expire(sh, c, now)
 
 	if _, settled := c.done[s.ID]; settled {
 		day, month := c.spend(s.Rule, s.Periods)
 		return SettleResult{Duplicate: true, Day: day, Month: month}, nil
 	}
+	if _, held := c.res[s.ID]; s.OnlyIfHeld && !held {
+		day, month := c.spend(s.Rule, s.Periods)
+		return SettleResult{NotHeld: true, Day: day, Month: month}, nil
+	}
 	c.release(s.ID)
-	d := c.day(s.Periods.Day, m.retention)
-	mo := c.month(s.Periods.Month, m.retention)
-	d.spent = addSat(d.spent, s.ActualNano)
-	mo.spent = addSat(mo.spent, s.ActualNano)
-	model := modelName(s.Model)
-	d.count(s, model)
-	mo.lastSeen = max(mo.lastSeen, now)
-	sh.indexSettled(s, model, d, mo, m.retention)
+	d, mo := m.account(sh, c, s, now)
+	for _, rm := range s.Remember {
+		c.remember(rm, now)
+	}
 
 	var res SettleResult
 	for _, mk := range s.Rule.marks() {
@@ -171,6 +172,30 @@ func (m *Memory) Settle(ctx context.Context, s SettleRequest) (SettleResult, err
 	return res, nil
 }
 
+// account charges a settlement to its periods and stats; the caller holds the shard lock.
+func (m *Memory) account(sh *memShard, c *memClient, s SettleRequest, now int64) (*memDay, *memMonth) {
+	d := c.day(s.Periods.Day, m.retention)
+	mo := c.month(s.Periods.Month, m.retention)
+	d.spent = addSat(d.spent, s.ActualNano)
+	mo.spent = addSat(mo.spent, s.ActualNano)
+	model := modelName(s.Model)
+	d.count(s, model)
+	mo.lastSeen = max(mo.lastSeen, now)
+	sh.indexSettled(s, model, d, mo, m.retention)
+	return d, mo
+}
+
+// expire releases the client's expired in-flight reservations and charges its expired
+// pending ones (held background responses and batches whose result was never seen), as
+// estimated charges to the periods they were taken in; the caller holds the shard lock.
+func (m *Memory) expire(sh *memShard, c *memClient, now int64) {
+	for _, p := range c.sweepReservations(now) {
+		m.account(sh, c, SettleRequest{ID: p.id, ClientID: p.clientID, Periods: p.periods, ActualNano: p.amount,
+			Model: p.model, Estimated: true, Now: time.UnixMilli(now)}, now)
+		c.markSettled(p.id, now)
+	}
+}
+
 // Spend implements Ledger.
 func (m *Memory) Spend(ctx context.Context, clientID string, rule Rule, p Periods, now time.Time) (ClientSpend, error) {
 	if err := validateSpend(clientID, rule, p, now); err != nil {
@@ -185,7 +210,7 @@ func (m *Memory) Spend(ctx context.Context, clientID string, rule Rule, p Period
 	if c == nil {
 		return out, nil
 	}
-	c.sweepReservations(now.UnixMilli())
+	m.expire(sh, c, now.UnixMilli())
 	out.Day, out.Month = c.spend(rule, p)
 	if d := c.days[p.Day.Key]; d != nil {
 		out.Today = d.stats(p.Day.Key)
@@ -231,6 +256,7 @@ func (m *Memory) maybeSweep(now int64) {
 		sh := &m.shards[i]
 		sh.mu.Lock()
 		for id, c := range sh.clients {
+			m.expire(sh, c, now)
 			if c.prune(now) {
 				delete(sh.clients, id)
 			}

@@ -17,7 +17,8 @@ type memClient struct {
 	res      map[string]memRes
 	minExp   int64 // earliest reservation expiry (unix ms); math.MaxInt64 when none
 	done     map[string]int64
-	doneQ    []doneEntry // settle order, for pruning done without scanning the map
+	doneQ    []doneEntry           // settle order, for pruning done without scanning the map
+	contexts map[string]memContext // remembered context sizes (Remember)
 
 	// Loop detection: the window (nil until the first LoopCheck, and again once the
 	// sweep finds it idle), the config and request time of its latest observation, and
@@ -33,6 +34,18 @@ type memRes struct {
 	amount     int64
 	day, month string
 	expiry     int64 // unix ms
+	// A pending charge (Hold) is charged, not released, when it expires; it keeps what
+	// the charge needs.
+	pending  bool
+	model    string
+	periods  Periods
+	clientID string
+}
+
+// expiredCharge is a pending reservation that expired unseen and must be charged.
+type expiredCharge struct {
+	id string
+	memRes
 }
 
 type doneEntry struct {
@@ -42,6 +55,7 @@ type doneEntry struct {
 
 type memDay struct {
 	spent, req, fail int64
+	estc             int64 // cost charged from estimates
 	models           map[string]*ModelStats
 	marks            map[markKey]bool
 	expires          int64 // unix ms: period end + retention
@@ -89,13 +103,30 @@ func (c *memClient) spend(rule Rule, p Periods) (day, month PeriodSpend) {
 	return day, month
 }
 
-func (c *memClient) reserve(id string, amount int64, p Periods, expiry int64) {
-	c.res[id] = memRes{amount: amount, day: p.Day.Key, month: p.Month.Key, expiry: expiry}
-	c.minExp = min(c.minExp, expiry)
-	if amount > 0 {
-		c.reserved[dayRef(p.Day.Key)] = addSat(c.reserved[dayRef(p.Day.Key)], amount)
-		c.reserved[monthRef(p.Month.Key)] = addSat(c.reserved[monthRef(p.Month.Key)], amount)
+func (c *memClient) reserve(id string, r memRes) {
+	c.res[id] = r
+	c.minExp = min(c.minExp, r.expiry)
+	if r.amount > 0 {
+		c.reserved[dayRef(r.day)] = addSat(c.reserved[dayRef(r.day)], r.amount)
+		c.reserved[monthRef(r.month)] = addSat(c.reserved[monthRef(r.month)], r.amount)
 	}
+}
+
+// memContext is a remembered context size and when it is forgotten.
+type memContext struct{ tokens, expires int64 }
+
+func (c *memClient) remember(r Remember, now int64) {
+	if c.contexts == nil {
+		c.contexts = map[string]memContext{}
+	}
+	c.contexts[r.Key] = memContext{tokens: r.Tokens, expires: now + r.TTL.Milliseconds()}
+}
+
+func (c *memClient) context(key string, now int64) int64 {
+	if e, ok := c.contexts[key]; ok && e.expires > now {
+		return e.tokens
+	}
+	return 0
 }
 
 // release drops a pending reservation from the reserved sums of the periods it was taken
@@ -121,19 +152,25 @@ func (c *memClient) subReserved(field periodRef, amount int64) {
 	}
 }
 
-// sweepReservations releases reservations whose TTL passed (expiry <= now).
-func (c *memClient) sweepReservations(now int64) {
+// sweepReservations releases reservations whose TTL passed (expiry <= now) and returns
+// the pending ones among them, which the caller must charge.
+func (c *memClient) sweepReservations(now int64) []expiredCharge {
 	if now < c.minExp {
-		return
+		return nil
 	}
 	c.minExp = math.MaxInt64
+	var charges []expiredCharge
 	for id, r := range c.res {
 		if r.expiry <= now {
 			c.release(id)
+			if r.pending {
+				charges = append(charges, expiredCharge{id: id, memRes: r})
+			}
 		} else {
 			c.minExp = min(c.minExp, r.expiry)
 		}
 	}
+	return charges
 }
 
 func (c *memClient) markSettled(id string, now int64) {
@@ -205,10 +242,14 @@ func (d *memDay) count(s SettleRequest, name string) {
 	m.Tokens.Completion = addSat(m.Tokens.Completion, s.Tokens.Completion)
 	m.Tokens.Reasoning = addSat(m.Tokens.Reasoning, s.Tokens.Reasoning)
 	m.CostNano = addSat(m.CostNano, s.ActualNano)
+	if s.Estimated {
+		m.EstimatedNano = addSat(m.EstimatedNano, s.ActualNano)
+		d.estc = addSat(d.estc, s.ActualNano)
+	}
 }
 
 func (d *memDay) stats(key string) DayStats {
-	ds := DayStats{Day: key, Requests: d.req, Failed: d.fail, CostNano: d.spent}
+	ds := DayStats{Day: key, Requests: d.req, Failed: d.fail, CostNano: d.spent, EstimatedNano: d.estc}
 	for _, m := range d.models {
 		ds.Models = append(ds.Models, *m)
 	}
@@ -219,8 +260,12 @@ func (d *memDay) stats(key string) DayStats {
 // prune drops expired periods, reservations and settled ids, and reports whether nothing
 // is left of the client.
 func (c *memClient) prune(now int64) bool {
-	c.sweepReservations(now)
 	c.pruneDone(now)
+	for k, e := range c.contexts {
+		if e.expires <= now {
+			delete(c.contexts, k)
+		}
+	}
 	c.pruneLoop(now)
 	for k, d := range c.days {
 		if d.expires <= now {
@@ -232,6 +277,6 @@ func (c *memClient) prune(now int64) bool {
 			delete(c.months, k)
 		}
 	}
-	return len(c.days) == 0 && len(c.months) == 0 && len(c.res) == 0 && len(c.done) == 0 && len(c.reserved) == 0 &&
+	return len(c.days) == 0 && len(c.months) == 0 && len(c.res) == 0 && len(c.done) == 0 && len(c.reserved) == 0 && len(c.contexts) == 0 &&
 		c.loopWin == nil && len(c.events) == 0
 }

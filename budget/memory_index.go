@@ -234,6 +234,7 @@ func (d *memDay) add(o *memDay) {
 	d.spent = addSat(d.spent, o.spent)
 	d.req += o.req
 	d.fail += o.fail
+	d.estc = addSat(d.estc, o.estc)
 	for name, om := range o.models {
 		dm := d.models[name]
 		if dm == nil {
@@ -248,6 +249,7 @@ func (d *memDay) add(o *memDay) {
 		dm.Tokens.Completion = addSat(dm.Tokens.Completion, om.Tokens.Completion)
 		dm.Tokens.Reasoning = addSat(dm.Tokens.Reasoning, om.Tokens.Reasoning)
 		dm.CostNano = addSat(dm.CostNano, om.CostNano)
+		dm.EstimatedNano = addSat(dm.EstimatedNano, om.EstimatedNano)
 	}
 }
 

@@ -33,6 +33,26 @@ var (
 	luaRuleDel string
 	//go:embed lua/page.lua
 	luaPage string
+	//go:embed lua/extend.lua
+	luaExtend string
+	//go:embed lua/hold.lua
+	luaHold string
+)
+
+// Statuses returned by lua/reserve.lua.
+const (
+	reserveStatusRefused   = 0
+	reserveStatusReserved  = 1
+	reserveStatusDuplicate = 2
+	reserveStatusSettled   = 3
+	reserveStatusLoop      = 4
+)
+
+// Statuses returned by lua/settle.lua.
+const (
+	settleStatusDuplicate = 0
+	settleStatusSettled   = 1
+	settleStatusNotHeld   = 2
 )
 
 // DefaultPrefix starts every Redis key.
@@ -69,6 +89,7 @@ type Redis struct {
 	retention             time.Duration
 	log                   *slog.Logger
 	reserve, settle, read *redis.Script
+	extend, hold          *redis.Script
 	rulePut, ruleDel      *redis.Script
 	page                  *redis.Script
 	idx                   *batcher
@@ -108,6 +129,8 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 		reserve:   redis.NewScript(luaCommon + loop.WindowLua + luaReserve),
 		settle:    redis.NewScript(luaCommon + luaSettle),
 		read:      redis.NewScript(luaCommon + luaSpend),
+		extend:    redis.NewScript(luaCommon + luaExtend),
+		hold:      redis.NewScript(luaCommon + luaHold),
 		rulePut:   redis.NewScript(luaRules + luaRulePut),
 		ruleDel:   redis.NewScript(luaRules + luaRuleDel),
 		page:      redis.NewScript(luaPage),
@@ -118,7 +141,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	// not fatal — failure_mode decides what requests get until it is back.
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
-	for _, s := range []*redis.Script{r.reserve, r.settle, r.read, r.rulePut, r.ruleDel, r.page} {
+	for _, s := range []*redis.Script{r.reserve, r.settle, r.read, r.extend, r.hold, r.rulePut, r.ruleDel, r.page} {
 		if err := s.Load(ctx, client).Err(); err != nil {
 			opts.Logger.Warn("redis unreachable at start-up; scripts load on first use", "err", err)
 			break
@@ -217,10 +240,10 @@ func (r *Redis) Reserve(ctx context.Context, req ReserveRequest) (Admission, err
 	k := r.keys(req.ClientID, req.Periods)
 	now := req.Now.UnixMilli()
 	keys := []string{k.res, k.resx, k.rsv, k.done, k.day, k.month}
-	args := make([]any, 0, 22)
+	args := make([]any, 0, 23)
 	args = append(args, req.ID, itoa(now), itoa(req.EstimateNano), req.Periods.Day.Key, req.Periods.Month.Key,
 		limitArg(req.Rule.Daily), limitArg(req.Rule.Monthly), boolArg(req.Rule.Blocks()),
-		itoa(now+ttl.Milliseconds()), itoa(2*ttl.Milliseconds()))
+		itoa(now+ttl.Milliseconds()), itoa(2*ttl.Milliseconds()), boolArg(req.Rule.Strict()))
 	if lc := req.Loop; lc != nil {
 		base := r.clientBase(req.ClientID)
 		keys = append(keys, base+"loop", base+"loopev")
@@ -241,11 +264,12 @@ func (r *Redis) Reserve(ctx context.Context, req ReserveRequest) (Admission, err
 	if rep.err != nil {
 		return Admission{}, unavailable("reserve", rep.err)
 	}
+	if len(v) != 11 {
+		return Admission{}, unavailable("reserve", fmt.Errorf("reply has %d elements, want 11", len(v)))
+	}
+	r.charged(req.ClientID, rep.list(10), req.Now)
 	var lv loop.Verdict
-	if req.Loop != nil && (status == 0 || status == 1 || status == 4) {
-		if len(v) != 10 {
-			return Admission{}, unavailable("reserve", fmt.Errorf("reply has %d elements, want 10", len(v)))
-		}
+	if req.Loop != nil && (status == reserveStatusRefused || status == reserveStatusReserved || status == reserveStatusLoop) {
 		if lv, err = loop.ParseLuaReply(v[5:10]); err != nil {
 			return Admission{}, unavailable("reserve", err)
 		}
@@ -257,16 +281,16 @@ func (r *Redis) Reserve(ctx context.Context, req ReserveRequest) (Admission, err
 	}
 	var a Admission
 	switch status {
-	case 0:
-		a = admission(req.Periods, day, month, false, false, 0)
-	case 1:
-		a = admission(req.Periods, day, month, true, true, req.EstimateNano)
-	case 2:
-		a = admission(req.Periods, day, month, true, false, 0)
+	case reserveStatusRefused:
+		a = admission(req.Periods, day, month, false, false, req.EstimateNano, req.Rule.Strict())
+	case reserveStatusReserved:
+		a = admission(req.Periods, day, month, true, true, req.EstimateNano, req.Rule.Strict())
+	case reserveStatusDuplicate:
+		a = admission(req.Periods, day, month, true, false, req.EstimateNano, req.Rule.Strict())
 		a.Duplicate = true
-	case 3:
+	case reserveStatusSettled:
 		return Admission{}, fmt.Errorf("%w: reserve: id %q was already settled", ErrInvalid, req.ID)
-	case 4:
+	case reserveStatusLoop:
 		a = Admission{Day: day, Month: month}
 	default:
 		return Admission{}, unavailable("reserve", fmt.Errorf("unexpected status %d", status))
@@ -284,12 +308,12 @@ func (r *Redis) Settle(ctx context.Context, s SettleRequest) (SettleResult, erro
 	marks := s.Rule.marks()
 	model := modelName(s.Model)
 	dayKeep, monthKeep := r.keepFor(s.Periods.Day, s.Now), r.keepFor(s.Periods.Month, s.Now)
-	args := make([]any, 0, 16+3*len(marks))
+	args := make([]any, 0, 17+3*len(marks)+2*len(s.Remember))
 	args = append(args,
 		s.ID, itoa(s.Now.UnixMilli()), itoa(s.ActualNano), boolArg(s.Failed), boolArg(s.Estimated), model,
 		itoa(s.Tokens.Prompt), itoa(s.Tokens.Cached), itoa(s.Tokens.Completion), itoa(s.Tokens.Reasoning),
 		s.Periods.Day.Key, s.Periods.Month.Key,
-		itoa(dayKeep), itoa(monthKeep), itoa(SettledTTL.Milliseconds()),
+		itoa(dayKeep), itoa(monthKeep), itoa(SettledTTL.Milliseconds()), boolArg(s.OnlyIfHeld),
 		strconv.Itoa(len(marks)),
 	)
 	for _, m := range marks {
@@ -299,13 +323,21 @@ func (r *Redis) Settle(ctx context.Context, s SettleRequest) (SettleResult, erro
 		}
 		args = append(args, kind, m.field(), itoa(m.amount))
 	}
-	v, err := r.settle.Run(ctx, r.c, []string{k.res, k.resx, k.rsv, k.done, k.day, k.month}, args...).Slice()
+	keys := []string{k.res, k.resx, k.rsv, k.done, k.day, k.month}
+	for _, rm := range s.Remember {
+		keys = append(keys, r.contextKey(s.ClientID, rm.Key))
+		args = append(args, itoa(rm.Tokens), itoa(rm.TTL.Milliseconds()))
+	}
+	v, err := r.settle.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
 		return SettleResult{}, unavailable("settle", err)
 	}
 	rep := reply{v: v}
+	status := rep.int(0)
+	r.charged(s.ClientID, rep.list(6), s.Now)
 	out := SettleResult{
-		Duplicate: rep.int(0) == 0,
+		Duplicate: status == settleStatusDuplicate,
+		NotHeld:   status == settleStatusNotHeld,
 		Day:       PeriodSpend{SpentNano: rep.int(1), ReservedNano: rep.int(2), Limit: s.Rule.Daily},
 		Month:     PeriodSpend{SpentNano: rep.int(3), ReservedNano: rep.int(4), Limit: s.Rule.Monthly},
 	}
@@ -324,7 +356,7 @@ func (r *Redis) Settle(ctx context.Context, s SettleRequest) (SettleResult, erro
 	if rep.err != nil {
 		return SettleResult{}, unavailable("settle", rep.err)
 	}
-	if !out.Duplicate {
+	if status == settleStatusSettled {
 		// The script's totals are authoritative; the batcher writes them to the index
 		// later, so this request pays no extra round trip.
 		r.idx.settled(s, model, out.Day.SpentNano, out.Month.SpentNano, dayKeep, monthKeep)
@@ -338,13 +370,14 @@ func (r *Redis) Spend(ctx context.Context, clientID string, rule Rule, p Periods
 		return ClientSpend{}, err
 	}
 	k := r.keys(clientID, p)
-	v, err := r.read.Run(ctx, r.c, []string{k.res, k.resx, k.rsv, k.day, k.month},
+	v, err := r.read.Run(ctx, r.c, []string{k.res, k.resx, k.rsv, k.day, k.month, k.done},
 		itoa(now.UnixMilli()), p.Day.Key, p.Month.Key).Slice()
 	if err != nil {
 		return ClientSpend{}, unavailable("spend", err)
 	}
 	rep := reply{v: v}
 	flat := rep.strings(0)
+	r.charged(clientID, rep.list(4), now)
 	out := ClientSpend{
 		ClientID: clientID,
 		Day:      PeriodSpend{ReservedNano: rep.int(2), Limit: rule.Daily},

@@ -73,7 +73,7 @@ type batchModel struct{ day, model string }
 
 type aggField struct{ day, field string }
 
-type modelAgg struct{ req, fail, est, p, c, o, r, cost int64 }
+type modelAgg struct{ req, fail, est, p, c, o, r, cost, estc int64 }
 
 func newBatch() *batch {
 	return &batch{
@@ -125,6 +125,9 @@ func (b *batcher) settled(s SettleRequest, model string, dayTotal, monthTotal, d
 	m.o += s.Tokens.Completion
 	m.r += s.Tokens.Reasoning
 	m.cost += s.ActualNano
+	if s.Estimated {
+		m.estc += s.ActualNano
+	}
 	raise(p.keepDay, day.period, dayKeep)
 	raise(p.keepMonth, month.period, monthKeep)
 }
@@ -363,6 +366,8 @@ func (b *batcher) aggOps(cur *batch) []flushOp {
 		add(mk.day, mp+"o", m.o)
 		add(mk.day, mp+"r", m.r)
 		add(mk.day, mp+"cost", m.cost)
+		add(mk.day, fieldEstCost, m.estc)
+		add(mk.day, mp+"estc", m.estc)
 	}
 	ops := make([]flushOp, 0, len(fields))
 	for f, n := range fields {

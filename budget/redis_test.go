@@ -80,7 +80,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	require.ElementsMatch(t, []string{day, month, done}, mr.Keys(), "empty reservation hashes disappear")
 	fields, err := mr.HKeys(day)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"spent", "req", "est", "m|gpt-4o|req", "m|gpt-4o|est", "m|gpt-4o|p", "m|gpt-4o|o", "m|gpt-4o|cost", "a|800000|100"}, fields)
+	require.ElementsMatch(t, []string{"spent", "req", "est", "estc", "m|gpt-4o|req", "m|gpt-4o|est", "m|gpt-4o|p", "m|gpt-4o|o", "m|gpt-4o|cost", "m|gpt-4o|estc", "a|800000|100"}, fields)
 	require.Equal(t, "85", mr.HGet(day, "spent"))
 	require.Equal(t, "85", mr.HGet(month, "spent"))
 	require.Equal(t, 6*time.Hour+24*time.Hour, mr.TTL(day), "period end + retention")
@@ -113,7 +113,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 	fields, err = mr.HKeys(agg)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"spent", "req", "est", "m|gpt-4o|req", "m|gpt-4o|est", "m|gpt-4o|p", "m|gpt-4o|o", "m|gpt-4o|cost"},
+	require.ElementsMatch(t, []string{"spent", "req", "est", "estc", "m|gpt-4o|req", "m|gpt-4o|est", "m|gpt-4o|p", "m|gpt-4o|o", "m|gpt-4o|cost", "m|gpt-4o|estc"},
 		fields, "the same fields as a client's day hash, without alert marks")
 	require.Equal(t, "1", mr.HGet(agg, "req"))
 	require.Equal(t, "85", mr.HGet(agg, "spent"))

@@ -171,6 +171,24 @@ func (r *Resilient) History(ctx context.Context, clientID string, fromDay, toDay
 	return r.inner.History(ctx, clientID, fromDay, toDay)
 }
 
+// Extend implements Ledger by passing through: a lease that cannot be renewed during an
+// outage only lets the reservation expire early, and its settlement still charges.
+func (r *Resilient) Extend(ctx context.Context, leases []Lease) error {
+	return r.inner.Extend(ctx, leases)
+}
+
+// Hold implements Ledger by passing through; the caller charges the reservation at once
+// when it fails, so nothing is lost.
+func (r *Resilient) Hold(ctx context.Context, h HoldRequest) (bool, error) {
+	return r.inner.Hold(ctx, h)
+}
+
+// Contexts implements Ledger by passing through; the caller falls back to the model's
+// context window when it fails.
+func (r *Resilient) Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error) {
+	return r.inner.Contexts(ctx, clientID, keys, now)
+}
+
 // Buffered returns the number of settlements waiting for replay.
 func (r *Resilient) Buffered() int {
 	r.mu.Lock()

@@ -19,6 +19,32 @@ const (
 	ActionAlert Action = "alert"
 )
 
+// AdmissionMode says how a request's estimate is checked against the room left.
+type AdmissionMode string
+
+const (
+	// AdmissionSoft (the default) admits while spent + reserved < limit: concurrent
+	// requests cannot all slip past a nearly spent budget, and the overshoot is bounded
+	// by one request's worst case.
+	AdmissionSoft AdmissionMode = "soft"
+	// AdmissionStrict admits only when spent + reserved + estimate <= limit, so spend
+	// never passes the limit; a request whose worst case does not fit is refused.
+	AdmissionStrict AdmissionMode = "strict"
+)
+
+// EndpointPolicy says what happens to paid endpoints an ext_proc sidecar cannot meter
+// (realtime sessions, fine-tuning jobs, …).
+type EndpointPolicy string
+
+const (
+	// UnmeteredInherit ("") takes the global endpoints.unmetered setting.
+	UnmeteredInherit EndpointPolicy = ""
+	// UnmeteredRefuse answers 403 endpoint_not_metered.
+	UnmeteredRefuse EndpointPolicy = "refuse"
+	// UnmeteredAllow lets the call through, counted per client and endpoint.
+	UnmeteredAllow EndpointPolicy = "allow"
+)
+
 // MaxClientIDBytes is the longest accepted client id, in bytes.
 const MaxClientIDBytes = 256
 
@@ -43,7 +69,15 @@ type Rule struct {
 	// Loop overrides the global loop-detection settings for this rule's clients; the
 	// zero value inherits them.
 	Loop LoopSettings
+	// Admission is AdmissionSoft ("" too) or AdmissionStrict.
+	Admission AdmissionMode
+	// Unmetered overrides the global policy for unmeterable paid endpoints; ""
+	// inherits it.
+	Unmetered EndpointPolicy
 }
+
+// Strict reports whether the rule admits only requests whose estimate fits.
+func (r Rule) Strict() bool { return r.Admission == AdmissionStrict }
 
 // Blocks reports whether an exhausted budget refuses requests (Action block or "").
 func (r Rule) Blocks() bool { return r.Action != ActionAlert }
@@ -85,6 +119,16 @@ func (r Rule) Validate() error {
 	case "", ActionBlock, ActionAlert:
 	default:
 		errs = append(errs, fmt.Errorf("action: unknown action %q (want %q or %q)", string(r.Action), ActionBlock, ActionAlert))
+	}
+	switch r.Admission {
+	case "", AdmissionSoft, AdmissionStrict:
+	default:
+		errs = append(errs, fmt.Errorf("admission: unknown mode %q (want %q or %q)", string(r.Admission), AdmissionSoft, AdmissionStrict))
+	}
+	switch r.Unmetered {
+	case UnmeteredInherit, UnmeteredRefuse, UnmeteredAllow:
+	default:
+		errs = append(errs, fmt.Errorf("endpoints.unmetered: unknown policy %q (want %q or %q)", string(r.Unmetered), UnmeteredRefuse, UnmeteredAllow))
 	}
 	seen := make(map[int64]bool, len(r.AlertThresholds))
 	for i, f := range r.AlertThresholds {

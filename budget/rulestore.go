@@ -169,10 +169,14 @@ type storedRule struct {
 	// Loop is absent for rules that inherit every loop setting (and in rules stored
 	// before loop detection existed, which therefore still decode).
 	Loop *storedLoop `json:"loop_detection,omitempty"`
+	// Admission and Unmetered are absent for the defaults (and in older rules).
+	Admission AdmissionMode  `json:"admission,omitempty"`
+	Unmetered EndpointPolicy `json:"unmetered,omitempty"`
 }
 
 func encodeRule(r Rule) (string, error) {
-	s := storedRule{ClientID: r.ClientID, Match: r.Match, Action: r.Action, AlertThresholds: r.AlertThresholds, Loop: encodeLoop(r.Loop)}
+	s := storedRule{ClientID: r.ClientID, Match: r.Match, Action: r.Action, AlertThresholds: r.AlertThresholds, Loop: encodeLoop(r.Loop),
+		Admission: r.Admission, Unmetered: r.Unmetered}
 	if r.Daily.Set {
 		s.DailyNano = &r.Daily.Nano
 	}
@@ -193,7 +197,8 @@ func decodeRule(key, v string) (Rule, error) {
 	if err := json.Unmarshal([]byte(v), &s); err != nil {
 		return Rule{}, fmt.Errorf("stored rule %q: %w", truncate(key, 64), err)
 	}
-	r := Rule{ClientID: s.ClientID, Match: s.Match, Action: s.Action, AlertThresholds: s.AlertThresholds, Loop: s.Loop.settings()}
+	r := Rule{ClientID: s.ClientID, Match: s.Match, Action: s.Action, AlertThresholds: s.AlertThresholds, Loop: s.Loop.settings(),
+		Admission: s.Admission, Unmetered: s.Unmetered}
 	if s.DailyNano != nil {
 		r.Daily = LimitOf(*s.DailyNano)
 	}

@@ -22,7 +22,8 @@ const (
 	fieldRequests  = "req"
 	fieldFailed    = "fail"
 	fieldEstimated = "est"
-	modelPrefix    = "m|" // "m|<model>|<counter>"
+	fieldEstCost   = "estc" // cost charged from estimates
+	modelPrefix    = "m|"   // "m|<model>|<counter>"
 )
 
 // parseDayHash turns a Redis day hash into DayStats. Unknown fields (alert marks) are
@@ -41,6 +42,9 @@ func parseDayHash(day string, h map[string]string) DayStats {
 			continue
 		case fieldFailed:
 			ds.Failed = n
+			continue
+		case fieldEstCost:
+			ds.EstimatedNano = n
 			continue
 		}
 		rest, ok := strings.CutPrefix(f, modelPrefix)
@@ -74,6 +78,8 @@ func parseDayHash(day string, h map[string]string) DayStats {
 			m.Tokens.Reasoning = n
 		case "cost":
 			m.CostNano = n
+		case "estc":
+			m.EstimatedNano = n
 		}
 	}
 	for _, m := range models {

@@ -93,6 +93,7 @@ func (s SettleRequest) validate() error {
 			errs = append(errs, fmt.Errorf("tokens.%s: negative", t.name))
 		}
 	}
+	errs = append(errs, validRemember(s.Remember)...)
 	return invalid("settle", errs)
 }
 
@@ -166,4 +167,38 @@ func modelName(m string) string {
 		m = m[:cut]
 	}
 	return m
+}
+
+func (h HoldRequest) validate() error {
+	errs := common(h.ClientID, Rule{}, h.Periods, h.Now)
+	if err := validID(h.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validID(h.NewID); err != nil {
+		errs = append(errs, fmt.Errorf("new_%w", err))
+	}
+	if err := validAmount("estimate", h.EstimateNano); err != nil {
+		errs = append(errs, err)
+	}
+	if d := h.Expiry.Sub(h.Now); d <= 0 || d > MaxHoldTTL {
+		errs = append(errs, fmt.Errorf("expiry: %v from now is outside (0, %v]", d, MaxHoldTTL))
+	}
+	return invalid("hold", errs)
+}
+
+// validRemember checks the contexts a settlement remembers.
+func validRemember(rs []Remember) []error {
+	var errs []error
+	for i, r := range rs {
+		if err := validID(r.Key); err != nil {
+			errs = append(errs, fmt.Errorf("remember[%d].key: %w", i, err))
+		}
+		if r.Tokens < 0 {
+			errs = append(errs, fmt.Errorf("remember[%d].tokens: negative", i))
+		}
+		if r.TTL <= 0 || r.TTL > MaxContextTTL {
+			errs = append(errs, fmt.Errorf("remember[%d].ttl: %v is outside (0, %v]", i, r.TTL, MaxContextTTL))
+		}
+	}
+	return errs
 }

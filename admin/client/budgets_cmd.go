@@ -49,6 +49,8 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	daily := fs.String("daily", "", "daily limit in USD")
 	monthly := fs.String("monthly", "", "monthly limit in USD")
 	action := fs.String("action", "", "block or alert")
+	admission := fs.String("admission", "", "soft or strict")
+	unmetered := fs.String("unmetered", "", "paid endpoints Proxide cannot meter: refuse or allow")
 	thresholds := fs.String("thresholds", "", "alert thresholds")
 	var loop admin.LoopDetection
 	fs.StringVar(&loop.Mode, "loop", "", "loop detection: off, block or alert")
@@ -67,6 +69,10 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	req := budgetRequest(pos[0])
 	req.Action = *action
+	req.Admission = *admission
+	if *unmetered != "" {
+		req.Endpoints = &admin.EndpointsView{Unmetered: *unmetered}
+	}
 	if req.DailyLimitUSD, err = parseUSD("daily", *daily); err != nil {
 		return usageError(stderr, BudgetsUsage, "%v", err)
 	}

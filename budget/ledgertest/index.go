@@ -294,6 +294,7 @@ func sumHistories(hs [][]budget.DayStats) []budget.DayStats {
 			out[i].Requests += d.Requests
 			out[i].Failed += d.Failed
 			out[i].CostNano += d.CostNano
+			out[i].EstimatedNano += d.EstimatedNano
 			for _, m := range d.Models {
 				s := models[m.Model]
 				if s == nil {
@@ -304,6 +305,7 @@ func sumHistories(hs [][]budget.DayStats) []budget.DayStats {
 				s.Failed += m.Failed
 				s.Estimated += m.Estimated
 				s.CostNano += m.CostNano
+				s.EstimatedNano += m.EstimatedNano
 				s.Tokens.Prompt += m.Tokens.Prompt
 				s.Tokens.Cached += m.Tokens.Cached
 				s.Tokens.Completion += m.Tokens.Completion

@@ -68,6 +68,12 @@ func Run(t *testing.T, newLedger Factory) {
 		{"IndexInvalidQueries", testIndexInvalid},
 		{"GlobalHistoryIsSumOfClients", testGlobalHistory},
 		{"DuplicateSettleNotAggregatedTwice", testGlobalDuplicate},
+		{"StrictAdmission", testStrictAdmission},
+		{"LeaseKeepsReservation", testLeaseKeepsReservation},
+		{"HeldChargeSettledOnce", testHeldChargeSettledOnce},
+		{"HeldChargeChargedOnExpiry", testHeldChargeChargedOnExpiry},
+		{"HoldInvalid", testHoldInvalid},
+		{"RememberedContexts", testRememberedContexts},
 	} {
 		runOne(t, newLedger, tc.name, tc.fn)
 	}

@@ -28,8 +28,8 @@ func testStatsPerModel(t *testing.T, f *Fixture) {
 	settle("a-model", 7, budget.Tokens{Prompt: 2}, false, false)
 
 	got := f.Spend(c, rule).Today
-	want := budget.DayStats{Day: "2026-11-28", Requests: 6, Failed: 1, CostNano: 114, Models: []budget.ModelStats{
-		{Model: "gpt-4o", Requests: 2, Estimated: 1, Tokens: budget.Tokens{Prompt: 110, Cached: 20, Completion: 55}, CostNano: 50},
+	want := budget.DayStats{Day: "2026-11-28", Requests: 6, Failed: 1, CostNano: 114, EstimatedNano: 20, Models: []budget.ModelStats{
+		{Model: "gpt-4o", Requests: 2, Estimated: 1, Tokens: budget.Tokens{Prompt: 110, Cached: 20, Completion: 55}, CostNano: 50, EstimatedNano: 20},
 		{Model: "o3", Requests: 1, Tokens: budget.Tokens{Prompt: 1, Completion: 2, Reasoning: 3}, CostNano: 50},
 		{Model: "a-model", Requests: 1, Tokens: budget.Tokens{Prompt: 2}, CostNano: 7},
 		{Model: "b-model", Requests: 1, Tokens: budget.Tokens{Prompt: 1}, CostNano: 7},

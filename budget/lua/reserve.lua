@@ -1,20 +1,25 @@
--- Reserve: release expired reservations, observe the loop window, check limits, reserve
--- the estimate. Prepended with common.lua and loop.WindowLua (loop_observe, loop_args).
+-- Reserve: expire old reservations, observe the loop window, check limits, reserve the
+-- estimate. Prepended with common.lua and loop.WindowLua (loop_observe, loop_args).
 -- KEYS: 1 res, 2 resx, 3 rsv, 4 done, 5 day hash, 6 month hash; with loop detection also
 --       7 the client's loop window, 8 the client's loop events list
--- ARGV: 1 id, 2 now ms, 3 estimate, 4 day key, 5 month key, 6 day limit ('' = none),
---       7 month limit ('' = none), 8 '1' when the rule blocks, 9 expiry ms, 10 key ttl ms;
---       with loop detection also 11..18 loop.LuaArgs, 19 '1' when a loop blocks,
---       20 the event entry's tail (after the verdict's fields), 21 events kept, 22 events ttl ms
+-- ARGV (the reserveArg* constants of redis.go): 1 id, 2 now ms, 3 estimate, 4 day key,
+--       5 month key, 6 day limit ('' = none), 7 month limit ('' = none), 8 '1' when the
+--       rule blocks, 9 expiry ms, 10 key ttl ms, 11 '1' for strict admission; with loop
+--       detection also 12..19 loop.LuaArgs, 20 '1' when a loop blocks, 21 the event
+--       entry's tail (after the verdict's fields), 22 events kept, 23 events ttl ms
 -- Returns {status, day spent, day reserved, month spent, month reserved, loop, cooldown,
--- repeats, kind, until}: the spend BEFORE this reservation, then loop_observe's verdict
--- (zeros without detection); status 0 refused (budget), 1 reserved, 2 duplicate,
--- 3 already settled, 4 refused (loop or its cooldown; nothing reserved).
+-- repeats, kind, until, charged}: the spend BEFORE this reservation, then loop_observe's
+-- verdict (zeros without detection), then the pending charges the sweep made (see
+-- common.lua). status (reserveStatus* in redis.go): 0 refused (budget), 1 reserved,
+-- 2 duplicate, 3 already settled, 4 refused (loop or its cooldown; nothing reserved).
 local res, resx, rsv, done, day, month = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local id, now, est = ARGV[1], ARGV[2], ARGV[3]
-local df, mf = 'd|' .. ARGV[4], 'm|' .. ARGV[5]
+local A_ID, A_NOW, A_EST, A_DAY, A_MONTH, A_DLIM, A_MLIM, A_BLOCKS, A_EXPIRY, A_KEYTTL, A_STRICT =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+local A_LOOP, A_LOOP_BLOCKS, A_LOOP_TAIL, A_LOOP_KEEP, A_LOOP_TTL = 12, 20, 21, 22, 23
+local id, now, est = ARGV[A_ID], ARGV[A_NOW], ARGV[A_EST]
+local df, mf = 'd|' .. ARGV[A_DAY], 'm|' .. ARGV[A_MONTH]
 
-sweep(res, resx, rsv, now)
+local charged = sweep(res, resx, rsv, done, now)
 
 local ds, dr = get0(day, 'spent'), get0(rsv, df)
 local ms, mr = get0(month, 'spent'), get0(rsv, mf)
@@ -29,34 +34,42 @@ else
   if KEYS[7] then
     -- Loop detection comes before the budget: a looping client is stopped before it
     -- burns through its budget, and a refused loop reserves nothing.
-    lv = loop_observe({KEYS[7]}, loop_args(ARGV, 11))
+    lv = loop_observe({KEYS[7]}, loop_args(ARGV, A_LOOP))
     if lv[1] == 1 and lv[2] == 0 then
       -- A new loop (not its cooldown): record the event; loop.go documents the format.
-      redis.call('LPUSH', KEYS[8], string.format('1|%s|%d|%d|%d', now, lv[4], lv[3], lv[5]) .. ARGV[20])
-      redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[21]) - 1)
-      redis.call('PEXPIRE', KEYS[8], ARGV[22])
+      redis.call('LPUSH', KEYS[8], string.format('1|%s|%d|%d|%d', now, lv[4], lv[3], lv[5]) .. ARGV[A_LOOP_TAIL])
+      redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[A_LOOP_KEEP]) - 1)
+      redis.call('PEXPIRE', KEYS[8], ARGV[A_LOOP_TTL])
     end
   end
-  if lv[1] == 1 and ARGV[19] == '1' then
+  if lv[1] == 1 and ARGV[A_LOOP_BLOCKS] == '1' then
     status = 4
   else
     local ok = true
-    if ARGV[8] == '1' then
-      if ARGV[6] ~= '' and not sum_lt(ds, dr, ARGV[6]) then ok = false end
-      if ARGV[7] ~= '' and not sum_lt(ms, mr, ARGV[7]) then ok = false end
+    if ARGV[A_BLOCKS] == '1' then
+      local dlim, mlim = ARGV[A_DLIM], ARGV[A_MLIM]
+      if ARGV[A_STRICT] == '1' then
+        -- strict: the worst case must fit in what is left
+        if dlim ~= '' and not sum_le(ds, dr, est, dlim) then ok = false end
+        if mlim ~= '' and not sum_le(ms, mr, est, mlim) then ok = false end
+      else
+        -- soft: admitted while anything is left
+        if dlim ~= '' and not sum_lt(ds, dr, dlim) then ok = false end
+        if mlim ~= '' and not sum_lt(ms, mr, mlim) then ok = false end
+      end
     end
     if ok then
       status = 1
-      redis.call('HSET', res, id, est .. '|' .. ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[9])
-      redis.call('ZADD', resx, ARGV[9], id)
+      redis.call('HSET', res, id, est .. '|' .. ARGV[A_DAY] .. '|' .. ARGV[A_MONTH] .. '|' .. ARGV[A_EXPIRY])
+      redis.call('ZADD', resx, ARGV[A_EXPIRY], id)
       if est ~= '0' then
         redis.call('HINCRBY', rsv, df, est)
         redis.call('HINCRBY', rsv, mf, est)
       end
-      touch(res, ARGV[10]); touch(resx, ARGV[10]); touch(rsv, ARGV[10])
+      touch(res, ARGV[A_KEYTTL]); touch(resx, ARGV[A_KEYTTL]); touch(rsv, ARGV[A_KEYTTL])
     else
       status = 0
     end
   end
 end
-return {status, ds, dr, ms, mr, lv[1], lv[2], lv[3], lv[4], lv[5]}
+return {status, ds, dr, ms, mr, lv[1], lv[2], lv[3], lv[4], lv[5], charged}

@@ -108,6 +108,10 @@ func ruleFrom(field string, rc RuleConfig) (budget.Rule, error) {
 		Monthly:         limit("monthly_limit_usd", rc.MonthlyLimitUSD),
 		Action:          budget.Action(rc.Action),
 		AlertThresholds: rc.AlertThresholds,
+		Admission:       budget.AdmissionMode(rc.Admission),
+	}
+	if rc.Endpoints != nil {
+		r.Unmetered = budget.EndpointPolicy(rc.Endpoints.Unmetered)
 	}
 	if l := rc.LoopDetection; l != nil {
 		r.Loop = budget.LoopSettings{Mode: l.Mode, Window: l.Window, MaxRepeats: l.MaxRepeats, Similarity: l.Similarity, Cooldown: l.Cooldown}

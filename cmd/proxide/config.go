@@ -87,6 +87,16 @@ type RuleConfig struct {
 	Action          string          `mapstructure:"action"`
 	AlertThresholds []float64       `mapstructure:"alert_thresholds"`
 	LoopDetection   *RuleLoopConfig `mapstructure:"loop_detection"`
+	// Admission is soft (default) or strict.
+	Admission string `mapstructure:"admission"`
+	// Endpoints overrides the global unmetered-endpoint policy for this rule.
+	Endpoints *EndpointsConfig `mapstructure:"endpoints"`
+}
+
+// EndpointsConfig is the endpoints section: what happens to paid endpoints
+// Proxide cannot meter (realtime, fine-tuning): refuse (default) or allow.
+type EndpointsConfig struct {
+	Unmetered string `mapstructure:"unmetered"`
 }
 
 // LoopConfig is the global loop_detection section.

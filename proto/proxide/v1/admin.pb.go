@@ -91,6 +91,107 @@ func (Action) EnumDescriptor() ([]byte, []int) {
 	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// Admission is how a request's worst-case estimate is checked against the room left.
+type Admission int32
+
+const (
+	Admission_ADMISSION_UNSPECIFIED Admission = 0 // soft
+	Admission_ADMISSION_SOFT        Admission = 1 // admitted while spent + reserved < limit (overshoot <= one request)
+	Admission_ADMISSION_STRICT      Admission = 2 // admitted only if spent + reserved + estimate <= limit
+)
+
+// Enum value maps for Admission.
+var (
+	Admission_name = map[int32]string{
+		0: "ADMISSION_UNSPECIFIED",
+		1: "ADMISSION_SOFT",
+		2: "ADMISSION_STRICT",
+	}
+	Admission_value = map[string]int32{
+		"ADMISSION_UNSPECIFIED": 0,
+		"ADMISSION_SOFT":        1,
+		"ADMISSION_STRICT":      2,
+	}
+)
+
+func (x Admission) Enum() *Admission {
+	p := new(Admission)
+	*p = x
+	return p
+}
+
+func (x Admission) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Admission) Descriptor() protoreflect.EnumDescriptor {
+	return file_proxide_v1_admin_proto_enumTypes[1].Descriptor()
+}
+
+func (Admission) Type() protoreflect.EnumType {
+	return &file_proxide_v1_admin_proto_enumTypes[1]
+}
+
+func (x Admission) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Admission.Descriptor instead.
+func (Admission) EnumDescriptor() ([]byte, []int) {
+	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+// UnmeteredPolicy is what happens to paid endpoints Proxide cannot meter
+// (realtime sessions, fine-tuning jobs, …).
+type UnmeteredPolicy int32
+
+const (
+	UnmeteredPolicy_UNMETERED_POLICY_UNSPECIFIED UnmeteredPolicy = 0 // inherit the config file's endpoints.unmetered
+	UnmeteredPolicy_UNMETERED_POLICY_REFUSE      UnmeteredPolicy = 1 // 403 endpoint_not_metered
+	UnmeteredPolicy_UNMETERED_POLICY_ALLOW       UnmeteredPolicy = 2 // let through, counted per client and endpoint
+)
+
+// Enum value maps for UnmeteredPolicy.
+var (
+	UnmeteredPolicy_name = map[int32]string{
+		0: "UNMETERED_POLICY_UNSPECIFIED",
+		1: "UNMETERED_POLICY_REFUSE",
+		2: "UNMETERED_POLICY_ALLOW",
+	}
+	UnmeteredPolicy_value = map[string]int32{
+		"UNMETERED_POLICY_UNSPECIFIED": 0,
+		"UNMETERED_POLICY_REFUSE":      1,
+		"UNMETERED_POLICY_ALLOW":       2,
+	}
+)
+
+func (x UnmeteredPolicy) Enum() *UnmeteredPolicy {
+	p := new(UnmeteredPolicy)
+	*p = x
+	return p
+}
+
+func (x UnmeteredPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnmeteredPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_proxide_v1_admin_proto_enumTypes[2].Descriptor()
+}
+
+func (UnmeteredPolicy) Type() protoreflect.EnumType {
+	return &file_proxide_v1_admin_proto_enumTypes[2]
+}
+
+func (x UnmeteredPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnmeteredPolicy.Descriptor instead.
+func (UnmeteredPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
 // LoopMode is what loop detection does for the clients of a rule.
 type LoopMode int32
 
@@ -128,11 +229,11 @@ func (x LoopMode) String() string {
 }
 
 func (LoopMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_proxide_v1_admin_proto_enumTypes[1].Descriptor()
+	return file_proxide_v1_admin_proto_enumTypes[3].Descriptor()
 }
 
 func (LoopMode) Type() protoreflect.EnumType {
-	return &file_proxide_v1_admin_proto_enumTypes[1]
+	return &file_proxide_v1_admin_proto_enumTypes[3]
 }
 
 func (x LoopMode) Number() protoreflect.EnumNumber {
@@ -141,7 +242,7 @@ func (x LoopMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LoopMode.Descriptor instead.
 func (LoopMode) EnumDescriptor() ([]byte, []int) {
-	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 // ClientState summarises a client.
@@ -184,11 +285,11 @@ func (x ClientState) String() string {
 }
 
 func (ClientState) Descriptor() protoreflect.EnumDescriptor {
-	return file_proxide_v1_admin_proto_enumTypes[2].Descriptor()
+	return file_proxide_v1_admin_proto_enumTypes[4].Descriptor()
 }
 
 func (ClientState) Type() protoreflect.EnumType {
-	return &file_proxide_v1_admin_proto_enumTypes[2]
+	return &file_proxide_v1_admin_proto_enumTypes[4]
 }
 
 func (x ClientState) Number() protoreflect.EnumNumber {
@@ -197,7 +298,7 @@ func (x ClientState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ClientState.Descriptor instead.
 func (ClientState) EnumDescriptor() ([]byte, []int) {
-	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 type ClientSort int32
@@ -233,11 +334,11 @@ func (x ClientSort) String() string {
 }
 
 func (ClientSort) Descriptor() protoreflect.EnumDescriptor {
-	return file_proxide_v1_admin_proto_enumTypes[3].Descriptor()
+	return file_proxide_v1_admin_proto_enumTypes[5].Descriptor()
 }
 
 func (ClientSort) Type() protoreflect.EnumType {
-	return &file_proxide_v1_admin_proto_enumTypes[3]
+	return &file_proxide_v1_admin_proto_enumTypes[5]
 }
 
 func (x ClientSort) Number() protoreflect.EnumNumber {
@@ -246,7 +347,7 @@ func (x ClientSort) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ClientSort.Descriptor instead.
 func (ClientSort) EnumDescriptor() ([]byte, []int) {
-	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 type SpendGroupBy int32
@@ -282,11 +383,11 @@ func (x SpendGroupBy) String() string {
 }
 
 func (SpendGroupBy) Descriptor() protoreflect.EnumDescriptor {
-	return file_proxide_v1_admin_proto_enumTypes[4].Descriptor()
+	return file_proxide_v1_admin_proto_enumTypes[6].Descriptor()
 }
 
 func (SpendGroupBy) Type() protoreflect.EnumType {
-	return &file_proxide_v1_admin_proto_enumTypes[4]
+	return &file_proxide_v1_admin_proto_enumTypes[6]
 }
 
 func (x SpendGroupBy) Number() protoreflect.EnumNumber {
@@ -295,7 +396,7 @@ func (x SpendGroupBy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SpendGroupBy.Descriptor instead.
 func (SpendGroupBy) EnumDescriptor() ([]byte, []int) {
-	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_proxide_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 // AlertThresholds wraps the thresholds so that "not set" (the default
@@ -359,6 +460,8 @@ type SetBudgetRequest struct {
 	Action           Action           `protobuf:"varint,8,opt,name=action,proto3,enum=proxide.v1.Action" json:"action,omitempty"`
 	AlertThresholds  *AlertThresholds `protobuf:"bytes,9,opt,name=alert_thresholds,json=alertThresholds,proto3" json:"alert_thresholds,omitempty"` // unset: the default [0.8, 1.0]
 	LoopDetection    *LoopDetection   `protobuf:"bytes,10,opt,name=loop_detection,json=loopDetection,proto3" json:"loop_detection,omitempty"`      // unset: every loop setting inherited
+	Admission        Admission        `protobuf:"varint,11,opt,name=admission,proto3,enum=proxide.v1.Admission" json:"admission,omitempty"`
+	Unmetered        UnmeteredPolicy  `protobuf:"varint,12,opt,name=unmetered,proto3,enum=proxide.v1.UnmeteredPolicy" json:"unmetered,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -461,6 +564,20 @@ func (x *SetBudgetRequest) GetLoopDetection() *LoopDetection {
 		return x.LoopDetection
 	}
 	return nil
+}
+
+func (x *SetBudgetRequest) GetAdmission() Admission {
+	if x != nil {
+		return x.Admission
+	}
+	return Admission_ADMISSION_UNSPECIFIED
+}
+
+func (x *SetBudgetRequest) GetUnmetered() UnmeteredPolicy {
+	if x != nil {
+		return x.Unmetered
+	}
+	return UnmeteredPolicy_UNMETERED_POLICY_UNSPECIFIED
 }
 
 // LoopDetection is a rule's loop-detection settings. Every field unset (or
@@ -614,7 +731,9 @@ type Budget struct {
 	AlertThresholds  []float64 `protobuf:"fixed64,10,rep,packed,name=alert_thresholds,json=alertThresholds,proto3" json:"alert_thresholds,omitempty"` // in effect (default filled in)
 	Source           string    `protobuf:"bytes,11,opt,name=source,proto3" json:"source,omitempty"`                                                   // "api" or "file"
 	// The rule's own loop settings; unset when it inherits every one.
-	LoopDetection *LoopDetection `protobuf:"bytes,12,opt,name=loop_detection,json=loopDetection,proto3" json:"loop_detection,omitempty"`
+	LoopDetection *LoopDetection  `protobuf:"bytes,12,opt,name=loop_detection,json=loopDetection,proto3" json:"loop_detection,omitempty"`
+	Admission     Admission       `protobuf:"varint,13,opt,name=admission,proto3,enum=proxide.v1.Admission" json:"admission,omitempty"`       // never UNSPECIFIED in responses
+	Unmetered     UnmeteredPolicy `protobuf:"varint,14,opt,name=unmetered,proto3,enum=proxide.v1.UnmeteredPolicy" json:"unmetered,omitempty"` // UNSPECIFIED: inherits the global setting
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -731,6 +850,20 @@ func (x *Budget) GetLoopDetection() *LoopDetection {
 		return x.LoopDetection
 	}
 	return nil
+}
+
+func (x *Budget) GetAdmission() Admission {
+	if x != nil {
+		return x.Admission
+	}
+	return Admission_ADMISSION_UNSPECIFIED
+}
+
+func (x *Budget) GetUnmetered() UnmeteredPolicy {
+	if x != nil {
+		return x.Unmetered
+	}
+	return UnmeteredPolicy_UNMETERED_POLICY_UNSPECIFIED
 }
 
 type GetBudgetRequest struct {
@@ -2166,7 +2299,7 @@ const file_proxide_v1_admin_proto_rawDesc = "" +
 	"\x16proxide/v1/admin.proto\x12\n" +
 	"proxide.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\x0fAlertThresholds\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x01R\x06values\"\xab\x04\n" +
+	"\x06values\x18\x01 \x03(\x01R\x06values\"\x9b\x05\n" +
 	"\x10SetBudgetRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\tR\x05match\x12\x18\n" +
@@ -2178,7 +2311,9 @@ const file_proxide_v1_admin_proto_rawDesc = "" +
 	"\x06action\x18\b \x01(\x0e2\x12.proxide.v1.ActionR\x06action\x12F\n" +
 	"\x10alert_thresholds\x18\t \x01(\v2\x1b.proxide.v1.AlertThresholdsR\x0falertThresholds\x12@\n" +
 	"\x0eloop_detection\x18\n" +
-	" \x01(\v2\x19.proxide.v1.LoopDetectionR\rloopDetectionB\x12\n" +
+	" \x01(\v2\x19.proxide.v1.LoopDetectionR\rloopDetection\x123\n" +
+	"\tadmission\x18\v \x01(\x0e2\x15.proxide.v1.AdmissionR\tadmission\x129\n" +
+	"\tunmetered\x18\f \x01(\x0e2\x1b.proxide.v1.UnmeteredPolicyR\tunmeteredB\x12\n" +
 	"\x10_daily_limit_usdB\x13\n" +
 	"\x11_daily_limit_nanoB\x14\n" +
 	"\x12_monthly_limit_usdB\x15\n" +
@@ -2194,7 +2329,7 @@ const file_proxide_v1_admin_proto_rawDesc = "" +
 	"\bcooldown\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bcooldown\"Y\n" +
 	"\x11SetBudgetResponse\x12*\n" +
 	"\x06budget\x18\x01 \x01(\v2\x12.proxide.v1.BudgetR\x06budget\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xae\x04\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\x9e\x05\n" +
 	"\x06Budget\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x14\n" +
@@ -2208,7 +2343,9 @@ const file_proxide_v1_admin_proto_rawDesc = "" +
 	"\x10alert_thresholds\x18\n" +
 	" \x03(\x01R\x0falertThresholds\x12\x16\n" +
 	"\x06source\x18\v \x01(\tR\x06source\x12@\n" +
-	"\x0eloop_detection\x18\f \x01(\v2\x19.proxide.v1.LoopDetectionR\rloopDetectionB\x12\n" +
+	"\x0eloop_detection\x18\f \x01(\v2\x19.proxide.v1.LoopDetectionR\rloopDetection\x123\n" +
+	"\tadmission\x18\r \x01(\x0e2\x15.proxide.v1.AdmissionR\tadmission\x129\n" +
+	"\tunmetered\x18\x0e \x01(\x0e2\x1b.proxide.v1.UnmeteredPolicyR\tunmeteredB\x12\n" +
 	"\x10_daily_limit_usdB\x13\n" +
 	"\x11_daily_limit_nanoB\x14\n" +
 	"\x12_monthly_limit_usdB\x15\n" +
@@ -2338,7 +2475,15 @@ const file_proxide_v1_admin_proto_rawDesc = "" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fACTION_BLOCK\x10\x01\x12\x10\n" +
-	"\fACTION_ALERT\x10\x02*b\n" +
+	"\fACTION_ALERT\x10\x02*P\n" +
+	"\tAdmission\x12\x19\n" +
+	"\x15ADMISSION_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eADMISSION_SOFT\x10\x01\x12\x14\n" +
+	"\x10ADMISSION_STRICT\x10\x02*l\n" +
+	"\x0fUnmeteredPolicy\x12 \n" +
+	"\x1cUNMETERED_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17UNMETERED_POLICY_REFUSE\x10\x01\x12\x1a\n" +
+	"\x16UNMETERED_POLICY_ALLOW\x10\x02*b\n" +
 	"\bLoopMode\x12\x19\n" +
 	"\x15LOOP_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rLOOP_MODE_OFF\x10\x01\x12\x13\n" +
@@ -2382,96 +2527,102 @@ func file_proxide_v1_admin_proto_rawDescGZIP() []byte {
 	return file_proxide_v1_admin_proto_rawDescData
 }
 
-var file_proxide_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_proxide_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_proxide_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_proxide_v1_admin_proto_goTypes = []any{
 	(Action)(0),                   // 0: proxide.v1.Action
-	(LoopMode)(0),                 // 1: proxide.v1.LoopMode
-	(ClientState)(0),              // 2: proxide.v1.ClientState
-	(ClientSort)(0),               // 3: proxide.v1.ClientSort
-	(SpendGroupBy)(0),             // 4: proxide.v1.SpendGroupBy
-	(*AlertThresholds)(nil),       // 5: proxide.v1.AlertThresholds
-	(*SetBudgetRequest)(nil),      // 6: proxide.v1.SetBudgetRequest
-	(*LoopDetection)(nil),         // 7: proxide.v1.LoopDetection
-	(*SetBudgetResponse)(nil),     // 8: proxide.v1.SetBudgetResponse
-	(*Budget)(nil),                // 9: proxide.v1.Budget
-	(*GetBudgetRequest)(nil),      // 10: proxide.v1.GetBudgetRequest
-	(*ListBudgetsRequest)(nil),    // 11: proxide.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),   // 12: proxide.v1.ListBudgetsResponse
-	(*DeleteBudgetRequest)(nil),   // 13: proxide.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),  // 14: proxide.v1.DeleteBudgetResponse
-	(*PeriodSpend)(nil),           // 15: proxide.v1.PeriodSpend
-	(*ModelUsage)(nil),            // 16: proxide.v1.ModelUsage
-	(*Client)(nil),                // 17: proxide.v1.Client
-	(*ListClientsRequest)(nil),    // 18: proxide.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),   // 19: proxide.v1.ListClientsResponse
-	(*GetClientRequest)(nil),      // 20: proxide.v1.GetClientRequest
-	(*GetSpendRequest)(nil),       // 21: proxide.v1.GetSpendRequest
-	(*SpendRow)(nil),              // 22: proxide.v1.SpendRow
-	(*GetSpendResponse)(nil),      // 23: proxide.v1.GetSpendResponse
-	(*LoopSignature)(nil),         // 24: proxide.v1.LoopSignature
-	(*LoopEvent)(nil),             // 25: proxide.v1.LoopEvent
-	(*ListLoopsRequest)(nil),      // 26: proxide.v1.ListLoopsRequest
-	(*ListLoopsResponse)(nil),     // 27: proxide.v1.ListLoopsResponse
-	(*ClearLoopRequest)(nil),      // 28: proxide.v1.ClearLoopRequest
-	(*ClearLoopResponse)(nil),     // 29: proxide.v1.ClearLoopResponse
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(Admission)(0),                // 1: proxide.v1.Admission
+	(UnmeteredPolicy)(0),          // 2: proxide.v1.UnmeteredPolicy
+	(LoopMode)(0),                 // 3: proxide.v1.LoopMode
+	(ClientState)(0),              // 4: proxide.v1.ClientState
+	(ClientSort)(0),               // 5: proxide.v1.ClientSort
+	(SpendGroupBy)(0),             // 6: proxide.v1.SpendGroupBy
+	(*AlertThresholds)(nil),       // 7: proxide.v1.AlertThresholds
+	(*SetBudgetRequest)(nil),      // 8: proxide.v1.SetBudgetRequest
+	(*LoopDetection)(nil),         // 9: proxide.v1.LoopDetection
+	(*SetBudgetResponse)(nil),     // 10: proxide.v1.SetBudgetResponse
+	(*Budget)(nil),                // 11: proxide.v1.Budget
+	(*GetBudgetRequest)(nil),      // 12: proxide.v1.GetBudgetRequest
+	(*ListBudgetsRequest)(nil),    // 13: proxide.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),   // 14: proxide.v1.ListBudgetsResponse
+	(*DeleteBudgetRequest)(nil),   // 15: proxide.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),  // 16: proxide.v1.DeleteBudgetResponse
+	(*PeriodSpend)(nil),           // 17: proxide.v1.PeriodSpend
+	(*ModelUsage)(nil),            // 18: proxide.v1.ModelUsage
+	(*Client)(nil),                // 19: proxide.v1.Client
+	(*ListClientsRequest)(nil),    // 20: proxide.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),   // 21: proxide.v1.ListClientsResponse
+	(*GetClientRequest)(nil),      // 22: proxide.v1.GetClientRequest
+	(*GetSpendRequest)(nil),       // 23: proxide.v1.GetSpendRequest
+	(*SpendRow)(nil),              // 24: proxide.v1.SpendRow
+	(*GetSpendResponse)(nil),      // 25: proxide.v1.GetSpendResponse
+	(*LoopSignature)(nil),         // 26: proxide.v1.LoopSignature
+	(*LoopEvent)(nil),             // 27: proxide.v1.LoopEvent
+	(*ListLoopsRequest)(nil),      // 28: proxide.v1.ListLoopsRequest
+	(*ListLoopsResponse)(nil),     // 29: proxide.v1.ListLoopsResponse
+	(*ClearLoopRequest)(nil),      // 30: proxide.v1.ClearLoopRequest
+	(*ClearLoopResponse)(nil),     // 31: proxide.v1.ClearLoopResponse
+	(*durationpb.Duration)(nil),   // 32: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
 }
 var file_proxide_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: proxide.v1.SetBudgetRequest.action:type_name -> proxide.v1.Action
-	5,  // 1: proxide.v1.SetBudgetRequest.alert_thresholds:type_name -> proxide.v1.AlertThresholds
-	7,  // 2: proxide.v1.SetBudgetRequest.loop_detection:type_name -> proxide.v1.LoopDetection
-	1,  // 3: proxide.v1.LoopDetection.mode:type_name -> proxide.v1.LoopMode
-	30, // 4: proxide.v1.LoopDetection.window:type_name -> google.protobuf.Duration
-	30, // 5: proxide.v1.LoopDetection.cooldown:type_name -> google.protobuf.Duration
-	9,  // 6: proxide.v1.SetBudgetResponse.budget:type_name -> proxide.v1.Budget
-	0,  // 7: proxide.v1.Budget.action:type_name -> proxide.v1.Action
-	7,  // 8: proxide.v1.Budget.loop_detection:type_name -> proxide.v1.LoopDetection
-	9,  // 9: proxide.v1.ListBudgetsResponse.budgets:type_name -> proxide.v1.Budget
-	9,  // 10: proxide.v1.DeleteBudgetResponse.effective:type_name -> proxide.v1.Budget
-	31, // 11: proxide.v1.PeriodSpend.resets_at:type_name -> google.protobuf.Timestamp
-	2,  // 12: proxide.v1.Client.state:type_name -> proxide.v1.ClientState
-	9,  // 13: proxide.v1.Client.rule:type_name -> proxide.v1.Budget
-	15, // 14: proxide.v1.Client.today:type_name -> proxide.v1.PeriodSpend
-	15, // 15: proxide.v1.Client.month:type_name -> proxide.v1.PeriodSpend
-	16, // 16: proxide.v1.Client.models_today:type_name -> proxide.v1.ModelUsage
-	31, // 17: proxide.v1.Client.last_seen:type_name -> google.protobuf.Timestamp
-	31, // 18: proxide.v1.Client.cooldown_until:type_name -> google.protobuf.Timestamp
-	25, // 19: proxide.v1.Client.recent_loops:type_name -> proxide.v1.LoopEvent
-	3,  // 20: proxide.v1.ListClientsRequest.sort:type_name -> proxide.v1.ClientSort
-	17, // 21: proxide.v1.ListClientsResponse.clients:type_name -> proxide.v1.Client
-	4,  // 22: proxide.v1.GetSpendRequest.group_by:type_name -> proxide.v1.SpendGroupBy
-	4,  // 23: proxide.v1.GetSpendResponse.group_by:type_name -> proxide.v1.SpendGroupBy
-	22, // 24: proxide.v1.GetSpendResponse.total:type_name -> proxide.v1.SpendRow
-	22, // 25: proxide.v1.GetSpendResponse.rows:type_name -> proxide.v1.SpendRow
-	31, // 26: proxide.v1.LoopEvent.at:type_name -> google.protobuf.Timestamp
-	24, // 27: proxide.v1.LoopEvent.signature:type_name -> proxide.v1.LoopSignature
-	31, // 28: proxide.v1.LoopEvent.cooldown_until:type_name -> google.protobuf.Timestamp
-	25, // 29: proxide.v1.ListLoopsResponse.events:type_name -> proxide.v1.LoopEvent
-	6,  // 30: proxide.v1.AdminService.SetBudget:input_type -> proxide.v1.SetBudgetRequest
-	10, // 31: proxide.v1.AdminService.GetBudget:input_type -> proxide.v1.GetBudgetRequest
-	11, // 32: proxide.v1.AdminService.ListBudgets:input_type -> proxide.v1.ListBudgetsRequest
-	13, // 33: proxide.v1.AdminService.DeleteBudget:input_type -> proxide.v1.DeleteBudgetRequest
-	18, // 34: proxide.v1.AdminService.ListClients:input_type -> proxide.v1.ListClientsRequest
-	20, // 35: proxide.v1.AdminService.GetClient:input_type -> proxide.v1.GetClientRequest
-	21, // 36: proxide.v1.AdminService.GetSpend:input_type -> proxide.v1.GetSpendRequest
-	26, // 37: proxide.v1.AdminService.ListLoops:input_type -> proxide.v1.ListLoopsRequest
-	28, // 38: proxide.v1.AdminService.ClearLoop:input_type -> proxide.v1.ClearLoopRequest
-	8,  // 39: proxide.v1.AdminService.SetBudget:output_type -> proxide.v1.SetBudgetResponse
-	9,  // 40: proxide.v1.AdminService.GetBudget:output_type -> proxide.v1.Budget
-	12, // 41: proxide.v1.AdminService.ListBudgets:output_type -> proxide.v1.ListBudgetsResponse
-	14, // 42: proxide.v1.AdminService.DeleteBudget:output_type -> proxide.v1.DeleteBudgetResponse
-	19, // 43: proxide.v1.AdminService.ListClients:output_type -> proxide.v1.ListClientsResponse
-	17, // 44: proxide.v1.AdminService.GetClient:output_type -> proxide.v1.Client
-	23, // 45: proxide.v1.AdminService.GetSpend:output_type -> proxide.v1.GetSpendResponse
-	27, // 46: proxide.v1.AdminService.ListLoops:output_type -> proxide.v1.ListLoopsResponse
-	29, // 47: proxide.v1.AdminService.ClearLoop:output_type -> proxide.v1.ClearLoopResponse
-	39, // [39:48] is the sub-list for method output_type
-	30, // [30:39] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	7,  // 1: proxide.v1.SetBudgetRequest.alert_thresholds:type_name -> proxide.v1.AlertThresholds
+	9,  // 2: proxide.v1.SetBudgetRequest.loop_detection:type_name -> proxide.v1.LoopDetection
+	1,  // 3: proxide.v1.SetBudgetRequest.admission:type_name -> proxide.v1.Admission
+	2,  // 4: proxide.v1.SetBudgetRequest.unmetered:type_name -> proxide.v1.UnmeteredPolicy
+	3,  // 5: proxide.v1.LoopDetection.mode:type_name -> proxide.v1.LoopMode
+	32, // 6: proxide.v1.LoopDetection.window:type_name -> google.protobuf.Duration
+	32, // 7: proxide.v1.LoopDetection.cooldown:type_name -> google.protobuf.Duration
+	11, // 8: proxide.v1.SetBudgetResponse.budget:type_name -> proxide.v1.Budget
+	0,  // 9: proxide.v1.Budget.action:type_name -> proxide.v1.Action
+	9,  // 10: proxide.v1.Budget.loop_detection:type_name -> proxide.v1.LoopDetection
+	1,  // 11: proxide.v1.Budget.admission:type_name -> proxide.v1.Admission
+	2,  // 12: proxide.v1.Budget.unmetered:type_name -> proxide.v1.UnmeteredPolicy
+	11, // 13: proxide.v1.ListBudgetsResponse.budgets:type_name -> proxide.v1.Budget
+	11, // 14: proxide.v1.DeleteBudgetResponse.effective:type_name -> proxide.v1.Budget
+	33, // 15: proxide.v1.PeriodSpend.resets_at:type_name -> google.protobuf.Timestamp
+	4,  // 16: proxide.v1.Client.state:type_name -> proxide.v1.ClientState
+	11, // 17: proxide.v1.Client.rule:type_name -> proxide.v1.Budget
+	17, // 18: proxide.v1.Client.today:type_name -> proxide.v1.PeriodSpend
+	17, // 19: proxide.v1.Client.month:type_name -> proxide.v1.PeriodSpend
+	18, // 20: proxide.v1.Client.models_today:type_name -> proxide.v1.ModelUsage
+	33, // 21: proxide.v1.Client.last_seen:type_name -> google.protobuf.Timestamp
+	33, // 22: proxide.v1.Client.cooldown_until:type_name -> google.protobuf.Timestamp
+	27, // 23: proxide.v1.Client.recent_loops:type_name -> proxide.v1.LoopEvent
+	5,  // 24: proxide.v1.ListClientsRequest.sort:type_name -> proxide.v1.ClientSort
+	19, // 25: proxide.v1.ListClientsResponse.clients:type_name -> proxide.v1.Client
+	6,  // 26: proxide.v1.GetSpendRequest.group_by:type_name -> proxide.v1.SpendGroupBy
+	6,  // 27: proxide.v1.GetSpendResponse.group_by:type_name -> proxide.v1.SpendGroupBy
+	24, // 28: proxide.v1.GetSpendResponse.total:type_name -> proxide.v1.SpendRow
+	24, // 29: proxide.v1.GetSpendResponse.rows:type_name -> proxide.v1.SpendRow
+	33, // 30: proxide.v1.LoopEvent.at:type_name -> google.protobuf.Timestamp
+	26, // 31: proxide.v1.LoopEvent.signature:type_name -> proxide.v1.LoopSignature
+	33, // 32: proxide.v1.LoopEvent.cooldown_until:type_name -> google.protobuf.Timestamp
+	27, // 33: proxide.v1.ListLoopsResponse.events:type_name -> proxide.v1.LoopEvent
+	8,  // 34: proxide.v1.AdminService.SetBudget:input_type -> proxide.v1.SetBudgetRequest
+	12, // 35: proxide.v1.AdminService.GetBudget:input_type -> proxide.v1.GetBudgetRequest
+	13, // 36: proxide.v1.AdminService.ListBudgets:input_type -> proxide.v1.ListBudgetsRequest
+	15, // 37: proxide.v1.AdminService.DeleteBudget:input_type -> proxide.v1.DeleteBudgetRequest
+	20, // 38: proxide.v1.AdminService.ListClients:input_type -> proxide.v1.ListClientsRequest
+	22, // 39: proxide.v1.AdminService.GetClient:input_type -> proxide.v1.GetClientRequest
+	23, // 40: proxide.v1.AdminService.GetSpend:input_type -> proxide.v1.GetSpendRequest
+	28, // 41: proxide.v1.AdminService.ListLoops:input_type -> proxide.v1.ListLoopsRequest
+	30, // 42: proxide.v1.AdminService.ClearLoop:input_type -> proxide.v1.ClearLoopRequest
+	10, // 43: proxide.v1.AdminService.SetBudget:output_type -> proxide.v1.SetBudgetResponse
+	11, // 44: proxide.v1.AdminService.GetBudget:output_type -> proxide.v1.Budget
+	14, // 45: proxide.v1.AdminService.ListBudgets:output_type -> proxide.v1.ListBudgetsResponse
+	16, // 46: proxide.v1.AdminService.DeleteBudget:output_type -> proxide.v1.DeleteBudgetResponse
+	21, // 47: proxide.v1.AdminService.ListClients:output_type -> proxide.v1.ListClientsResponse
+	19, // 48: proxide.v1.AdminService.GetClient:output_type -> proxide.v1.Client
+	25, // 49: proxide.v1.AdminService.GetSpend:output_type -> proxide.v1.GetSpendResponse
+	29, // 50: proxide.v1.AdminService.ListLoops:output_type -> proxide.v1.ListLoopsResponse
+	31, // 51: proxide.v1.AdminService.ClearLoop:output_type -> proxide.v1.ClearLoopResponse
+	43, // [43:52] is the sub-list for method output_type
+	34, // [34:43] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_proxide_v1_admin_proto_init() }
@@ -2487,7 +2638,7 @@ func file_proxide_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proxide_v1_admin_proto_rawDesc), len(file_proxide_v1_admin_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      7,
 			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -1,0 +1,84 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Extend implements Ledger.
+func (m *Memory) Extend(ctx context.Context, leases []Lease) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: extend: %w", ErrUnavailable, err)
+	}
+	for _, l := range leases {
+		if err := validID(l.ID); err != nil {
+			return fmt.Errorf("%w: extend: %w", ErrInvalid, err)
+		}
+		if err := ValidClientID(l.ClientID); err != nil {
+			return fmt.Errorf("%w: extend: %w", ErrInvalid, err)
+		}
+	}
+	for _, l := range leases {
+		sh, c := m.lock(l.ClientID, false)
+		if c != nil {
+			if r, ok := c.res[l.ID]; ok && !r.pending {
+				r.expiry = l.Expiry.UnixMilli()
+				c.res[l.ID] = r
+				c.minExp = min(c.minExp, r.expiry)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// Hold implements Ledger.
+func (m *Memory) Hold(ctx context.Context, h HoldRequest) (bool, error) {
+	if err := h.validate(); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("%w: hold: %w", ErrUnavailable, err)
+	}
+	now := h.Now.UnixMilli()
+	sh, c := m.lock(h.ClientID, true)
+	defer sh.mu.Unlock()
+	m.expire(sh, c, now)
+	old, hadOld := c.res[h.ID]
+	c.release(h.ID)
+	if _, settled := c.done[h.NewID]; settled {
+		return false, nil
+	}
+	if _, held := c.res[h.NewID]; held {
+		return false, nil
+	}
+	r := memRes{amount: h.EstimateNano, day: h.Periods.Day.Key, month: h.Periods.Month.Key,
+		expiry: h.Expiry.UnixMilli(), pending: true, model: h.Model, periods: h.Periods, clientID: h.ClientID}
+	if hadOld {
+		// Charged, if ever, where it was reserved (also across midnight).
+		r.amount, r.day, r.month, r.periods = old.amount, old.day, old.month, old.periods
+	}
+	c.reserve(h.NewID, r)
+	return true, nil
+}
+
+// Contexts implements Ledger.
+func (m *Memory) Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error) {
+	if err := ValidClientID(clientID); err != nil {
+		return nil, fmt.Errorf("%w: contexts: %w", ErrInvalid, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: contexts: %w", ErrUnavailable, err)
+	}
+	out := make([]int64, len(keys))
+	sh, c := m.lock(clientID, false)
+	defer sh.mu.Unlock()
+	if c == nil {
+		return out, nil
+	}
+	for i, k := range keys {
+		out[i] = c.context(k, now.UnixMilli())
+	}
+	return out, nil
+}
