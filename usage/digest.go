@@ -137,7 +137,7 @@ func (w *responsesRequest) digest() uint64 {
 		d.content(tagOutput, &it.output)
 		d.content(tagSummary, &it.summary)
 	}
-	d.str(tagTools, string(w.Tools))
+	d.str(tagTools, string(w.Tools.raw))
 	return d.h.Sum64()
 }
 

@@ -50,6 +50,18 @@ type Meter struct {
 	complete bool
 	bad      int
 
+	// Responses: the object's id and status, and the built-in tool calls of its
+	// output: calls counts the document being scanned; evCalls what
+	// output_item events announced; final the completed object's output,
+	// which wins when seen.
+	respID, status     string
+	respIDRaw, statRaw []byte
+	calls, evCalls     ToolCalls
+	evDone             ToolCalls
+	final              ToolCalls
+	haveFinal          bool
+	containers         map[string]bool
+
 	pending   []byte // output text not yet tokenised; nil once hasUsage
 	evText    []byte // a Responses event's delta, kept once its type is known
 	outTokens int64
@@ -66,6 +78,9 @@ type Meter struct {
 // NewMeter returns a Meter for one response body.
 func NewMeter(opts MeterOptions) *Meter {
 	m := &Meter{opts: opts, strip: opts.SSE && opts.StripInjectedUsage && opts.Endpoint != Responses}
+	if opts.Endpoint == Responses {
+		m.sc.onEach = m.tally
+	}
 	if !opts.SSE {
 		root := chatRoot
 		if opts.Endpoint == Responses {
@@ -119,6 +134,13 @@ func (m *Meter) Result() Result {
 		m.applyCaptures()
 	}
 	m.flushText(true)
+	calls := m.evCalls.atLeast(m.evDone)
+	if m.haveFinal {
+		calls = m.final
+	}
+	if !m.opts.SSE && m.opts.Endpoint == Responses {
+		calls = m.calls // one document: its output is the result
+	}
 	return Result{
 		Usage:        m.usage,
 		HasUsage:     m.hasUsage,
@@ -127,8 +149,37 @@ func (m *Meter) Result() Result {
 		OutputTokens: m.outTokens,
 		Complete:     m.complete,
 		Malformed:    m.bad,
+		ResponseID:   m.respID,
+		Status:       m.status,
+		ToolCalls:    calls,
 	}
 }
+
+// tally counts an output item's type or container id as the scanner meets it.
+func (m *Meter) tally(s slot, raw []byte) {
+	v, ok := unquote(raw)
+	if !ok {
+		return
+	}
+	switch s {
+	case slotItemType:
+		m.calls.count(v)
+	case slotContainer:
+		if v == "" {
+			return
+		}
+		if m.containers == nil {
+			m.containers = map[string]bool{}
+		}
+		if !m.containers[v] && len(m.containers) < maxContainers {
+			m.containers[v] = true
+			m.calls.Containers++
+		}
+	}
+}
+
+// maxContainers bounds the container ids remembered per response.
+const maxContainers = 256
 
 // applyCaptures takes the billing fields of the document just scanned.
 // Chat chunks repeat model and service_tier in every event: a value equal to
@@ -151,6 +202,12 @@ func (m *Meter) applyCaptures() {
 	}
 	if sc.capSet[slotTier] {
 		m.tier = decodeString(sc.caps[slotTier], &m.tierRaw, m.tier)
+	}
+	if sc.capSet[slotID] {
+		m.respID = decodeString(sc.caps[slotID], &m.respIDRaw, m.respID)
+	}
+	if sc.capSet[slotStatus] {
+		m.status = decodeString(sc.caps[slotStatus], &m.statRaw, m.status)
 	}
 }
 

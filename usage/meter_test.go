@@ -80,7 +80,8 @@ func recordedStreams() []recorded {
 			name: "responses stream", file: "responses.sse", textFile: "responses_text.txt", model: "gpt-5-mini",
 			opts: MeterOptions{Endpoint: Responses, RequestModel: "gpt-5-mini", SSE: true, StripInjectedUsage: true},
 			want: Result{Model: "gpt-5-mini-2025-08-07", ServiceTier: "default", Complete: true, HasUsage: true,
-				Usage: Usage{PromptTokens: 36, CompletionTokens: 76, ReasoningTokens: 64}},
+				Usage:      Usage{PromptTokens: 36, CompletionTokens: 76, ReasoningTokens: 64},
+				ResponseID: "resp_68a1f0c2b3d4e5f60718293a4b5c6d7e0123456789abcdef", Status: "completed"},
 		},
 		{
 			name: "chat json", file: "chat.json", model: "gpt-4o-2024-08-06",
@@ -103,7 +104,8 @@ func recordedStreams() []recorded {
 			name: "responses json", file: "responses.json", model: "gpt-5-mini",
 			opts: MeterOptions{Endpoint: Responses},
 			want: Result{Model: "gpt-5-mini-2025-08-07", ServiceTier: "default", Complete: true, HasUsage: true,
-				Usage: Usage{PromptTokens: 36, CachedTokens: 12, CompletionTokens: 76, ReasoningTokens: 64}},
+				Usage:      Usage{PromptTokens: 36, CachedTokens: 12, CompletionTokens: 76, ReasoningTokens: 64},
+				ResponseID: "resp_68a1f0c2b3d4e5f60718293a4b5c6d7e0123456789abcdef", Status: "completed"},
 		},
 	}
 }

@@ -21,6 +21,10 @@ const (
 	slotModel
 	slotTier
 	slotType
+	slotID        // a Responses object's id
+	slotStatus    // a Responses object's status
+	slotItemType  // an output item's type: counted (each), not kept
+	slotContainer // an output item's container_id: counted (each)
 	nSlots
 )
 
@@ -31,6 +35,7 @@ type node struct {
 	kids  []*node // members, when the value is an object
 	elem  *node   // element, when the value is an array
 	count bool    // remember this array's length (chat "choices")
+	each  bool    // actRaw: hand every captured value to the scanner's onEach
 }
 
 // child returns the member node named key, or nil.
@@ -49,6 +54,14 @@ func (n *node) child(key []byte) *node {
 func textNode(key string) *node { return &node{key: key, act: actText} }
 
 func rawNode(key string, s slot) *node { return &node{key: key, act: actRaw, slot: s} }
+
+// eachNode captures every value of key (in every element of an array), not the last.
+func eachNode(key string, s slot) *node { return &node{key: key, act: actRaw, slot: s, each: true} }
+
+// itemNodes are the members of an output item that tool fees are counted from.
+func itemNodes() []*node {
+	return []*node{eachNode("type", slotItemType), eachNode("container_id", slotContainer)}
+}
 
 // billingNodes are the top-level fields of every OpenAI response object.
 func billingNodes() []*node {
@@ -71,22 +84,27 @@ func chatTree() *node {
 	return &node{kids: append(billingNodes(), &node{key: "choices", elem: choice, count: true})}
 }
 
-// responseTree reads a non-streaming Responses object: billing fields plus
-// output[].content[].text|refusal and function call names and arguments.
+// responseTree reads a non-streaming Responses object: billing fields, its id
+// and status, plus output[].content[].text|refusal, function call names and
+// arguments, and each output item's type and container (tool fees).
 func responseTree() *node {
 	part := &node{kids: []*node{textNode("text"), textNode("refusal")}}
-	item := &node{kids: []*node{{key: "content", elem: part}, textNode("name"), textNode("arguments")}}
-	return &node{kids: append(billingNodes(), &node{key: "output", elem: item})}
+	item := &node{kids: append([]*node{{key: "content", elem: part}, textNode("name"), textNode("arguments")}, itemNodes()...)}
+	return &node{kids: append(billingNodes(), rawNode("id", slotID), rawNode("status", slotStatus), &node{key: "output", elem: item})}
 }
 
 // responseEventTree reads one Responses stream event: its type, its delta
-// (kept only for text-producing types) and the billing fields of the
-// response object that lifecycle events carry.
+// (kept only for text-producing types), the billing fields, id, status and
+// output item types of the response object that lifecycle events carry, and
+// the item of output_item events.
 func responseEventTree() *node {
+	resp := append(billingNodes(), rawNode("id", slotID), rawNode("status", slotStatus),
+		&node{key: "output", elem: &node{kids: itemNodes()}})
 	return &node{kids: []*node{
 		rawNode("type", slotType),
 		textNode("delta"),
-		{key: "response", kids: billingNodes()},
+		{key: "response", kids: resp},
+		{key: "item", kids: itemNodes()},
 	}}
 }
 

@@ -12,11 +12,8 @@ import (
 // error says why. OpenAI would reject such a body too.
 var ErrBadRequest = errors.New("usage: malformed request body")
 
-// Defaults for Options fields left zero.
-const (
-	DefaultExactPromptBytes = 32 << 10
-	DefaultImageTokens      = 1105
-)
+// DefaultExactPromptBytes is Options.ExactPromptBytes when left zero.
+const DefaultExactPromptBytes = 32 << 10
 
 // Request is what Proxide needs from a request body.
 type Request struct {
@@ -48,6 +45,35 @@ type Request struct {
 	// Responses instructions and input items, completion prompts or
 	// embedding inputs. Loop detection fingerprints it. nil for Other.
 	Tail []TailItem
+
+	// Prompt parts whose size the body does not show. PromptTokens covers
+	// images with a known per-image maximum; PromptUnbounded is set when some
+	// part has none (audio, files, images of a model family without a known
+	// maximum, a previous response or conversation): the caller must bound
+	// the prompt otherwise (the model's context window).
+	Images, Audios, Files int64
+	PromptUnbounded       bool
+	// PreviousResponseID and ConversationID are the stored context a
+	// Responses request continues ("" when none).
+	PreviousResponseID, ConversationID string
+
+	// Tools: the Responses built-in tools by type ("web_search",
+	// "web_search_preview", "file_search", "code_interpreter",
+	// "image_generation", "computer_use_preview", "mcp", ...), each type
+	// once; MaxToolCalls is max_tool_calls (0 = not set). WebSearch is a chat
+	// request with web_search_options; SearchContextSize is its (or the
+	// web_search tool's) search_context_size ("" = medium).
+	BuiltinTools      []string
+	MaxToolCalls      int64
+	WebSearch         bool
+	SearchContextSize string
+	// AudioOutput: the chat request asks for audio ("modalities" holds "audio").
+	AudioOutput bool
+	// PredictionTokens counts a predicted output (chat "prediction"): rejected
+	// prediction tokens are billed as completion tokens on top of the output.
+	PredictionTokens int64
+	// Background is a Responses request with "background": true.
+	Background bool
 }
 
 // Options tune ParseRequest's prompt estimate.
@@ -56,17 +82,15 @@ type Options struct {
 	// counted with tiktoken; larger ones get the cheap upper bound (bytes of
 	// text + per-message overhead). Default 32 KiB when 0.
 	ExactPromptBytes int
-	// ImageTokens is assumed per image, audio or file input part; default
-	// 1105 (a high-detail 1024x1024 image) when 0.
+	// ImageTokens, when set, is assumed per image part for every model
+	// instead of the model family's maximum (ImageTokensMax). Setting it
+	// below that maximum breaks the worst-case bound of reservations.
 	ImageTokens int64
 }
 
 func (o Options) withDefaults() Options {
 	if o.ExactPromptBytes == 0 {
 		o.ExactPromptBytes = DefaultExactPromptBytes
-	}
-	if o.ImageTokens == 0 {
-		o.ImageTokens = DefaultImageTokens
 	}
 	return o
 }
@@ -117,6 +141,9 @@ func ParseRequest(ep Endpoint, body []byte, opts Options) (Request, error) {
 	}
 	if ep != Other {
 		req.PromptTokens, req.PromptExact = p.count(req.Model, opts)
+		req.Images, req.Audios, req.Files = p.images, p.audios, p.files
+		req.PromptUnbounded = p.unbounded || p.audios > 0 || p.files > 0 ||
+			(p.images > 0 && opts.ImageTokens == 0 && ImageTokensMax(req.Model) == 0)
 	}
 	return req, nil
 }

@@ -47,15 +47,18 @@ func TestParseRequest(t *testing.T) {
 					{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}},
 					{"type":"file","file":{"file_id":"file-abc"}}]},
 				{"role":"assistant","content":null,"refusal":"I can't help."}]}`,
-			want: Request{Model: "gpt-4o", N: 1, PromptExact: true,
-				PromptTokens: 3 + 1 + tok("alice") + tok("What is in this image?") + 3*1105 + 3 + tok("I can't help.") + 3},
+			// The image costs at most gpt-4o's maximum; audio and file parts have
+			// no maximum: the prompt is unbounded (the caller bounds it by the
+			// context window).
+			want: Request{Model: "gpt-4o", N: 1, PromptExact: true, Images: 1, Audios: 1, Files: 1, PromptUnbounded: true,
+				PromptTokens: 3 + 1 + tok("alice") + tok("What is in this image?") + 1445 + 3 + tok("I can't help.") + 3},
 		},
 		{
 			name: "chat image tokens option",
 			ep:   ChatCompletions,
 			body: `{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}`,
 			opts: Options{ImageTokens: 85},
-			want: Request{Model: "gpt-4o", N: 1, PromptTokens: 3 + 85 + 3, PromptExact: true},
+			want: Request{Model: "gpt-4o", N: 1, PromptTokens: 3 + 85 + 3, PromptExact: true, Images: 1},
 		},
 		{
 			name: "chat tool calls, tool results, tool and function definitions",
@@ -164,8 +167,8 @@ func TestParseRequest(t *testing.T) {
 				{"type":"function_call_output","call_id":"c1","output":"{\"temp\":21}"},
 				{"type":"function_call_output","call_id":"c2","output":[{"type":"input_text","text":"ok"}]}],
 				"tools":[{"type":"function","name":"get_weather"}]}`,
-			want: Request{Model: "o4-mini", IncludeUsage: true, N: 1, PromptExact: true,
-				PromptTokens: 6*3 + 3 + 2 + tok("Describe these.") + 2*1105 + tok("Thinking.") + tok("get_weather") +
+			want: Request{Model: "o4-mini", IncludeUsage: true, N: 1, PromptExact: true, Images: 1, Files: 1, PromptUnbounded: true,
+				PromptTokens: 6*3 + 3 + 2 + tok("Describe these.") + 2642 + tok("Thinking.") + tok("get_weather") +
 					tok(`{"city":"Paris"}`) + tok(`{"temp":21}`) + tok("ok") + tok(`[{"type":"function","name":"get_weather"}]`)},
 		},
 		{
@@ -253,4 +256,49 @@ func TestParseRequestErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tc.reason)
 		})
 	}
+}
+
+func TestParseRequestWorstCaseFields(t *testing.T) {
+	tok := func(s string) int64 { return CountTokens("gpt-4o", s) }
+	tests := []struct {
+		name string
+		ep   Endpoint
+		body string
+		want func(r Request) bool
+	}{
+		{"previous response makes the prompt unbounded", Responses,
+			`{"model":"o3","input":"next","previous_response_id":"resp_1"}`,
+			func(r Request) bool { return r.PromptUnbounded && r.PreviousResponseID == "resp_1" }},
+		{"conversation by object", Responses,
+			`{"model":"o3","input":"next","conversation":{"id":"conv_9"}}`,
+			func(r Request) bool { return r.PromptUnbounded && r.ConversationID == "conv_9" }},
+		{"conversation by id", Responses,
+			`{"model":"o3","input":"next","conversation":"conv_8"}`,
+			func(r Request) bool { return r.ConversationID == "conv_8" }},
+		{"built-in tools, once each, functions left out", Responses,
+			`{"model":"gpt-4.1","input":"x","max_tool_calls":3,"background":true,"tools":[{"type":"web_search","search_context_size":"high"},{"type":"function","name":"f"},{"type":"file_search","vector_store_ids":["vs"]},{"type":"web_search"},{"type":"code_interpreter","container":{"type":"auto"}}]}`,
+			func(r Request) bool {
+				return len(r.BuiltinTools) == 3 && r.BuiltinTools[0] == "web_search" && r.BuiltinTools[1] == "file_search" &&
+					r.BuiltinTools[2] == "code_interpreter" && r.MaxToolCalls == 3 && r.Background && r.SearchContextSize == "high" && !r.PromptUnbounded
+			}},
+		{"chat audio output, web search, prediction", ChatCompletions,
+			`{"model":"gpt-4o-search-preview","modalities":["text","audio"],"web_search_options":{"search_context_size":"low"},"prediction":{"type":"content","content":"abcdef"},"messages":[]}`,
+			func(r Request) bool {
+				return r.AudioOutput && r.WebSearch && r.SearchContextSize == "low" && r.PredictionTokens == 6
+			}},
+		{"response_format schema is prompt", ChatCompletions,
+			`{"model":"gpt-4o","messages":[],"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`,
+			func(r Request) bool {
+				return r.PromptTokens == 3+tok(`{"type":"json_schema","json_schema":{"name":"x"}}`)
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ParseRequest(tc.ep, []byte(tc.body), Options{})
+			require.NoError(t, err)
+			require.True(t, tc.want(r), "%+v", r)
+		})
+	}
+	_, err := ParseRequest(Responses, []byte(`{"model":"o3","input":"x","max_tool_calls":-1}`), Options{})
+	require.ErrorIs(t, err, ErrBadRequest)
 }

@@ -106,10 +106,22 @@ func (c *content) addTo(p *prompt) {
 }
 
 // contentPart is one part of an array content: text, refusal, or an input
-// (image, audio, file) that is priced at a fixed token count.
+// (image, audio, file) whose tokens the body does not show.
 type contentPart struct {
 	typ, text, refusal string
 	media              uint64 // mediaDigest of a media part, else 0
+}
+
+// mediaKind sorts a media part type: image parts have a per-model maximum,
+// audio and file parts have none.
+func mediaKind(typ string) byte {
+	switch typ {
+	case "image_url", "input_image", "image":
+		return 'i'
+	case "input_audio", "audio":
+		return 'a'
+	}
+	return 'f'
 }
 
 // partOf reads a part; anything but an object counts as text.
@@ -145,7 +157,14 @@ func isMedia(typ string) bool {
 
 func (c *contentPart) addTo(p *prompt) {
 	if c.media != 0 {
-		p.images++
+		switch mediaKind(c.typ) {
+		case 'i':
+			p.images++
+		case 'a':
+			p.audios++
+		default:
+			p.files++
+		}
 		return
 	}
 	p.text(c.text)
@@ -286,7 +305,12 @@ type prompt struct {
 	bytes    int
 	overhead int64 // per-message framing tokens
 	tokens   int64 // exact counts given as token ids
-	images   int64 // image, audio and file parts
+	images   int64 // image parts
+	audios   int64 // audio parts
+	files    int64 // file parts (by id or inline)
+	// unbounded: something else adds tokens the body does not show (a stored
+	// previous response or conversation)
+	unbounded bool
 }
 
 // message adds OpenAI's per-message framing (cookbook: 3 tokens).
@@ -306,7 +330,11 @@ func (p *prompt) text(s string) {
 // else its byte length, which bounds the token count from above because every
 // token stands for at least one byte of UTF-8.
 func (p *prompt) count(model string, o Options) (int64, bool) {
-	fixed := p.overhead + p.tokens + p.images*o.ImageTokens
+	perImage := o.ImageTokens
+	if perImage == 0 {
+		perImage = ImageTokensMax(model)
+	}
+	fixed := p.overhead + p.tokens + p.images*perImage
 	if p.bytes > o.ExactPromptBytes {
 		return int64(p.bytes) + fixed, false
 	}

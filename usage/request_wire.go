@@ -2,6 +2,8 @@ package usage
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // commonFields are read for every endpoint. Pointers tell "absent" from zero.
@@ -71,6 +73,17 @@ type chatRequest struct {
 	Messages            []chatMessage `json:"messages"`
 	Tools               rawJSON       `json:"tools"`
 	Functions           rawJSON       `json:"functions"`
+	// ResponseFormat's JSON schema is part of the prompt OpenAI bills.
+	ResponseFormat   rawJSON           `json:"response_format"`
+	Modalities       []looseText       `json:"modalities"`
+	WebSearchOptions *webSearchOptions `json:"web_search_options"`
+	Prediction       *struct {
+		Content content `json:"content"`
+	} `json:"prediction"`
+}
+
+type webSearchOptions struct {
+	SearchContextSize looseText `json:"search_context_size"`
 }
 
 type chatMessage struct {
@@ -118,6 +131,20 @@ func (w *chatRequest) fill(r *Request, p *prompt) (err error) {
 	p.reply()
 	p.text(string(w.Tools))
 	p.text(string(w.Functions))
+	p.text(string(w.ResponseFormat))
+	for _, m := range w.Modalities {
+		if m == "audio" {
+			r.AudioOutput = true
+		}
+	}
+	if w.WebSearchOptions != nil {
+		r.WebSearch, r.SearchContextSize = true, string(w.WebSearchOptions.SearchContextSize)
+	}
+	if w.Prediction != nil {
+		var pp prompt
+		w.Prediction.Content.addTo(&pp)
+		r.PredictionTokens = int64(pp.bytes) // a token is at least one byte
+	}
 	return nil
 }
 
@@ -171,12 +198,73 @@ func (w *embeddingsRequest) fill(r *Request, p *prompt) error {
 
 type responsesRequest struct {
 	commonFields
-	MaxOutputTokens    *int64    `json:"max_output_tokens"`
-	Instructions       content   `json:"instructions"`
-	Input              respInput `json:"input"`
-	Tools              rawJSON   `json:"tools"`
-	PreviousResponseID looseText `json:"previous_response_id"`
-	Conversation       rawJSON   `json:"conversation"`
+	MaxOutputTokens    *int64         `json:"max_output_tokens"`
+	Instructions       content        `json:"instructions"`
+	Input              respInput      `json:"input"`
+	Tools              respTools      `json:"tools"`
+	PreviousResponseID looseText      `json:"previous_response_id"`
+	Conversation       conversationID `json:"conversation"`
+	MaxToolCalls       *int64         `json:"max_tool_calls"`
+	Background         *bool          `json:"background"`
+	// Text holds the output format's JSON schema, part of the billed prompt.
+	Text rawJSON `json:"text"`
+}
+
+// respTools keeps the tools' JSON (counted as prompt text) and the built-in tool types.
+type respTools struct {
+	raw     rawJSON
+	builtin []string
+	context string // web_search search_context_size
+}
+
+func (t *respTools) UnmarshalJSON(b []byte) error {
+	if err := t.raw.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if firstByte(b) != '[' {
+		return nil
+	}
+	eachElement(b, func(e []byte) {
+		if firstByte(e) != '{' {
+			return
+		}
+		var typ, size string
+		eachMember(e, func(m member, v []byte) {
+			switch {
+			case m.keyIs(e, "type"):
+				typ = decodeLoose(v)
+			case m.keyIs(e, "search_context_size"):
+				size = decodeLoose(v)
+			}
+		})
+		if typ == "" || typ == "function" || typ == "custom" {
+			return
+		}
+		if strings.HasPrefix(typ, "web_search") && size != "" {
+			t.context = size
+		}
+		if !slices.Contains(t.builtin, typ) {
+			t.builtin = append(t.builtin, typ)
+		}
+	})
+	return nil
+}
+
+// conversationID is "conv_…" or {"id": "conv_…"}.
+type conversationID string
+
+func (c *conversationID) UnmarshalJSON(b []byte) error {
+	switch firstByte(b) {
+	case '"':
+		*c = conversationID(decodeLoose(b))
+	case '{':
+		eachMember(b, func(m member, v []byte) {
+			if m.keyIs(b, "id") {
+				*c = conversationID(decodeLoose(v))
+			}
+		})
+	}
+	return nil
 }
 
 func (w *responsesRequest) fill(r *Request, p *prompt) (err error) {
@@ -205,6 +293,16 @@ func (w *responsesRequest) fill(r *Request, p *prompt) (err error) {
 		it.summary.addTo(p)
 	}
 	p.reply()
-	p.text(string(w.Tools))
+	p.text(string(w.Tools.raw))
+	p.text(string(w.Text))
+	r.BuiltinTools, r.SearchContextSize = w.Tools.builtin, w.Tools.context
+	if r.MaxToolCalls, err = nonNegative("max_tool_calls", w.MaxToolCalls); err != nil {
+		return err
+	}
+	r.Background = w.Background != nil && *w.Background
+	r.PreviousResponseID, r.ConversationID = string(w.PreviousResponseID), string(w.Conversation)
+	if r.PreviousResponseID != "" || r.ConversationID != "" {
+		p.unbounded = true
+	}
 	return nil
 }

@@ -5,8 +5,14 @@ import (
 	"math"
 )
 
-// Usage is the exact (or estimated) token usage of one response.
-type Usage struct{ PromptTokens, CachedTokens, CompletionTokens, ReasoningTokens int64 }
+// Usage is the exact (or estimated) token usage of one response. PromptTokens includes
+// the cached, cache-write, audio and image prompt tokens; CompletionTokens includes the
+// reasoning, audio and image output tokens (OpenAI's usage objects count them so).
+type Usage struct {
+	PromptTokens, CachedTokens, CompletionTokens, ReasoningTokens int64
+	CacheWriteTokens, AudioPromptTokens, ImagePromptTokens        int64
+	AudioCompletionTokens, ImageCompletionTokens                  int64
+}
 
 // Result is what a Meter learned from a response so far.
 type Result struct {
@@ -28,6 +34,59 @@ type Result struct {
 	// Malformed counts events (or a body) that could not be parsed and were
 	// skipped.
 	Malformed int
+	// ResponseID and Status are a Responses object's id and status
+	// ("queued", "in_progress", "completed", "incomplete", "cancelled",
+	// "failed"); "" elsewhere.
+	ResponseID, Status string
+	// ToolCalls are the built-in tool calls of a Responses result.
+	ToolCalls ToolCalls
+}
+
+// ToolCalls counts the built-in tool calls in a Responses output, which OpenAI bills
+// per call (web and file search) or per container (code interpreter) on top of tokens.
+type ToolCalls struct {
+	WebSearch, FileSearch, CodeInterpreter, ImageGeneration, Computer, MCP int64
+	// Containers counts the distinct code-interpreter containers the output used.
+	Containers int64
+}
+
+// count adds one output item of type typ.
+func (c *ToolCalls) count(typ string) {
+	switch typ {
+	case "web_search_call":
+		c.WebSearch++
+	case "file_search_call":
+		c.FileSearch++
+	case "code_interpreter_call":
+		c.CodeInterpreter++
+	case "image_generation_call":
+		c.ImageGeneration++
+	case "computer_call":
+		c.Computer++
+	case "mcp_call":
+		c.MCP++
+	}
+}
+
+// atLeast returns, field by field, the larger of c and o (items are announced by an
+// "added" event and again by a "done" one; each is counted once), with the containers,
+// which are counted once wherever first seen, summed.
+func (c ToolCalls) atLeast(o ToolCalls) ToolCalls {
+	return ToolCalls{
+		WebSearch: max(c.WebSearch, o.WebSearch), FileSearch: max(c.FileSearch, o.FileSearch),
+		CodeInterpreter: max(c.CodeInterpreter, o.CodeInterpreter), ImageGeneration: max(c.ImageGeneration, o.ImageGeneration),
+		Computer: max(c.Computer, o.Computer), MCP: max(c.MCP, o.MCP), Containers: c.Containers + o.Containers,
+	}
+}
+
+func (c *ToolCalls) add(o ToolCalls) {
+	c.WebSearch += o.WebSearch
+	c.FileSearch += o.FileSearch
+	c.CodeInterpreter += o.CodeInterpreter
+	c.ImageGeneration += o.ImageGeneration
+	c.Computer += o.Computer
+	c.MCP += o.MCP
+	c.Containers += o.Containers
 }
 
 // wireUsage accepts both usage shapes: chat/completions/embeddings
@@ -43,12 +102,19 @@ type wireUsage struct {
 	PromptTokensDetails     *wireDetails `json:"prompt_tokens_details"`
 	CompletionTokensDetails *wireDetails `json:"completion_tokens_details"`
 	InputTokensDetails      *wireDetails `json:"input_tokens_details"`
+	InputTokenDetails       *wireDetails `json:"input_token_details"` // transcription usage
 	OutputTokensDetails     *wireDetails `json:"output_tokens_details"`
 }
 
 type wireDetails struct {
 	CachedTokens    *float64 `json:"cached_tokens"`
 	ReasoningTokens *float64 `json:"reasoning_tokens"`
+	AudioTokens     *float64 `json:"audio_tokens"`
+	ImageTokens     *float64 `json:"image_tokens"`
+	// The prompt-cache write count has no settled name in OpenAI's usage yet; both
+	// spellings in use are read.
+	CacheWriteTokens    *float64 `json:"cache_write_tokens"`
+	CacheCreationTokens *float64 `json:"cache_creation_tokens"`
 }
 
 // decodeUsage decodes a captured usage value. ok is false for null, for
@@ -71,17 +137,30 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 	}
 	u.PromptTokens = count(prompt)
 	u.CompletionTokens = count(completion)
-	for _, d := range []*wireDetails{w.PromptTokensDetails, w.InputTokensDetails} {
-		if d != nil && d.CachedTokens != nil {
-			u.CachedTokens = count(d.CachedTokens)
+	for _, d := range []*wireDetails{w.PromptTokensDetails, w.InputTokensDetails, w.InputTokenDetails} {
+		if d == nil {
+			continue
 		}
+		setCount(&u.CachedTokens, d.CachedTokens)
+		setCount(&u.AudioPromptTokens, d.AudioTokens)
+		setCount(&u.ImagePromptTokens, d.ImageTokens)
+		setCount(&u.CacheWriteTokens, first(d.CacheWriteTokens, d.CacheCreationTokens))
 	}
 	for _, d := range []*wireDetails{w.CompletionTokensDetails, w.OutputTokensDetails} {
-		if d != nil && d.ReasoningTokens != nil {
-			u.ReasoningTokens = count(d.ReasoningTokens)
+		if d == nil {
+			continue
 		}
+		setCount(&u.ReasoningTokens, d.ReasoningTokens)
+		setCount(&u.AudioCompletionTokens, d.AudioTokens)
+		setCount(&u.ImageCompletionTokens, d.ImageTokens)
 	}
 	return u, true, nil
+}
+
+func setCount(dst *int64, f *float64) {
+	if f != nil {
+		*dst = count(f)
+	}
 }
 
 func first(a, b *float64) *float64 {

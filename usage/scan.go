@@ -29,6 +29,8 @@ type scanner struct {
 
 	// capture of one actRaw value
 	capturing bool
+	capEach   bool // hand the value to onEach when it is complete
+	onEach    func(slot, []byte)
 	capSlot   slot
 	capFrom   int
 	capLong   bool
@@ -231,7 +233,7 @@ func (s *scanner) current() *node {
 func (s *scanner) beginValue(data []byte, i int) int {
 	n := s.current()
 	if n != nil && n.act == actRaw {
-		s.capturing, s.capSlot, s.capFrom, s.capLong = true, n.slot, i, false
+		s.capturing, s.capSlot, s.capFrom, s.capLong, s.capEach = true, n.slot, i, false, n.each
 		s.caps[n.slot] = s.caps[n.slot][:0]
 	}
 	switch c := data[i]; {
@@ -272,6 +274,9 @@ func (s *scanner) valueDone(end int64, data []byte, i int) {
 		s.appendCap(data[s.capFrom:i])
 		s.capturing = false
 		s.capSet[s.capSlot] = !s.capLong
+		if s.capEach && !s.capLong && s.onEach != nil {
+			s.onEach(s.capSlot, s.caps[s.capSlot])
+		}
 	}
 	if len(s.stack) == 0 {
 		s.st, s.done = sDone, true

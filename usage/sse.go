@@ -269,7 +269,13 @@ func (m *Meter) responseEvent() {
 		if !m.hasUsage {
 			m.pending = append(m.pending, m.evText...)
 		}
-	case "response.completed", "response.incomplete", "response.failed":
+	case "response.output_item.added":
+		m.evCalls.add(m.calls)
+	case "response.output_item.done":
+		m.evDone.add(m.calls)
+	case "response.completed", "response.incomplete", "response.failed", "response.cancelled":
 		m.complete = true
+		m.final, m.haveFinal = m.calls, true
 	}
+	m.calls = ToolCalls{}
 }
