@@ -152,7 +152,16 @@ func standInOptions(t *testing.T, bs *bootstrapv3.Bootstrap, extProcAddr, upstre
 	if respAttrs == nil {
 		respAttrs = []string{}
 	}
+	up, err := configs.Cluster(bs, r.GetRoute().GetCluster())
+	require.NoError(t, err)
+	upOpts, err := configs.HTTPProtocolOptions(up)
+	require.NoError(t, err)
 	return envoy.Options{
+		NormalizePath:                h.GetNormalizePath().GetValue(),
+		MergeSlashes:                 h.GetMergeSlashes(),
+		PathWithEscapedSlashesAction: h.GetPathWithEscapedSlashesAction(),
+		DownstreamHTTP1Trailers:      h.GetHttpProtocolOptions().GetEnableTrailers(),
+		UpstreamHTTP1Trailers:        upOpts.GetExplicitHttpConfig().GetHttpProtocolOptions().GetEnableTrailers(),
 		ExtProcAddr:            extProcAddr,
 		Upstream:               upstream,
 		RoutePrefix:            r.GetMatch().GetPrefix(),

@@ -89,7 +89,7 @@ func TestConfigsRouteAndUpstream(t *testing.T) {
 			require.NoError(t, err)
 			h, err := configs.HCM(l)
 			require.NoError(t, err)
-			require.True(t, h.GetNormalizePath().GetValue() && h.GetMergeSlashes(), "Proxide meters by path prefix: normalise first")
+			require.NoError(t, configs.CheckHCMPathHandling(h), "Envoy normalises paths before Proxide sees them (defence in depth)")
 
 			r, err := configs.Route(h, "openai_v1")
 			require.NoError(t, err)
@@ -162,6 +162,9 @@ func TestConfigsStandInAgrees(t *testing.T) {
 	require.Equal(t, envoy.DefaultMessageTimeout, o.MessageTimeout)
 	require.Equal(t, envoy.DefaultMaxMessageTimeout, o.MaxMessageTimeout)
 	require.Empty(t, cmpMode(o.ProcessingMode))
+	require.True(t, o.NormalizePath && o.MergeSlashes, "the stand-in normalises paths like the config")
+	require.Equal(t, configs.WantEscapedSlashes, o.PathWithEscapedSlashesAction)
+	require.False(t, o.DownstreamHTTP1Trailers || o.UpstreamHTTP1Trailers, "the configs keep Envoy's HTTP/1 default: trailers dropped")
 }
 
 // TestConfigsDriveStandIn runs the full gateway exercise (auth and key swap,
@@ -226,6 +229,47 @@ func TestConfigsLoaderRejects(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.want)
 		})
+	}
+}
+
+// TestConfigsPathHandling: every shipped config normalises paths in the
+// connection manager in front of ext_proc (normalize_path, merge_slashes,
+// escaped slashes rejected). Proxide canonicalises paths itself; this is
+// defence in depth, so the router, Proxide and OpenAI read one path.
+func TestConfigsPathHandling(t *testing.T) {
+	for _, name := range configs.Names() {
+		t.Run(name, func(t *testing.T) {
+			bs, err := configs.Load(name)
+			require.NoError(t, err)
+			require.NoError(t, configs.CheckPathHandling(bs))
+		})
+	}
+}
+
+// TestConfigsPathHandlingRequired proves CheckPathHandling fails for a
+// config that drops or weakens any of the three settings.
+func TestConfigsPathHandlingRequired(t *testing.T) {
+	for _, name := range configs.Names() {
+		good, err := configs.Raw(name)
+		require.NoError(t, err)
+		tests := []struct{ name, old, new, want string }{
+			{"normalize_path off", "normalize_path: true", "normalize_path: false", "normalize_path"},
+			{"normalize_path missing", "normalize_path: true\n", "# removed\n", "normalize_path"},
+			{"merge_slashes missing", "merge_slashes: true\n", "# removed\n", "merge_slashes"},
+			{"escaped slashes unescaped", "path_with_escaped_slashes_action: REJECT_REQUEST", "path_with_escaped_slashes_action: UNESCAPE_AND_FORWARD", "UNESCAPE_AND_FORWARD"},
+			{"escaped slashes kept", "path_with_escaped_slashes_action: REJECT_REQUEST", "path_with_escaped_slashes_action: KEEP_UNCHANGED", "KEEP_UNCHANGED"},
+			{"escaped slashes default", "path_with_escaped_slashes_action: REJECT_REQUEST\n", "# removed\n", "IMPLEMENTATION_SPECIFIC_DEFAULT"},
+		}
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				require.Equal(t, 1, strings.Count(string(good), tt.old), "the test's anchor must match once")
+				bs, err := configs.ParseBootstrap([]byte(strings.Replace(string(good), tt.old, tt.new, 1)))
+				require.NoError(t, err)
+				err = configs.CheckPathHandling(bs)
+				require.ErrorContains(t, err, tt.want)
+				require.ErrorContains(t, err, `listener "openai"`)
+			})
+		}
 	}
 }
 

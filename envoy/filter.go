@@ -32,6 +32,7 @@ type filter struct {
 	start time.Time
 	done  chan struct{} // closed when the exchange ends: helpers stop
 
+	path                  string // :path as the filter chain gets it
 	stream                *extStream
 	processingComplete    bool
 	protocolConfigSent    bool
@@ -49,10 +50,12 @@ type filter struct {
 	upstreamServiceTimeMS int64
 }
 
-func newFilter(s *StandIn, w http.ResponseWriter, r *http.Request) *filter {
+// newFilter starts one exchange; path is :path after the connection
+// manager's normalisation.
+func newFilter(s *StandIn, w http.ResponseWriter, r *http.Request, path string) *filter {
 	f := &filter{
-		s: s, cfg: s.cfg, w: w, r: r, ctx: r.Context(),
-		log:   s.cfg.Logger.With("method", r.Method, "path", r.URL.Path),
+		s: s, cfg: s.cfg, w: w, r: r, ctx: r.Context(), path: path,
+		log:   s.cfg.Logger.With("method", r.Method, "path", path),
 		start: time.Now(), done: make(chan struct{}),
 		up: upstream{resp: make(chan upstreamResult, 1)},
 	}
@@ -119,7 +122,9 @@ func (f *filter) decodeHeaders() {
 	if st.noBody {
 		st.completeBodyAvailable = true
 	} else {
-		f.reqBody = startBodySource(f.r.Body, nil, f.done)
+		// Go fills r.Trailer once the body hit EOF.
+		tr := trailerSource(f.r.ProtoMajor, f.cfg.DownstreamHTTP1Trailers, func() http.Header { return f.r.Trailer })
+		f.reqBody = startBodySource(f.r.Body, nil, tr, f.done)
 		f.reqSource = f.reqBody
 	}
 	cont := true
@@ -140,10 +145,11 @@ func (f *filter) decodeHeaders() {
 // responseSource is what enters the encoder path: an upstream response or a
 // local reply generated before any response existed.
 type responseSource struct {
-	headers *headerMap
-	noBody  bool
-	body    []byte         // local reply body, delivered at once
-	reader  bodyReadCloser // upstream body
+	headers  *headerMap
+	noBody   bool
+	body     []byte            // local reply body, delivered at once
+	reader   bodyReadCloser    // upstream body
+	trailers func() *headerMap // the upstream's trailers after EOF, nil if dropped
 }
 
 // encodeHeaders is Filter::encodeHeaders.
@@ -175,7 +181,7 @@ func (f *filter) encodeHeaders(src responseSource) {
 		return
 	}
 	if src.reader != nil {
-		f.respBody = startBodySource(src.reader, f.cfg.ResponseChunkSplit, f.done)
+		f.respBody = startBodySource(src.reader, f.cfg.ResponseChunkSplit, src.trailers, f.done)
 		return
 	}
 	f.onData(st, src.body, true)
@@ -186,6 +192,13 @@ func (f *filter) onRequestData(ev dataEvent) {
 		// A broken request body means the client went away.
 		f.reqBody = nil
 		f.onClientGone()
+		return
+	}
+	if ev.trailers != nil {
+		f.reqBody = nil
+		if !f.decodeAborted {
+			f.onTrailers(f.dec, ev.trailers)
+		}
 		return
 	}
 	if ev.eos {
@@ -204,6 +217,11 @@ func (f *filter) onResponseData(ev dataEvent) {
 		f.respBody = nil
 		f.s.stats.upstreamFailures.Add(1)
 		f.resetDownstream("upstream_reset_after_response_started")
+		return
+	}
+	if ev.trailers != nil {
+		f.respBody = nil
+		f.onTrailers(f.enc, ev.trailers)
 		return
 	}
 	if ev.eos {
@@ -273,16 +291,13 @@ func (f *filter) requestHeaderMap() *headerMap {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	path := r.RequestURI
-	if path == "" {
-		path = r.URL.RequestURI()
-	}
 	h := &headerMap{}
 	h.add(":authority", r.Host)
-	h.add(":path", path)
+	h.add(":path", f.path)
 	h.add(":method", r.Method)
 	h.add(":scheme", scheme)
 	h.addHTTPHeader(r.Header)
+	addTrailerDeclaration(h, r.Trailer)
 	if v, ok := h.get("expect"); ok && v == "100-continue" {
 		h.remove("expect") // Envoy answers 100-continue itself
 	}

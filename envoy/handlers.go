@@ -171,10 +171,15 @@ func (f *filter) handleHeadersResponse(st *procState, resp *extprocv3.HeadersRes
 		case st.completeBodyAvailable && st.bodyMode != extprocfilterv3.ProcessingMode_NONE:
 			if st.hasBuffered {
 				// The whole body arrived while the headers were out: one
-				// message, handled as BUFFERED whatever the mode.
-				f.sendBodyChunk(st, cbBufferedBody, st.buffered, true)
+				// message, handled as BUFFERED whatever the mode, with
+				// end_of_stream=false when trailers follow.
+				f.sendBodyChunk(st, cbBufferedBody, st.buffered, !st.trailersAvailable)
 				return nil
 			}
+			// Trailers but no body at all: Envoy (late 2025) returns here
+			// without continuing, which leaves the stream stuck until a
+			// timeout; the stand-in carries on as for a message without a
+			// body (finalizeContinueResponse).
 		case st.bodyMode == extprocfilterv3.ProcessingMode_BUFFERED:
 			return nil // keep holding the headers until the body is complete
 		case st.bodyMode == extprocfilterv3.ProcessingMode_STREAMED:
@@ -196,6 +201,12 @@ func (f *filter) handleHeadersResponse(st *procState, resp *extprocv3.HeadersRes
 			}
 			return nil
 		}
+	}
+	if st.sendTrailers && st.trailersAvailable {
+		// finalizeContinueResponse: trailers came in while the headers were
+		// out and the processor wants no body: send them now, keep holding.
+		f.sendTrailers(st)
+		return nil
 	}
 	st.headersMutable = false
 	st.continueIfNecessary()
@@ -268,7 +279,13 @@ func (f *filter) handleBodyResponse(st *procState, resp *extprocv3.BodyResponse)
 		return errSpurious
 	}
 	st.headersMutable = false
-	if shouldContinue {
+	if st.sendTrailers && st.trailersAvailable && len(st.queue) == 0 {
+		// Trailers are in and no body reply is pending: they go next, and
+		// everything held waits for their reply.
+		f.sendTrailers(st)
+		return nil
+	}
+	if shouldContinue || (st.trailersAvailable && len(st.queue) == 0) {
 		st.continueIfNecessary()
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
 
 // Defaults mirror the example envoy.yaml in ENVOY-EXTPROC.md §7.
@@ -74,6 +75,30 @@ type Options struct {
 	// (request: request.id, request.path, request.method, source.address,
 	// xds.route_name; response: response.code); an empty non-nil slice sends none.
 	RequestAttributes, ResponseAttributes []string
+	// NormalizePath, MergeSlashes and PathWithEscapedSlashesAction are the
+	// connection manager's normalize_path, merge_slashes and
+	// path_with_escaped_slashes_action (zero values: Envoy's defaults, off
+	// and KEEP_UNCHANGED). They rewrite :path before ext_proc sees it and
+	// before routing; a rejected path gets 400 and no ext_proc stream. The
+	// shipped configs set all three (REJECT_REQUEST).
+	NormalizePath                bool
+	MergeSlashes                 bool
+	PathWithEscapedSlashesAction hcmv3.HttpConnectionManager_PathWithEscapedSlashesAction
+	// KeepRawPath ignores the three settings above: ext_proc sees the
+	// client's path exactly as sent, so tests can check Proxide's own
+	// canonicalisation whatever the Envoy config says.
+	KeepRawPath bool
+	// DownstreamHTTP1Trailers is the connection manager's
+	// http_protocol_options.enable_trailers. Envoy's HTTP/1 codec drops
+	// trailers unless it is set: an HTTP/1.1 client's request trailers never
+	// reach ext_proc, and response trailers are not sent to it. HTTP/2
+	// clients always get trailers.
+	DownstreamHTTP1Trailers bool
+	// UpstreamHTTP1Trailers is enable_trailers in the upstream cluster's
+	// http_protocol_options (the stand-in talks HTTP/1.1 upstream, like the
+	// shipped configs): without it response trailers from the upstream are
+	// dropped before ext_proc, and request trailers are not sent upstream.
+	UpstreamHTTP1Trailers bool
 	// ResponseChunkSplit optionally re-splits every upstream read into several
 	// chunks (several response_body messages). Nil sends one message per read.
 	ResponseChunkSplit func(b []byte) [][]byte
@@ -128,6 +153,9 @@ func newConfig(o Options) (*config, error) {
 		c.MaxMessageTimeout = DefaultMaxMessageTimeout
 	case c.MaxMessageTimeout < 0:
 		c.MaxMessageTimeout = 0
+	}
+	if _, ok := hcmv3.HttpConnectionManager_PathWithEscapedSlashesAction_name[int32(c.PathWithEscapedSlashesAction)]; !ok {
+		errs = append(errs, fmt.Errorf("envoy: PathWithEscapedSlashesAction %d unknown", c.PathWithEscapedSlashesAction))
 	}
 	if c.StatusOnError == 0 {
 		c.StatusOnError = DefaultStatusOnError

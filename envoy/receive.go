@@ -145,6 +145,10 @@ func (f *filter) onReceiveMessage(resp *extprocv3.ProcessingResponse) {
 	case *extprocv3.ProcessingResponse_ResponseBody:
 		lastBody = f.enc.isLastBodyResponse()
 		err = f.handleBodyResponse(f.enc, v.ResponseBody)
+	case *extprocv3.ProcessingResponse_RequestTrailers:
+		err = f.handleTrailersResponse(f.dec, v.RequestTrailers)
+	case *extprocv3.ProcessingResponse_ResponseTrailers:
+		err = f.handleTrailersResponse(f.enc, v.ResponseTrailers)
 	case *extprocv3.ProcessingResponse_ImmediateResponse:
 		f.s.stats.immediateResponses.Add(1)
 		f.s.stats.messagesReceived.Add(1)
@@ -154,8 +158,7 @@ func (f *filter) onReceiveMessage(resp *extprocv3.ProcessingResponse) {
 		f.sendImmediateResponse(v.ImmediateResponse)
 		return
 	default:
-		// Trailers replies (no trailers are ever sent), streamed immediate
-		// responses and empty replies are all spurious.
+		// Streamed immediate responses and empty replies are spurious.
 		err = fmt.Errorf("%w: unhandled message", errSpurious)
 	}
 	switch {
@@ -205,8 +208,12 @@ func (f *filter) closeIfLastResponse(resp *extprocv3.ProcessingResponse, lastBod
 		last = lastBody && f.enc.noExternalProcess()
 	case *extprocv3.ProcessingResponse_ResponseHeaders:
 		last = f.enc.noBody || (f.enc.bodyMode == extprocfilterv3.ProcessingMode_NONE && !f.enc.sendTrailers)
+	case *extprocv3.ProcessingResponse_RequestTrailers:
+		last = f.enc.noExternalProcess()
 	case *extprocv3.ProcessingResponse_ResponseBody:
 		last = lastBody
+	case *extprocv3.ProcessingResponse_ResponseTrailers:
+		last = true
 	}
 	if last {
 		f.closeStreamMaybeGraceful()

@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net/http"
@@ -25,11 +26,32 @@ import (
 // ext_proc encoder path like in Envoy; once the client has response headers
 // only a reset is possible, done with panic(http.ErrAbortHandler).
 //
-// Not emulated: trailers (none are ever sent or forwarded, so trailer modes
-// have no effect), FULL_DUPLEX_STREAMED and GRPC body modes (rejected by New,
+// Trailers follow Envoy's onTrailers and handleTrailersResponse. Request
+// trailers come from an HTTP/2 client, or an HTTP/1.1 chunked one when
+// DownstreamHTTP1Trailers is set (Envoy's HTTP/1 codec drops them
+// otherwise); response trailers come from the upstream when
+// UpstreamHTTP1Trailers is set. When trailers follow a body, the last body
+// message has end_of_stream=false, in every body mode: a BUFFERED body is
+// sent as one message when the trailers arrive, still with
+// end_of_stream=false. With the direction's trailer mode SKIP nothing more is
+// sent and the trailers are forwarded after the last body reply; with SEND a
+// request_trailers / response_trailers message follows once no body reply is
+// pending, it is timed like any message, its TrailersResponse
+// header_mutation is applied to the trailers, and (close optimisation) the
+// response_trailers reply is the stream's last. A TrailersResponse nobody
+// asked for is spurious. Trailers are forwarded upstream and to the client
+// like Envoy's codecs do (HTTP/1 only when enabled and chunked).
+//
+// Before the filter chain the connection manager's path handling runs
+// (normalize_path, merge_slashes, path_with_escaped_slashes_action, see
+// Options; KeepRawPath turns it off): ext_proc sees the normalised :path,
+// and a rejected path gets 400 without an ext_proc stream.
+//
+// Not emulated: FULL_DUPLEX_STREAMED and GRPC body modes (rejected by New,
 // a mode_override to them is ignored and counted), observability mode,
 // send_body_without_waiting_for_header_response, dynamic metadata, gRPC
-// (application/grpc) local replies, local_reply_config, retries.
+// (application/grpc) local replies, local_reply_config, retries, an
+// HTTP/2 upstream.
 type StandIn struct {
 	cfg        *config
 	conn       *grpc.ClientConn
@@ -61,6 +83,10 @@ func New(opts Options) (*StandIn, error) {
 		DisableCompression:  true,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     60 * time.Second,
+		// HTTP/1.1 only, like the shipped configs' upstream cluster
+		// (explicit_http_config: http_protocol_options): trailers then
+		// follow the HTTP/1 codec's rules.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	return &StandIn{
 		cfg: cfg, conn: conn,
@@ -76,14 +102,34 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // ServeHTTP proxies one request through the ext_proc filter.
 func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stats.requests.Add(1)
-	if !strings.HasPrefix(r.URL.Path, s.cfg.RoutePrefix) {
+	raw := r.RequestURI
+	if raw == "" {
+		raw = r.URL.RequestURI()
+	}
+	path, action := s.cfg.normalizePath(raw)
+	switch action {
+	case pathReject:
+		// The HCM answers before creating the filter chain: no ext_proc.
+		s.stats.pathRejects.Add(1)
+		s.cfg.Logger.Info("access", "status", http.StatusBadRequest, "details", "path_normalization_failed", "path", raw)
+		w.Header().Set("Server", "envoy")
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	case pathRedirect:
+		s.stats.pathRedirects.Add(1)
+		w.Header().Set("Server", "envoy")
+		w.Header().Set("Location", path)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
+	if !strings.HasPrefix(path, s.cfg.RoutePrefix) {
 		// The catch-all route: direct_response 404 with ext_proc disabled.
 		s.stats.directResponses.Add(1)
 		w.Header().Set("Server", "envoy")
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	f := newFilter(s, w, r)
+	f := newFilter(s, w, r, path)
 	f.run()
 	f.cleanup()
 	f.log.Info("access", "status", f.status, "details", f.details,

@@ -21,8 +21,7 @@ func (d direction) String() string {
 }
 
 // callbackState is ProcessorState::CallbackState: which reply the direction
-// waits for. Trailers are never sent (see StandIn), so there is no
-// TrailersCallback.
+// waits for.
 type callbackState int
 
 const (
@@ -31,6 +30,7 @@ const (
 	cbBufferedBody
 	cbStreamedBody
 	cbBufferedPartialBody
+	cbTrailers
 )
 
 // chunk is a body chunk sent in STREAMED/BUFFERED_PARTIAL mode and queued
@@ -47,7 +47,7 @@ type procState struct {
 	limit int // buffer limit: 413/500 in BUFFERED, watermark otherwise
 
 	sendHeaders  bool
-	sendTrailers bool // recorded for the close optimisation only
+	sendTrailers bool // trailer mode SEND
 	bodyMode     extprocfilterv3.ProcessingMode_BodySendMode
 
 	cb                 callbackState
@@ -63,6 +63,10 @@ type procState struct {
 	bodyReplaced          bool
 	partialBodyProcessed  bool
 	attributesSent        bool
+
+	trailers          *headerMap // held at this filter; nil once forwarded
+	trailersAvailable bool       // trailers arrived: the body is complete, no data eos
+	trailersSent      bool       // the trailers message went to the processor
 
 	buffered    []byte // data held by the filter manager (StopIterationAndBuffer)
 	hasBuffered bool
@@ -211,14 +215,39 @@ func (st *procState) release() {
 }
 
 // continueIfNecessary resumes a paused direction: headers, then the data the
-// filter manager buffered, with end_stream if the body is complete.
+// filter manager buffered, then the trailers held here. end_stream goes on
+// the data only when the body is complete and no trailers follow.
 func (st *procState) continueIfNecessary() {
 	if !st.paused {
 		return
 	}
 	st.paused = false
 	data := st.takeBuffered()
-	st.forward(data, st.completeBodyAvailable && len(st.queue) == 0)
+	if !st.trailersAvailable {
+		st.forward(data, st.completeBodyAvailable && len(st.queue) == 0)
+		return
+	}
+	st.forward(data, false)
+	if len(st.queue) > 0 {
+		st.paused = true // chunks still out: the trailers wait for them
+		return
+	}
+	st.forwardTrailers()
+}
+
+// forwardTrailers passes the held trailers on; they end the direction.
+func (st *procState) forwardTrailers() {
+	if st.trailers == nil || st.eosForwarded {
+		return
+	}
+	st.release()
+	if st.eosForwarded {
+		return
+	}
+	t := st.trailers
+	st.trailers = nil
+	st.eosForwarded = true
+	st.f.deliverTrailers(st.dir, t)
 }
 
 // clearAsyncState abandons the pending call: queued chunks are re-injected

@@ -7,6 +7,8 @@ import "sync/atomic"
 type Stats struct {
 	Requests                 int64 // HTTP requests served
 	DirectResponses          int64 // requests outside RoutePrefix (404, ext_proc disabled)
+	PathRejects              int64 // paths the connection manager refused (400, no ext_proc)
+	PathRedirects            int64 // paths redirected to their unescaped form (307)
 	StreamsStarted           int64 // Process streams opened
 	StreamsClosed            int64 // streams closed by the stand-in or ended OK by the server
 	StreamsFailed            int64 // streams that ended with a gRPC error
@@ -30,6 +32,7 @@ type Stats struct {
 
 type counters struct {
 	requests, directResponses                         atomic.Int64
+	pathRejects, pathRedirects                        atomic.Int64
 	streamsStarted, streamsClosed, streamsFailed      atomic.Int64
 	messagesSent, messagesReceived, spuriousMessages  atomic.Int64
 	messageTimeouts                                   atomic.Int64
@@ -47,6 +50,8 @@ func (s *StandIn) Stats() Stats {
 	return Stats{
 		Requests:                 c.requests.Load(),
 		DirectResponses:          c.directResponses.Load(),
+		PathRejects:              c.pathRejects.Load(),
+		PathRedirects:            c.pathRedirects.Load(),
 		StreamsStarted:           c.streamsStarted.Load(),
 		StreamsClosed:            c.streamsClosed.Load(),
 		StreamsFailed:            c.streamsFailed.Load(),

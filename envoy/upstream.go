@@ -17,10 +17,11 @@ type bodyReadCloser = io.ReadCloser
 type upstream struct {
 	headers  *headerMap // released request headers
 	released bool
-	pending  []byte // released body bytes not yet handed to the request
+	pending  []byte     // released body bytes not yet handed to the request
+	trailers *headerMap // released trailers (they end the body)
 	eos      bool
 	started  bool
-	writer   *queue[[]byte] // streams the body when it is not complete at start
+	writer   *queue[bodyItem] // streams the body when it is not complete at start
 	cancel   context.CancelFunc
 	resp     chan upstreamResult
 	body     io.ReadCloser // the upstream response body, closed at the end
@@ -47,10 +48,13 @@ func (f *filter) pumpUpstream() {
 		return
 	}
 	if len(u.pending) > 0 {
-		u.writer.push(u.pending)
+		u.writer.push(bodyItem{data: u.pending})
 		u.pending = nil
 	}
 	if u.eos {
+		if u.trailers != nil {
+			u.writer.push(bodyItem{trailers: u.trailers})
+		}
 		u.writer.close()
 		u.writer = nil
 	}
@@ -69,7 +73,8 @@ func (f *filter) startUpstream() {
 	// content-length if any, else chunked encoding.
 	var body io.Reader = http.NoBody
 	contentLength := int64(0)
-	var pw *io.PipeWriter
+	var streamed *upstreamBody
+	var trailer http.Header
 	if !f.dec.noBody {
 		contentLength = -1
 		if v, ok := h.get("content-length"); ok {
@@ -77,13 +82,20 @@ func (f *filter) startUpstream() {
 				contentLength = n
 			}
 		}
+		// Envoy's HTTP/1 codec sends trailers only with enable_trailers and
+		// chunked encoding (no content-length).
+		if f.cfg.UpstreamHTTP1Trailers && contentLength < 0 {
+			trailer = http.Header{}
+		}
 		if u.eos {
 			body = io.NopCloser(bytes.NewReader(u.pending)) // hides the length from Go
 			u.pending = nil
+			if trailer != nil && u.trailers != nil {
+				u.trailers.httpHeader(trailer)
+			}
 		} else {
-			var pr *io.PipeReader
-			pr, pw = io.Pipe()
-			body = pr
+			streamed = &upstreamBody{q: newQueue[bodyItem](), done: f.done, trailer: trailer}
+			body = streamed
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, firstValue(h, ":method"), target, body)
@@ -102,11 +114,11 @@ func (f *filter) startUpstream() {
 	if _, ok := req.Header["User-Agent"]; !ok {
 		req.Header["User-Agent"] = []string{""} // keep Go from adding its own
 	}
-	if pw != nil {
-		u.writer = newQueue[[]byte]()
-		go pipeBody(u.writer, pw, f.done)
+	req.Trailer = trailer
+	if streamed != nil {
+		u.writer = streamed.q
 		if len(u.pending) > 0 {
-			u.writer.push(u.pending)
+			u.writer.push(bodyItem{data: u.pending})
 			u.pending = nil
 		}
 	}
@@ -124,23 +136,49 @@ func (f *filter) startUpstream() {
 	}()
 }
 
-// pipeBody copies queued body bytes into the request body pipe.
-func pipeBody(q *queue[[]byte], pw *io.PipeWriter, done <-chan struct{}) {
-	for {
-		b, ok := q.pop(done)
+// bodyItem is a piece of the request body released to the router, or its
+// trailers.
+type bodyItem struct {
+	data     []byte
+	trailers *headerMap
+}
+
+// errExchangeEnded cuts the upstream request body when the exchange ends.
+var errExchangeEnded = errors.New("envoy: exchange ended")
+
+// upstreamBody streams released request body pieces into the upstream
+// request. The HTTP client reads it on its own goroutine, the one that
+// writes the trailers after EOF, so filling req.Trailer here, and only here,
+// keeps the map out of a data race with the client.
+type upstreamBody struct {
+	q       *queue[bodyItem]
+	done    <-chan struct{}
+	cur     []byte
+	trailer http.Header // the upstream request's Trailer map; nil drops trailers
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	for len(b.cur) == 0 {
+		it, ok := b.q.pop(b.done)
 		if !ok {
-			break
+			select {
+			case <-b.done:
+				return 0, errExchangeEnded
+			default:
+				return 0, io.EOF
+			}
 		}
-		if _, err := pw.Write(b); err != nil {
-			return
+		if it.trailers != nil {
+			if b.trailer != nil {
+				it.trailers.httpHeader(b.trailer)
+			}
+			continue
 		}
+		b.cur = it.data
 	}
-	select {
-	case <-done:
-		_ = pw.CloseWithError(errors.New("envoy: exchange ended"))
-	default:
-		_ = pw.Close()
-	}
+	n := copy(p, b.cur)
+	b.cur = b.cur[n:]
+	return n, nil
 }
 
 // upstreamURL applies the route's prefix_rewrite to the (possibly mutated)
@@ -170,12 +208,15 @@ func (f *filter) onUpstreamResponse(res upstreamResult) {
 	h := &headerMap{}
 	h.add(":status", strconv.Itoa(resp.StatusCode))
 	h.addHTTPHeader(resp.Header)
+	addTrailerDeclaration(h, resp.Trailer)
 	// The router adds this before the filters see the response.
 	h.add("x-envoy-upstream-service-time", strconv.FormatInt(f.upstreamServiceTimeMS, 10))
 	noBody := resp.Body == http.NoBody || resp.ContentLength == 0
 	src := responseSource{headers: h, noBody: noBody}
 	if !noBody {
 		src.reader = resp.Body
+		// Go fills resp.Trailer once the body hit EOF.
+		src.trailers = trailerSource(resp.ProtoMajor, f.cfg.UpstreamHTTP1Trailers, func() http.Header { return resp.Trailer })
 	}
 	f.encodeHeaders(src)
 }
@@ -205,11 +246,13 @@ func (f *filter) cancelUpstream() {
 	}
 }
 
-// dataEvent is one body callback: data, end of stream, or a read error.
+// dataEvent is one body callback: data, end of stream, trailers (which end
+// the stream too), or a read error.
 type dataEvent struct {
-	data []byte
-	eos  bool
-	err  error
+	data     []byte
+	eos      bool
+	trailers *headerMap
+	err      error
 }
 
 type bodySource struct {
@@ -221,8 +264,10 @@ type bodySource struct {
 const readSize = 32 << 10
 
 // startBodySource reads rd in a goroutine; every read becomes one event, or
-// several when split re-cuts it. The last event has eos (possibly empty).
-func startBodySource(rd io.Reader, split func([]byte) [][]byte, done <-chan struct{}) *bodySource {
+// several when split re-cuts it. The last event has eos (possibly empty),
+// unless trailers (asked for at EOF, when trailers is not nil) follow: then
+// the last data event has no eos and a trailers event ends the stream.
+func startBodySource(rd io.Reader, split func([]byte) [][]byte, trailers func() *headerMap, done <-chan struct{}) *bodySource {
 	src := &bodySource{c: make(chan dataEvent), exited: make(chan struct{})}
 	emit := func(ev dataEvent) bool {
 		select {
@@ -243,18 +288,28 @@ func startBodySource(rd io.Reader, split func([]byte) [][]byte, done <-chan stru
 			}
 			n, err := rd.Read(buf)
 			eof := errors.Is(err, io.EOF)
+			var tr *headerMap
+			if eof && trailers != nil {
+				tr = trailers()
+			}
 			if n > 0 {
 				pieces := splitPieces(bytes.Clone(buf[:n]), split)
 				for i, p := range pieces {
-					if !emit(dataEvent{data: p, eos: eof && i == len(pieces)-1}) {
+					if !emit(dataEvent{data: p, eos: eof && tr == nil && i == len(pieces)-1}) {
 						return
 					}
 				}
 				if eof {
+					if tr != nil {
+						emit(dataEvent{trailers: tr})
+					}
 					return
 				}
 			}
 			switch {
+			case eof && tr != nil:
+				emit(dataEvent{trailers: tr})
+				return
 			case eof:
 				emit(dataEvent{eos: true})
 				return

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
@@ -22,6 +23,12 @@ func (noopLedger) Reserve(context.Context, budget.ReserveRequest) (budget.Admiss
 
 func (noopLedger) Settle(context.Context, budget.SettleRequest) (budget.SettleResult, error) {
 	return budget.SettleResult{}, nil
+}
+
+func (noopLedger) Extend(context.Context, []budget.Lease) error           { return nil }
+func (noopLedger) Hold(context.Context, budget.HoldRequest) (bool, error) { return true, nil }
+func (noopLedger) Contexts(_ context.Context, _ string, keys []string, _ time.Time) ([]int64, error) {
+	return make([]int64, len(keys)), nil
 }
 
 // passthrough is the no-op baseline: an ext_proc server that answers every

@@ -2,18 +2,45 @@ package extproc
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"strconv"
 	"strings"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/pricing"
+	"github.com/proxide/proxide/endpoints"
 	"github.com/proxide/proxide/usage"
+)
+
+// phase is where one exchange stands. It only moves forward, and only once the
+// reply that moves it was sent to Envoy.
+type phase uint8
+
+const (
+	// phaseRequestHeaders: nothing answered yet; the request headers come first.
+	phaseRequestHeaders phase = iota
+	// phaseRequestBody: the headers were answered; a metered request waits for
+	// its body, which decides admission. Nothing went upstream yet.
+	phaseRequestBody
+	// phaseUpstream: the request went on towards OpenAI (admitted and
+	// reserved when metered); the response headers come next.
+	phaseUpstream
+	// phaseResponse: the response headers were answered; body chunks follow.
+	phaseResponse
+	// phaseDone: a local reply ended the exchange, or Envoy was told to stop
+	// consulting us.
+	phaseDone
+)
+
+// kind says how Proxide treats the request.
+type kind uint8
+
+const (
+	kindFree    kind = iota // costs nothing: released after the request headers
+	kindMetered             // priced, reserved before it goes upstream, settled from the response
+	kindAllowed             // paid but unmeterable, allowed by policy: counted, released
+	kindFetch               // fetches a result whose charge is held (a background response)
 )
 
 // exchange is the state of one HTTP request as Envoy walks it through the
@@ -21,171 +48,154 @@ import (
 // for (or pipelines, for response chunks) our answers in order, so the state
 // needs no locking.
 type exchange struct {
-	s   *Server
-	log *slog.Logger
+	s     *Server
+	log   *slog.Logger
+	phase phase
 
 	clientID string
-	endpoint usage.Endpoint
-	metered  bool // a priced endpoint: body buffered, reservation taken
-	ended    bool // an ImmediateResponse was sent: Envoy ends the stream
+	route    endpoints.Route
+	endpoint usage.Endpoint // the request parser and meter of a metered route
+	kind     kind
+	method   string
+	path     endpoints.Path
 
-	body       []byte // request body chunks, when Envoy sends more than one
-	bodyChunks int
+	// The request body, by Envoy's request body mode: BUFFERED sends it in one
+	// message (end_of_stream false when trailers follow); STREAMED in chunks,
+	// of which we hold the tail back until the request is admitted.
+	bodyMode filterv3.ProcessingMode_BodySendMode
+	body     []byte
+	held     int // bytes of body withheld from Envoy (STREAMED)
 
 	req        usage.Request
-	price      pricing.TierPrice
-	tier       string
+	est        estimate
 	rule       budget.Rule
 	resID      string
-	estimate   int64
-	reserved   bool // a reservation is outstanding
+	reserved   bool // a reservation is outstanding (not settled, not held)
+	forwarded  bool // the admitted request went upstream (its reply was sent)
 	injected   bool // we added stream_options.include_usage
-	forwarded  bool // the request went upstream
 	status     int  // upstream status, 0 until the response headers
 	compressed bool // the response is encoded: it cannot be metered
 	meter      *usage.Meter
+	// heldID is the id of a background response's held charge, once held.
+	heldID string
 }
 
 func (s *Server) newExchange() *exchange {
-	return &exchange{s: s, log: s.opts.Logger}
+	return &exchange{s: s, log: s.opts.Logger, bodyMode: filterv3.ProcessingMode_BUFFERED}
+}
+
+// advance enters the phase a sent reply leads to.
+func (x *exchange) advance(next phase) {
+	if next == phaseUpstream || next == phaseResponse {
+		x.forwarded = true
+	}
+	if next > x.phase {
+		x.phase = next
+	}
+	if next == phaseUpstream && x.reserved {
+		x.s.holdLease(x) // renewed while the request runs
+	}
 }
 
 // handle answers one message from Envoy with the reply that message expects
 // (or an ImmediateResponse), never an error: a failure inside Proxide must not
-// turn into a gRPC error that Envoy maps to a bare 500. nil means "close the
-// stream OK" (Envoy continues unprocessed).
-func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+// become a gRPC error, which Envoy maps to a bare 500 or, failing open, lets
+// the request through unmetered. It also returns the phase the exchange enters
+// once the reply is sent. A nil reply closes the stream OK (Envoy carries on
+// unprocessed); that is only ever done for requests that cost nothing.
+func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, phase) {
+	if pc := req.GetProtocolConfig(); pc != nil {
+		x.bodyMode = pc.GetRequestBodyMode()
+	}
 	switch r := req.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
-		return x.onRequestHeaders(r.RequestHeaders)
-	case *extprocv3.ProcessingRequest_RequestBody:
-		return x.onRequestBody(ctx, r.RequestBody)
-	case *extprocv3.ProcessingRequest_RequestTrailers:
-		if x.metered && !x.reserved && !x.ended && x.bodyChunks > 0 {
-			// The body ended without an end_of_stream chunk because trailers followed.
-			if resp := x.admit(ctx, false); resp != nil {
-				return resp
-			}
-			x.forwarded = true
+		if x.phase != phaseRequestHeaders {
+			return x.protocolError("a second request_headers message on one stream")
 		}
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
+		return x.onRequestHeaders(ctx, r.RequestHeaders)
+	case *extprocv3.ProcessingRequest_RequestBody:
+		switch {
+		case x.phase == phaseRequestBody && x.kind == kindMetered:
+			return x.onRequestBody(ctx, r.RequestBody)
+		case x.phase == phaseRequestBody || x.phase == phaseUpstream:
+			// A free request whose release Envoy did not apply (mode_override
+			// not allowed): it only passes.
+			return continueBody(), x.phase
+		}
+		return x.protocolError("request_body out of order")
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		switch {
+		case x.phase == phaseRequestBody && x.kind == kindMetered:
+			// Trailers (mode SEND) follow a body that was never marked complete:
+			// what arrived is the whole body.
+			return x.onRequestTrailers()
+		case x.phase == phaseRequestBody || x.phase == phaseUpstream:
+			return trailersReply(true), x.phase
+		}
+		return x.protocolError("request_trailers out of order")
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		if x.phase == phaseRequestBody && x.kind == kindMetered {
+			// By construction a metered request reaches the response only after
+			// its body was admitted; Envoy skipped the body (body mode NONE, a
+			// mode_override elsewhere). It must not pass free.
+			return x.unseenBody()
+		}
+		if x.phase != phaseUpstream && !(x.phase == phaseRequestBody && x.kind != kindMetered) {
+			return x.protocolError("response_headers out of order")
+		}
 		return x.onResponseHeaders(ctx, r.ResponseHeaders)
 	case *extprocv3.ProcessingRequest_ResponseBody:
-		return x.onResponseBody(ctx, r.ResponseBody)
+		if x.phase != phaseResponse {
+			return x.protocolError("response_body before response_headers")
+		}
+		return x.onResponseBody(ctx, r.ResponseBody), phaseResponse
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
+		if x.phase != phaseResponse {
+			return x.protocolError("response_trailers out of order")
+		}
+		// The body ended without an end_of_stream chunk because trailers
+		// followed: the response is complete.
+		x.settleResponse(ctx)
+		return trailersReply(false), phaseResponse
 	default:
 		// A message this server does not know (a newer Envoy's oneof). Any
-		// reply would be spurious; closing the stream OK makes Envoy carry on
-		// unprocessed, which is the honest answer.
-		return nil
-	}
-}
-
-func (x *exchange) onRequestHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
-	s := x.s
-	hm := h.GetHeaders()
-	if rid, ok := headerLookup(hm, "x-request-id"); ok {
-		x.log = x.log.With("request_id", rid)
-	}
-	path, _ := headerLookup(hm, ":path")
-	method, _ := headerLookup(hm, ":method")
-	endpoint, _ := s.route(path)
-	x.endpoint = endpoint
-	x.metered = endpoint != usage.Other && strings.EqualFold(method, "POST") && !h.GetEndOfStream()
-
-	if s.opts.Keys != nil && s.opts.Keys.Enabled() {
-		authz, _ := headerLookup(hm, "authorization")
-		if _, err := s.opts.Keys.Authenticate(authz, auth.ScopeGateway); err != nil {
-			return x.reject(authFailure(err))
+		// reply would be spurious. A free request may carry on unprocessed; a
+		// metered one is refused rather than let through unmetered.
+		if x.kind == kindMetered && x.phase < phaseUpstream {
+			return x.protocolError("an unknown ext_proc message")
 		}
+		return nil, phaseDone
 	}
-
-	id, ok := headerLookup(hm, s.opts.ClientIDHeader)
-	if !ok || id == "" {
-		if s.opts.DefaultClientID == "" {
-			return x.reject(openAIError(400, "missing_client_id", "missing_client_id", s.opts.ClientIDHeader,
-				"Missing "+s.opts.ClientIDHeader+" header: every request must name its client."))
-		}
-		id = s.opts.DefaultClientID
-	}
-	if err := budget.ValidClientID(id); err != nil {
-		return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
-			"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()))
-	}
-	x.clientID = id
-	x.log = x.log.With("client_id", id)
-
-	mutation := &extprocv3.HeaderMutation{RemoveHeaders: []string{"accept-encoding"}}
-	if s.opts.UpstreamKey != "" {
-		mutation.SetHeaders = append(mutation.SetHeaders, setHeader("authorization", "Bearer "+s.opts.UpstreamKey))
-	}
-	if !s.opts.KeepClientID {
-		mutation.RemoveHeaders = append(mutation.RemoveHeaders, s.opts.ClientIDHeader)
-	}
-
-	if !x.metered {
-		s.opts.Metrics.Request(x.endpoint.String(), "unmetered")
-		return &extprocv3.ProcessingResponse{
-			Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{
-				Response: &extprocv3.CommonResponse{HeaderMutation: mutation},
-			}},
-			ModeOverride: releaseAfterHeaders,
-		}
-	}
-	if r, blocked := s.blocked.get(id, s.opts.Now()); blocked {
-		return x.reject(x.refuse(r, s.opts.Now()))
-	}
-	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
-		RequestHeaders: &extprocv3.HeadersResponse{Response: &extprocv3.CommonResponse{HeaderMutation: mutation}},
-	}}
 }
 
-func (x *exchange) reject(resp *extprocv3.ProcessingResponse) *extprocv3.ProcessingResponse {
-	x.ended = true
-	return resp
+// protocolError ends an exchange whose messages Envoy would never send in
+// this order (a misconfigured filter or a hostile caller on the ext_proc
+// port). Whatever went upstream is charged by finish.
+func (x *exchange) protocolError(what string) (*extprocv3.ProcessingResponse, phase) {
+	x.log.Error("ext_proc protocol error; refusing the request", "problem", what, "phase", x.phase)
+	x.s.opts.Metrics.Request(x.opName(), "protocol_error")
+	return openAIError(500, "proxide_protocol_error", "proxide_protocol_error", "",
+		"Proxide received ext_proc messages out of order ("+what+"); the request was refused."), phaseDone
 }
 
-func authFailure(err error) *extprocv3.ProcessingResponse {
-	if errors.Is(err, auth.ErrMissingScope) {
-		return openAIError(403, "invalid_request_error", "insufficient_scope", "",
-			"This Proxide key may not send gateway traffic (it lacks the gateway scope).")
-	}
-	msg := "Incorrect API key provided. Use a Proxide key (prox-…) in the Authorization header."
-	if errors.Is(err, auth.ErrMissingKey) {
-		msg = "You didn't provide an API key. Send a Proxide key as 'Authorization: Bearer prox-…'."
-	}
-	return openAIError(401, "invalid_request_error", "invalid_api_key", "", msg)
+// unseenBody refuses a metered request whose body Proxide never saw: it may
+// already have been processed upstream, so it is refused at the response
+// headers (the client gets no result to use) and logged loudly.
+func (x *exchange) unseenBody() (*extprocv3.ProcessingResponse, phase) {
+	x.log.Error("metered request reached the response without its body; refusing (check the Envoy request body mode)",
+		"path", x.path.Suffix)
+	x.s.opts.Metrics.Request(x.opName(), "protocol_error")
+	return openAIError(500, "proxide_protocol_error", "request_body_not_seen", "",
+		"Proxide never saw this request's body, so it could not be metered; the response was withheld. "+
+			"Envoy must send metered request bodies (request_body_mode BUFFERED)."), phaseDone
 }
 
-func (x *exchange) onRequestBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	cont := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
-	if !x.metered || x.reserved {
-		return cont
+// opName labels the request in metrics: the operation, or "other".
+func (x *exchange) opName() string {
+	if x.route.Operation != "" {
+		return string(x.route.Operation)
 	}
-	x.bodyChunks++
-	if !b.GetEndOfStream() || x.bodyChunks > 1 {
-		// Not the BUFFERED mode we asked for: collect the pieces and decide on the last.
-		x.body = append(x.body, b.GetBody()...)
-		if !b.GetEndOfStream() {
-			return cont
-		}
-	} else {
-		x.body = b.GetBody()
-	}
-	if resp := x.admit(ctx, x.bodyChunks == 1); resp != nil {
-		return resp
-	}
-	x.forwarded = true
-	if x.injected {
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{
-			Response: &extprocv3.CommonResponse{
-				// A rewritten BUFFERED body needs a matching content-length or Envoy answers 500.
-				HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(x.body)))}},
-				BodyMutation:   &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: x.body}},
-			},
-		}}}
-	}
-	return cont
+	return "other"
 }
+
+func lower(s string) string { return strings.ToLower(s) }

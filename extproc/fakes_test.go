@@ -50,6 +50,10 @@ type fakeLedger struct {
 	admit    func(budget.ReserveRequest) (budget.Admission, error)
 	reserves []budget.ReserveRequest
 	settles  []budget.SettleRequest
+	extends  [][]budget.Lease
+	holds    []budget.HoldRequest
+	contexts map[string]int64 // remembered context sizes by key
+	holdErr  error
 }
 
 var _ Ledger = (*fakeLedger)(nil)
@@ -68,7 +72,37 @@ func (l *fakeLedger) Settle(_ context.Context, s budget.SettleRequest) (budget.S
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.settles = append(l.settles, s)
+	for _, r := range s.Remember {
+		if l.contexts == nil {
+			l.contexts = map[string]int64{}
+		}
+		l.contexts[r.Key] = r.Tokens
+	}
 	return budget.SettleResult{}, nil
+}
+
+func (l *fakeLedger) Extend(_ context.Context, leases []budget.Lease) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.extends = append(l.extends, leases)
+	return nil
+}
+
+func (l *fakeLedger) Hold(_ context.Context, h budget.HoldRequest) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holds = append(l.holds, h)
+	return l.holdErr == nil, l.holdErr
+}
+
+func (l *fakeLedger) Contexts(_ context.Context, _ string, keys []string, _ time.Time) ([]int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]int64, len(keys))
+	for i, k := range keys {
+		out[i] = l.contexts[k]
+	}
+	return out, nil
 }
 
 type staticRules struct{ rule budget.Rule }

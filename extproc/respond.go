@@ -75,9 +75,13 @@ func marshalJSON(v any) []byte {
 
 func strPtr(s string) *string { return &s }
 
-// immediate builds a local reply with a JSON body.
+// immediate builds a local reply with a JSON body. Every refusal Proxide makes
+// carries x-should-retry: false, which the official SDKs obey: they would
+// otherwise retry 429s and 5xx (after sleeping on retry-after), and a looping
+// agent would get its answer instead of loop_detected.
 func immediate(code int, details string, body []byte, extra ...*corev3.HeaderValueOption) *extprocv3.ProcessingResponse {
-	headers := append([]*corev3.HeaderValueOption{setHeader("content-type", "application/json")}, extra...)
+	headers := append([]*corev3.HeaderValueOption{setHeader("content-type", "application/json"),
+		setHeader("x-should-retry", "false")}, extra...)
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{
 		ImmediateResponse: &extprocv3.ImmediateResponse{
 			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(code)},
@@ -88,27 +92,42 @@ func immediate(code int, details string, body []byte, extra ...*corev3.HeaderVal
 	}}
 }
 
-// openAIError answers with OpenAI's error shape, which every SDK parses.
+// openAIError answers with OpenAI's error shape, which every SDK parses:
+// message, type, param (null when none) and code (the type when none).
 func openAIError(code int, errType, errCode, param, message string) *extprocv3.ProcessingResponse {
 	e := apiError{Message: message, Type: errType}
-	if errCode != "" {
-		e.Code = strPtr(errCode)
+	if errCode == "" {
+		errCode = errType
 	}
+	e.Code = strPtr(errCode)
 	if param != "" {
 		e.Param = strPtr(param)
 	}
-	return immediate(code, "proxide_"+errType, marshalJSON(map[string]any{"error": e}))
+	return immediate(code, "proxide_"+errCode, marshalJSON(map[string]any{"error": e}))
 }
 
-// budgetError is exactly the 402 body of DESIGN.md; field order matters to
-// people reading it, so it is a struct, not a map.
+// endpointNotMetered refuses a paid endpoint Proxide cannot meter.
+func endpointNotMetered(endpoint, why string) *extprocv3.ProcessingResponse {
+	return openAIError(403, "invalid_request_error", "endpoint_not_metered", "",
+		fmt.Sprintf("The endpoint %s costs money but %s, so Proxide refuses it to keep your budget. "+
+			"An operator can allow it with endpoints.unmetered: allow (globally or for a budget rule).", endpoint, why))
+}
+
+// budgetError is exactly the 402 body of DESIGN.md, plus the code and param
+// every OpenAI error carries and, for a strict rule's refusal, the request's
+// estimate and what is left; field order matters to people reading it, so it
+// is a struct, not a map.
 type budgetError struct {
-	Type      string  `json:"type"`
-	Message   string  `json:"message"`
-	ClientID  string  `json:"client_id"`
-	LimitType string  `json:"limit_type"`
-	LimitUSD  float64 `json:"limit_usd"`
-	SpentUSD  float64 `json:"spent_usd"`
+	Type               string   `json:"type"`
+	Message            string   `json:"message"`
+	ClientID           string   `json:"client_id"`
+	LimitType          string   `json:"limit_type"`
+	LimitUSD           float64  `json:"limit_usd"`
+	SpentUSD           float64  `json:"spent_usd"`
+	Code               string   `json:"code"`
+	Param              *string  `json:"param"`
+	RequestEstimateUSD *float64 `json:"request_estimate_usd,omitempty"`
+	RemainingUSD       *float64 `json:"remaining_usd,omitempty"`
 }
 
 // budgetExceeded answers 402 with retry-after = seconds until the period resets.
@@ -118,25 +137,39 @@ func budgetExceeded(clientID string, ex budget.Exceeded, now time.Time) *extproc
 	if ex.Kind == budget.Monthly {
 		kind = "Monthly"
 	}
-	body := marshalJSON(map[string]budgetError{"error": {
+	e := budgetError{
 		Type:      "budget_exceeded",
 		Message:   fmt.Sprintf("%s budget limit of $%.2f exceeded for client %s", kind, limitUSD, clientID),
 		ClientID:  clientID,
 		LimitType: string(ex.Kind),
 		LimitUSD:  limitUSD,
-		SpentUSD:  math.Round(float64(ex.SpentNano)/1e3) / 1e6,
-	}})
+		SpentUSD:  usd6(ex.SpentNano),
+		Code:      "budget_exceeded",
+	}
+	if ex.DoesNotFit {
+		est, rem := usd6(ex.EstimateNano), usd6(ex.RemainingNano)
+		e.RequestEstimateUSD, e.RemainingUSD = &est, &rem
+		e.Message = fmt.Sprintf("%s budget limit of $%.2f for client %s: this request may cost up to $%.6f and $%.6f is left. "+
+			"Lower max_tokens / max_completion_tokens / max_output_tokens (or n, or max_tool_calls) so that its worst case fits.",
+			kind, limitUSD, clientID, est, rem)
+	}
+	body := marshalJSON(map[string]budgetError{"error": e})
 	retry := int64(math.Ceil(ex.Period.RetryAfter(now).Seconds()))
 	return immediate(402, "proxide_budget_exceeded", body, setHeader("retry-after", strconv.FormatInt(retry, 10)))
 }
 
-// loopError is the loop_detected body of DESIGN.md.
+// usd6 is nano-USD as USD rounded to 6 decimals.
+func usd6(nano int64) float64 { return math.Round(float64(nano)/1e3) / 1e6 }
+
+// loopError is the loop_detected body of DESIGN.md, with code and param.
 type loopError struct {
-	Type          string `json:"type"`
-	Message       string `json:"message"`
-	ClientID      string `json:"client_id"`
-	Repeats       int    `json:"repeats"`
-	WindowSeconds int64  `json:"window_seconds"`
+	Type          string  `json:"type"`
+	Message       string  `json:"message"`
+	ClientID      string  `json:"client_id"`
+	Repeats       int     `json:"repeats"`
+	WindowSeconds int64   `json:"window_seconds"`
+	Code          string  `json:"code"`
+	Param         *string `json:"param"`
 }
 
 // loopDetected refuses a looping client (or one still in its cooldown) with
@@ -151,7 +184,7 @@ func loopDetected(clientID string, v loop.Verdict, code int, window time.Duratio
 	}
 	body := marshalJSON(map[string]loopError{"error": {
 		Type: "loop_detected", Message: msg, ClientID: clientID, Repeats: v.Repeats,
-		WindowSeconds: int64(window / time.Second),
+		WindowSeconds: int64(window / time.Second), Code: "loop_detected",
 	}})
 	return immediate(code, "proxide_loop_detected", body, setHeader("retry-after", strconv.FormatInt(retry, 10)))
 }

@@ -1,7 +1,13 @@
 // Package extproc is Proxide's ext_proc server: one state machine per HTTP
 // request, driven by Envoy over a bidirectional gRPC stream. It authenticates,
-// identifies the client, reserves the estimated cost before the request goes
+// identifies the client, reserves the worst-case cost before the request goes
 // upstream, meters the response as it streams back and settles the real cost.
+//
+// A request reads top to bottom by phase: request_headers.go (auth, client,
+// route), request_body.go (estimate, reserve, reply), estimate.go (the worst
+// case), response.go (response headers and chunks), settle.go (what is
+// charged, exactly once), leases.go (reservations live as long as their
+// requests).
 package extproc
 
 import (
@@ -10,8 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
-	"strings"
+	"sync"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -26,15 +31,22 @@ import (
 )
 
 // Ledger is the part of the budget ledger a request needs: one round trip to
-// admit (check + reserve) and one to settle.
+// admit (check + reserve) and one to settle, lease renewals for requests that
+// run long, held charges for results fetched later, and remembered context
+// sizes for multi-turn requests.
 type Ledger interface {
 	Reserve(ctx context.Context, r budget.ReserveRequest) (budget.Admission, error)
 	Settle(ctx context.Context, s budget.SettleRequest) (budget.SettleResult, error)
+	Extend(ctx context.Context, leases []budget.Lease) error
+	Hold(ctx context.Context, h budget.HoldRequest) (bool, error)
+	Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error)
 }
 
-// Pricer resolves a model's price for a service tier.
+// Pricer resolves a model's prices for one request (tier, long context,
+// region) and the per-call tool fees.
 type Pricer interface {
-	Lookup(model, serviceTier string) (pricing.TierPrice, pricing.Price, bool, error)
+	LookupFor(model string, q pricing.Quote) (pricing.TierPrice, pricing.Price, bool, error)
+	ToolFees() pricing.ToolFees
 }
 
 // RuleResolver finds the budget rule of a client.
@@ -67,15 +79,39 @@ type Options struct {
 	DefaultClientID string // used when the header is missing; "" → 400 missing_client_id
 	KeepClientID    bool   // forward the client-id header upstream (default: strip it)
 
-	// PathPrefixes are removed from :path before matching an endpoint
-	// (default "/openai/v1", "/v1").
+	// PathPrefixes are the API prefixes of :path (default "/openai/v1", "/v1").
 	PathPrefixes []string
 
-	DefaultMaxOutputTokens int64         // reserved when a request sets no max (default 4096)
-	ReservationTTL         time.Duration // a dead sidecar's reservation is released after this (default 10m)
-	BlockCacheTTL          time.Duration // how long a settled-over-limit client is refused at the headers without a ledger call (default 1s)
-	SettleTimeout          time.Duration // bound on the final ledger call once Envoy is gone (default 5s)
-	Usage                  usage.Options
+	// DefaultMaxOutputTokens, when > 0, is reserved for a request that sets no
+	// output limit instead of the model's max_output_tokens. Below the model's
+	// maximum it breaks the worst-case bound: an explicit opt-in.
+	DefaultMaxOutputTokens int64
+	// DefaultMaxToolCalls bounds the built-in tool calls of a Responses request
+	// that sets no max_tool_calls (default 8).
+	DefaultMaxToolCalls int64
+	// DefaultServiceTier is the tier a request with service_tier unset, "auto"
+	// or "default" is reserved at: the project's configured default
+	// ("default"; "priority" for a project that defaults to priority).
+	DefaultServiceTier string
+	// Region is the data-residency region of the upstream ("eu", "us"; "" for
+	// none): prices carry the model's regional uplift.
+	Region string
+	// ReservationTTL is how long a reservation outlives its sidecar: leases are
+	// renewed every third of it while the request runs (default 2m).
+	ReservationTTL time.Duration
+	// BackgroundTTL is how long a background response's held charge waits for
+	// its result before it is charged as estimated (default 6h).
+	BackgroundTTL time.Duration
+	// ContextTTL is how long a stored response's context size is remembered
+	// (default 30 days, as OpenAI keeps stored responses).
+	ContextTTL    time.Duration
+	BlockCacheTTL time.Duration // how long a settled-over-limit client is refused at the headers without a ledger call (default 1s)
+	SettleTimeout time.Duration // bound on the final ledger call once Envoy is gone (default 5s)
+	Usage         usage.Options
+	// Unmetered is the global policy for paid endpoints Proxide cannot meter:
+	// budget.UnmeteredRefuse (default) or budget.UnmeteredAllow; rules may
+	// override it.
+	Unmetered budget.EndpointPolicy
 
 	// Loop holds the global loop_detection settings; each rule may override
 	// them (budget.Rule.Loop). LoopStatus is the refusal status (default 429).
@@ -92,8 +128,11 @@ type Options struct {
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 	opts     Options
-	prefixes []string
 	blocked  *blockCache
+	contexts *contextCache
+
+	leaseMu sync.Mutex
+	leases  map[*exchange]struct{} // requests holding a reservation
 }
 
 // New checks the options and fills defaults.
@@ -114,21 +153,33 @@ func New(opts Options) (*Server, error) {
 	if opts.ClientIDHeader == "" {
 		opts.ClientIDHeader = "x-proxide-client-id"
 	}
-	opts.ClientIDHeader = strings.ToLower(opts.ClientIDHeader)
+	opts.ClientIDHeader = lower(opts.ClientIDHeader)
 	if len(opts.PathPrefixes) == 0 {
 		opts.PathPrefixes = []string{"/openai/v1", "/v1"}
 	}
-	if opts.DefaultMaxOutputTokens <= 0 {
-		opts.DefaultMaxOutputTokens = 4096
+	if opts.DefaultMaxToolCalls <= 0 {
+		opts.DefaultMaxToolCalls = 8
+	}
+	if opts.DefaultServiceTier == "" {
+		opts.DefaultServiceTier = "default"
 	}
 	if opts.ReservationTTL <= 0 {
-		opts.ReservationTTL = 10 * time.Minute
+		opts.ReservationTTL = 2 * time.Minute
+	}
+	if opts.BackgroundTTL <= 0 {
+		opts.BackgroundTTL = 6 * time.Hour
+	}
+	if opts.ContextTTL <= 0 {
+		opts.ContextTTL = 30 * 24 * time.Hour
 	}
 	if opts.BlockCacheTTL == 0 {
 		opts.BlockCacheTTL = time.Second
 	}
 	if opts.SettleTimeout <= 0 {
 		opts.SettleTimeout = 5 * time.Second
+	}
+	if opts.Unmetered == budget.UnmeteredInherit {
+		opts.Unmetered = budget.UnmeteredRefuse
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -146,13 +197,8 @@ func New(opts Options) (*Server, error) {
 		}
 		opts.Calendar = cal
 	}
-	// Longest prefix first, without trailing slashes, so "/openai/v1" wins over "/v1".
-	prefixes := make([]string, 0, len(opts.PathPrefixes))
-	for _, p := range opts.PathPrefixes {
-		prefixes = append(prefixes, strings.TrimRight(p, "/"))
-	}
-	sort.Slice(prefixes, func(i, j int) bool { return len(prefixes[i]) > len(prefixes[j]) })
-	return &Server{opts: opts, prefixes: prefixes, blocked: newBlockCache(100_000)}, nil
+	return &Server{opts: opts, blocked: newBlockCache(100_000), contexts: newContextCache(100_000),
+		leases: make(map[*exchange]struct{})}, nil
 }
 
 // ForgetAllBlocked empties the local refusal cache: the rules changed, so
@@ -163,9 +209,11 @@ func (s *Server) ForgetAllBlocked() { s.blocked.forgetAll() }
 // rule changed, so the very next request is decided by the ledger again.
 func (s *Server) ForgetBlocked(clientID string) { s.blocked.forget(clientID) }
 
-// Process runs one HTTP request's exchange. Envoy closing the stream (io.EOF,
-// Canceled) is the normal end, not an error: whatever was reserved and not yet
-// settled is settled then.
+// Process runs one HTTP request's exchange. The exchange's phase advances
+// only once its reply was sent: a request whose body reply never reached
+// Envoy was never forwarded and is released, not charged. Envoy closing the
+// stream (io.EOF, Canceled) is the normal end, not an error: whatever was
+// reserved and not yet settled is settled then.
 func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 	ctx := stream.Context()
 	s.opts.Metrics.StreamStarted()
@@ -181,30 +229,18 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			x.log.Warn("ext_proc stream receive failed", "err", err)
 			return err
 		}
-		resp := x.handle(ctx, req)
+		resp, next := x.handle(ctx, req)
 		if resp == nil {
 			return nil
 		}
 		if err := stream.Send(resp); err != nil {
-			// Envoy is gone; finish() settles what was used.
+			// Envoy is gone; finish() settles by the phase reached.
 			x.log.Debug("ext_proc stream send failed", "err", err)
 			return nil
 		}
-		if x.ended {
+		x.advance(next)
+		if x.phase == phaseDone {
 			return nil
 		}
 	}
-}
-
-// route maps a request path to an endpoint; ok is false outside the prefixes.
-func (s *Server) route(path string) (usage.Endpoint, bool) {
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
-		path = path[:i]
-	}
-	for _, p := range s.prefixes {
-		if strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') {
-			return usage.EndpointFor(path[len(p):]), true
-		}
-	}
-	return usage.Other, false
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -306,11 +307,12 @@ func TestOverBudgetAnswersExact402(t *testing.T) {
 	require.NotNil(t, ir)
 	require.Equal(t, 402, int(ir.GetStatus().GetCode()))
 	require.JSONEq(t, `{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345",
-		"client_id":"user-12345","limit_type":"daily","limit_usd":0.50,"spent_usd":0.52}}`, string(ir.GetBody()))
-	require.Equal(t, `{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345","client_id":"user-12345","limit_type":"daily","limit_usd":0.5,"spent_usd":0.52}}`, string(ir.GetBody()))
+		"client_id":"user-12345","limit_type":"daily","limit_usd":0.50,"spent_usd":0.52,"code":"budget_exceeded","param":null}}`, string(ir.GetBody()))
+	require.Equal(t, `{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345","client_id":"user-12345","limit_type":"daily","limit_usd":0.5,"spent_usd":0.52,"code":"budget_exceeded","param":null}}`, string(ir.GetBody()))
 	_, h, _ := immediateOf(t, out[1])
 	// 15:30 UTC → 8.5 hours to midnight.
 	require.Equal(t, "30600", h["retry-after"])
+	require.Equal(t, "false", h["x-should-retry"], "the SDKs must not retry a refusal")
 	require.Equal(t, "application/json", h["content-type"])
 	require.Empty(t, f.ledger.settles, "a refused request holds no reservation")
 
@@ -332,10 +334,11 @@ func TestMonthlyLimitMessage(t *testing.T) {
 	require.NoError(t, err)
 	p := cal.Periods(fixedNow)
 	resp := budgetExceeded("team-a", budget.Exceeded{Kind: budget.Monthly, LimitNano: 5_000_000_000, SpentNano: 5_000_000_123, Period: p.Month}, fixedNow)
-	require.JSONEq(t, `{"error":{"type":"budget_exceeded","message":"Monthly budget limit of $5.00 exceeded for client team-a","client_id":"team-a","limit_type":"monthly","limit_usd":5.00,"spent_usd":5.0}}`,
+	require.JSONEq(t, `{"error":{"type":"budget_exceeded","message":"Monthly budget limit of $5.00 exceeded for client team-a","client_id":"team-a","limit_type":"monthly","limit_usd":5.00,"spent_usd":5.0,"code":"budget_exceeded","param":null}}`,
 		string(resp.GetImmediateResponse().GetBody()))
 	// Two days and 8.5 hours until December.
-	require.Equal(t, "203400", string(resp.GetImmediateResponse().GetHeaders().GetSetHeaders()[1].GetHeader().GetRawValue()))
+	_, h, _ := immediateOf(t, resp)
+	require.Equal(t, "203400", h["retry-after"])
 }
 
 func TestLedgerDownRefusesWith503(t *testing.T) {
@@ -346,7 +349,8 @@ func TestLedgerDownRefusesWith503(t *testing.T) {
 	out := f.run(t, nil, chatHeaders(), reqBody(`{"model":"gpt-4o-mini","messages":[]}`))
 	code, _, body := immediateOf(t, out[1])
 	require.Equal(t, 503, code)
-	require.Equal(t, "budget_ledger_unavailable", body["error"].(map[string]any)["code"])
+	require.Equal(t, "budget_unavailable", body["error"].(map[string]any)["code"])
+	require.Equal(t, "budget_unavailable", body["error"].(map[string]any)["type"])
 }
 
 func TestBadBodiesAnswer400(t *testing.T) {
@@ -409,15 +413,16 @@ func TestCutStreamChargesPromptAndStreamedTokens(t *testing.T) {
 	}
 }
 
-func TestClientGoneBeforeResponseChargesPrompt(t *testing.T) {
+func TestClientGoneBeforeResponseChargesTheWorstCase(t *testing.T) {
+	// The request went upstream and OpenAI may finish it: what it cost is
+	// unknown, so the reservation is charged, marked estimated.
 	f := newFixture(t, nil)
 	f.run(t, status.Error(codes.Canceled, "gone"), chatHeaders(), reqBody(`{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}`))
 	require.Len(t, f.ledger.settles, 1)
 	s := f.ledger.settles[0]
 	require.True(t, s.Estimated)
-	require.Positive(t, s.Tokens.Prompt)
-	require.Zero(t, s.Tokens.Completion)
-	require.Positive(t, s.ActualNano)
+	require.Equal(t, f.ledger.reserves[0].EstimateNano, s.ActualNano)
+	require.Equal(t, int64(16384), s.Tokens.Completion, "gpt-4o's max_output_tokens")
 }
 
 func TestEndpointsAreMetered(t *testing.T) {
@@ -446,26 +451,76 @@ func TestEndpointsAreMetered(t *testing.T) {
 	}
 }
 
-func TestBodyInPiecesIsAdmittedWithoutRewrite(t *testing.T) {
-	f := newFixture(t, nil)
+func TestBufferedBodyBeforeTrailersIsTheWholeBody(t *testing.T) {
+	// An HTTP/2 client that sends request trailers: Envoy delivers the
+	// BUFFERED body with end_of_stream false, and with trailer mode SKIP
+	// nothing follows. The body is admitted at once: nothing goes upstream
+	// without a reservation.
 	body := `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
-	first := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
-		RequestBody: &extprocv3.HttpBody{Body: []byte(body[:20]), EndOfStream: false}}}
-	out := f.run(t, nil, chatHeaders(), first, reqBody(body[20:]))
-	require.Len(t, out, 3)
-	require.Nil(t, out[1].GetRequestBody().GetResponse(), "the first piece passes")
-	require.Nil(t, out[2].GetRequestBody().GetResponse().GetBodyMutation(), "pieces already went upstream: no rewrite")
-	require.Len(t, f.ledger.reserves, 1, "admitted once the whole body is known")
-
-	// Trailers after the body: the decision is taken at the trailers.
-	f = newFixture(t, nil)
-	trailers := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestTrailers{RequestTrailers: &extprocv3.HttpTrailers{}}}
 	whole := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
 		RequestBody: &extprocv3.HttpBody{Body: []byte(body), EndOfStream: false}}}
+	f := newFixture(t, nil)
+	out := f.run(t, nil, chatHeaders(), whole)
+	require.Len(t, out, 2)
+	require.NotNil(t, out[1].GetRequestBody().GetResponse().GetBodyMutation(), "the whole body can still be rewritten (usage injected)")
+	require.Len(t, f.ledger.reserves, 1)
+	require.Len(t, f.ledger.settles, 1, "the stream ended after the body went upstream: charged")
+
+	// Trailer mode SEND: the trailers get their reply after the admission.
+	f = newFixture(t, nil)
+	trailers := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestTrailers{RequestTrailers: &extprocv3.HttpTrailers{}}}
 	out = f.run(t, nil, chatHeaders(), whole, trailers)
 	require.Len(t, out, 3)
 	require.NotNil(t, out[2].GetRequestTrailers())
 	require.Len(t, f.ledger.reserves, 1)
+
+	// Over budget: refused at the body, never forwarded.
+	f = newFixture(t, nil)
+	f.ledger.admit = func(budget.ReserveRequest) (budget.Admission, error) {
+		return budget.Admission{Exceeded: &budget.Exceeded{Kind: budget.Daily, LimitNano: 1, SpentNano: 2}}, nil
+	}
+	out = f.run(t, nil, chatHeaders(), whole)
+	code, _, _ := immediateOf(t, out[1])
+	require.Equal(t, 402, code)
+	require.Empty(t, f.ledger.settles)
+}
+
+func TestStreamedBodyIsHeldBackUntilAdmitted(t *testing.T) {
+	// Envoy configured with a STREAMED request body: each piece is answered at
+	// once, but its tail is held back, so OpenAI never has a whole body it
+	// could process before the admission.
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("word ", 2000) + `"}]}`
+	headers := chatHeaders()
+	headers.ProtocolConfig = &extprocv3.ProtocolConfiguration{RequestBodyMode: filterv3.ProcessingMode_STREAMED}
+	piece := func(b string, eos bool) *extprocv3.ProcessingRequest {
+		return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
+			RequestBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: eos}}}
+	}
+	f := newFixture(t, nil)
+	out := f.run(t, nil, headers, piece(body[:7000], false), piece(body[7000:9000], false), piece(body[9000:], true))
+	require.Len(t, out, 4)
+	var sent string
+	for _, r := range out[1:] {
+		sent += string(r.GetRequestBody().GetResponse().GetBodyMutation().GetBody())
+	}
+	require.Equal(t, body, sent, "every byte goes upstream once, in order")
+	require.Equal(t, body[:7000-tailHold], string(out[1].GetRequestBody().GetResponse().GetBodyMutation().GetBody()))
+	require.Len(t, f.ledger.reserves, 1)
+
+	// Cut before the last piece: nothing whole went upstream, nothing reserved.
+	f = newFixture(t, nil)
+	f.run(t, nil, headers, piece(body[:7000], false))
+	require.Empty(t, f.ledger.reserves)
+	require.Empty(t, f.ledger.settles)
+
+	// Refused at the last piece: the tail never goes.
+	f = newFixture(t, nil)
+	f.ledger.admit = func(budget.ReserveRequest) (budget.Admission, error) {
+		return budget.Admission{Exceeded: &budget.Exceeded{Kind: budget.Daily, LimitNano: 1, SpentNano: 2}}, nil
+	}
+	out = f.run(t, nil, headers, piece(body[:7000], false), piece(body[7000:], true))
+	code, _, _ := immediateOf(t, out[2])
+	require.Equal(t, 402, code)
 }
 
 func TestUnknownMessageClosesTheStreamOK(t *testing.T) {

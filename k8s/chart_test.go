@@ -340,6 +340,7 @@ func TestChartGatewayMatchesFrontProxy(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, configs.CheckReferences(got))
 	require.True(t, proto.Equal(want, got), "rendered gateway config differs from front-proxy.yaml")
+	require.NoError(t, configs.CheckPathHandling(got), "Envoy normalises paths in front of Proxide (defence in depth)")
 
 	d := one[appsv1.Deployment](t, r.objs, releaseName+"-envoy")
 	c := container(t, d.Spec.Template.Spec, "envoy")
@@ -365,6 +366,7 @@ ports: {grpc: 9000}
 	cm = one[corev1.ConfigMap](t, r.objs, releaseName+"-envoy")
 	got, err = configs.ParseBootstrap([]byte(cm.Data["envoy.yaml"]))
 	require.NoError(t, err)
+	require.NoError(t, configs.CheckPathHandling(got), "whatever the values")
 	l, _ = configs.Listener(got, "openai")
 	h, _ := configs.HCM(l)
 	ep, err := configs.ExtProc(h)

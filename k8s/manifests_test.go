@@ -92,6 +92,7 @@ func TestSidecarManifests(t *testing.T) {
 	got, err := configs.ParseBootstrap([]byte(one[corev1.ConfigMap](t, objs, "my-agent-envoy").Data["envoy.yaml"]))
 	require.NoError(t, err)
 	require.True(t, proto.Equal(want, got), "envoy-config.yaml differs from envoy/configs/sidecar.yaml")
+	require.NoError(t, configs.CheckPathHandling(got), "Envoy normalises paths in front of Proxide (defence in depth)")
 
 	// Proxide's config: strict keys, ext_proc on loopback at the port Envoy
 	// dials, admin on the declared container port, the key from a Secret file.

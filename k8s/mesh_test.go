@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -144,7 +145,7 @@ func TestIstioExample(t *testing.T) {
 	require.Equal(t, "networking.istio.io/v1alpha3", c.APIVersion)
 	require.NotEmpty(t, ef.GetWorkloadSelector().GetLabels(), "only opted-in workloads")
 	patches := ef.GetConfigPatches()
-	require.Len(t, patches, 2)
+	require.Len(t, patches, 3)
 
 	fp := patches[0]
 	require.Equal(t, networkingv1alpha3.EnvoyFilter_HTTP_FILTER, fp.GetApplyTo())
@@ -177,6 +178,20 @@ func TestIstioExample(t *testing.T) {
 	require.NoError(t, per.UnmarshalTo(pr))
 	require.False(t, pr.GetDisabled())
 	require.NotNil(t, pr.GetOverrides())
+
+	// Path normalisation on the connection manager the filter runs in.
+	np := patches[2]
+	require.Equal(t, networkingv1alpha3.EnvoyFilter_NETWORK_FILTER, np.GetApplyTo())
+	require.Equal(t, networkingv1alpha3.EnvoyFilter_SIDECAR_OUTBOUND, np.GetMatch().GetContext())
+	require.Equal(t, fp.GetMatch().GetListener().GetPortNumber(), np.GetMatch().GetListener().GetPortNumber(), "the listener the ext_proc filter is in")
+	require.Equal(t, configs.HCMFilter, np.GetMatch().GetListener().GetFilterChain().GetFilter().GetName())
+	require.Equal(t, networkingv1alpha3.EnvoyFilter_Patch_MERGE, np.GetPatch().GetOperation())
+	nf := &listenerv3.Filter{} // a partial HCM (MERGE): decoded strictly, not validated
+	require.NoError(t, protojson.Unmarshal(structJSON(t, np.GetPatch().GetValue()), nf))
+	require.Equal(t, configs.HCMFilter, nf.GetName())
+	hcm := &hcmv3.HttpConnectionManager{}
+	require.NoError(t, nf.GetTypedConfig().UnmarshalTo(hcm))
+	require.NoError(t, configs.CheckHCMPathHandling(hcm), "Envoy normalises paths in front of Proxide (defence in depth)")
 }
 
 func structJSON(t *testing.T, m proto.Message) []byte {
@@ -252,6 +267,10 @@ type egClientTrafficPolicy struct {
 				StreamIdleTimeout string `json:"streamIdleTimeout"`
 			} `json:"http"`
 		} `json:"timeout"`
+		Path *struct {
+			EscapedSlashesAction string `json:"escapedSlashesAction"`
+			DisableMergeSlashes  *bool  `json:"disableMergeSlashes"`
+		} `json:"path"`
 	} `json:"spec"`
 }
 
@@ -335,6 +354,14 @@ func TestEnvoyGatewayExample(t *testing.T) {
 	limit := ctp.Spec.Connection.BufferLimit.Value()
 	require.GreaterOrEqual(t, uint64(limit), wantRoute.GetRequestBodyBufferLimit().GetValue(), "bodies as large as the sidecar's fit")
 	require.Less(t, limit, int64(16<<20), "below Proxide's gRPC message limit")
+
+	// Path normalisation, as in envoy/configs (defence in depth): Envoy
+	// Gateway always sets normalize_path; slashes merged (the default, said
+	// explicitly), escaped slashes rejected (the default would redirect).
+	require.NotNil(t, ctp.Spec.Path, "ClientTrafficPolicy.spec.path")
+	require.Equal(t, "RejectRequest", ctp.Spec.Path.EscapedSlashesAction)
+	require.NotNil(t, ctp.Spec.Path.DisableMergeSlashes, "say disableMergeSlashes: false explicitly")
+	require.False(t, *ctp.Spec.Path.DisableMergeSlashes)
 }
 
 // TestMeshReadmeNamesEveryExample keeps the "which one to choose" page in

@@ -17,131 +17,133 @@ var (
 	ErrInvalidAmount = errors.New("pricing: invalid amount")
 )
 
-// Usage is the token usage of one request, as OpenAI reports it. Reasoning
-// tokens are part of CompletionTokens (OpenAI counts them there); for the
-// Responses API use input_tokens, input_tokens_details.cached_tokens and
-// output_tokens. Embeddings have only PromptTokens.
-type Usage struct{ PromptTokens, CachedTokens, CompletionTokens int64 }
-
-// Options configures a Pricer.
-type Options struct {
-	// Table is the price table; nil = Default().
-	Table *Table
-	// Fallback prices models the table does not know; nil = they are refused
-	// with ErrUnknownModel.
-	Fallback *TierPrice
-	// OnUnknown is called with the model name each time Lookup or Cost meets
-	// an unknown model, whether or not a fallback applies (for a metric).
-	// Cost calls it once. May be nil.
-	OnUnknown func(model string)
+// Usage is what one request consumed, as OpenAI reports it. The counts nest
+// like OpenAI's usage objects: PromptTokens includes the cached, cache-write,
+// audio and image prompt tokens; CachedTokens (cached_tokens) includes the
+// CachedAudioTokens; CompletionTokens includes reasoning, audio and image
+// output tokens. For the Responses API use input_tokens,
+// input_tokens_details and output_tokens. Embeddings have only
+// PromptTokens. Negative counts are 0 and every part is clamped into its
+// whole, so inconsistent counts can never price a token twice.
+type Usage struct {
+	PromptTokens, CachedTokens, CompletionTokens int64
+	// CacheWriteTokens are prompt tokens written to the prompt cache.
+	CacheWriteTokens int64
+	// AudioPromptTokens and ImagePromptTokens are the audio and image parts
+	// of PromptTokens; CachedAudioTokens the cached part of the audio.
+	AudioPromptTokens, CachedAudioTokens, ImagePromptTokens int64
+	// AudioCompletionTokens and ImageCompletionTokens are the audio and
+	// image parts of CompletionTokens (gpt-image output is all image tokens).
+	AudioCompletionTokens, ImageCompletionTokens int64
+	// Characters of input text (tts-1, tts-1-hd).
+	Characters int64
+	// InputMillis and OutputMillis are milliseconds of input audio
+	// (whisper-1) and of generated audio or video (Sora).
+	InputMillis, OutputMillis int64
+	// FeeNano is a flat amount in nano-USD added as is, such as tool-call
+	// fees or per-image prices the caller computed.
+	FeeNano int64
 }
 
-// Pricer prices requests against a table. It is immutable and safe for
-// concurrent use.
-type Pricer struct {
-	table     *Table
-	fallback  *TierPrice
-	onUnknown func(string)
-}
-
-// New returns a Pricer. The fallback price is copied.
-func New(opts Options) *Pricer {
-	p := &Pricer{table: opts.Table, onUnknown: opts.OnUnknown}
-	if p.table == nil {
-		p.table = Default()
-	}
-	if opts.Fallback != nil {
-		fb := *opts.Fallback
-		p.fallback = &fb
-	}
-	return p
-}
-
-// Lookup resolves the price for (model, serviceTier). serviceTier "flex" or
-// "priority" selects that tier when the model has it; anything else ("",
-// "auto", "default", "scale") selects Standard. known=false means the model
-// is unknown and the fallback price was used (info then holds only the
-// fallback as Standard). err wraps ErrUnknownModel, naming the model, when
-// the model is unknown and there is no fallback.
-func (p *Pricer) Lookup(model, serviceTier string) (tp TierPrice, info Price, known bool, err error) {
-	if price, ok := p.table.find(model); ok {
-		return price.tier(serviceTier), price.clone(), true, nil
-	}
-	tp, err = p.unknown(model)
-	if err != nil {
-		return TierPrice{}, Price{}, false, err
-	}
-	return tp, Price{Standard: tp}, false, nil
-}
-
-// Cost prices usage for (model, serviceTier):
-// (prompt-cached)*Input + cached*CachedInput + completion*Output, in nano-USD,
-// rounded as described in the package doc. known and err are as in Lookup.
-// Negative counts are treated as 0 and cached tokens are clamped to
-// [0, prompt].
-func (p *Pricer) Cost(model, serviceTier string, u Usage) (nanoUSD int64, known bool, err error) {
-	var tp TierPrice
-	if price, ok := p.table.find(model); ok {
-		tp, known = price.tier(serviceTier), true
-	} else if tp, err = p.unknown(model); err != nil {
-		return 0, false, err
-	}
-	nanoUSD, err = CostOf(tp, u)
-	if err != nil {
-		return 0, known, fmt.Errorf("pricing: model %q: %w", clip(model), err)
-	}
-	return nanoUSD, known, nil
-}
-
-func (p *Pricer) unknown(model string) (TierPrice, error) {
-	if p.onUnknown != nil {
-		p.onUnknown(model)
-	}
-	if p.fallback == nil {
-		return TierPrice{}, fmt.Errorf("%w %q", ErrUnknownModel, clip(model))
-	}
-	return *p.fallback, nil
-}
-
-// CostOf is the pure cost formula of Cost, for callers that already hold a
-// TierPrice. Negative prices are rejected with ErrInvalidAmount; a result
-// above math.MaxInt64 nano-USD is ErrOverflow.
+// CostOf is the pure cost formula: every count times its price, summed as
+// described in the package doc (one 128-bit sum, one rounding), plus
+// FeeNano. Negative prices are rejected with ErrInvalidAmount; a result
+// above math.MaxInt64 nano-USD is ErrOverflow, never wrapped.
 func CostOf(tp TierPrice, u Usage) (int64, error) {
-	if tp.Input < 0 || tp.CachedInput < 0 || tp.Output < 0 {
-		return 0, fmt.Errorf("%w: negative price %+v", ErrInvalidAmount, tp)
+	for _, v := range tp.components() {
+		if v < 0 {
+			return 0, fmt.Errorf("%w: negative price %+v", ErrInvalidAmount, tp)
+		}
 	}
 	prompt := max(u.PromptTokens, 0)
-	cached := min(max(u.CachedTokens, 0), prompt)
+	audio := part(u.AudioPromptTokens, prompt)
+	image := part(u.ImagePromptTokens, prompt-audio)
+	text := prompt - audio - image
+	cachedAudio := part(u.CachedAudioTokens, audio)
+	cachedText := part(max(u.CachedTokens, 0)-cachedAudio, text)
+	cacheWrite := part(u.CacheWriteTokens, text-cachedText)
+
 	completion := max(u.CompletionTokens, 0)
+	audioOut := part(u.AudioCompletionTokens, completion)
+	imageOut := part(u.ImageCompletionTokens, completion-audioOut)
 
-	// Each product is below 2^126, so the 128-bit sum of three cannot carry
-	// out; the checks below are about the final int64 only.
-	var hi, lo uint64
-	add := func(n, price int64) {
-		ph, pl := bits.Mul64(uint64(n), uint64(price))
-		var c uint64
-		lo, c = bits.Add64(lo, pl, 0)
-		hi, _ = bits.Add64(hi, ph, c)
+	// The sum is kept in units of 1e-18 USD: a token price is per 1M
+	// tokens in nano-USD, so n*price*1000 is 1e-18 USD, as is
+	// millis*perMSeconds (1e-3 s × 1e-15 USD/s).
+	var s sum
+	s.add(text-cachedText-cacheWrite, tp.Input, 1000)
+	s.add(cachedText, tp.CachedInput, 1000)
+	s.add(cacheWrite, tp.CacheWrite, 1000)
+	s.add(audio-cachedAudio, tp.AudioInput, 1000)
+	s.add(cachedAudio, tp.CachedAudioInput, 1000)
+	s.add(image, tp.ImageInput, 1000)
+	s.add(completion-audioOut-imageOut, tp.Output, 1000)
+	s.add(audioOut, tp.AudioOutput, 1000)
+	s.add(imageOut, tp.ImageOutput, 1000)
+	s.add(max(u.Characters, 0), tp.PerMCharacters, 1000)
+	s.add(max(u.InputMillis, 0), tp.InputPerMSeconds, 1)
+	s.add(max(u.OutputMillis, 0), tp.OutputPerMSeconds, 1)
+	s.add(max(u.FeeNano, 0), perNano, 1)
+	return s.nano()
+}
+
+// part clamps a sub-count into [0, whole].
+func part(n, whole int64) int64 { return min(max(n, 0), whole) }
+
+const (
+	perMillion = 1_000_000
+	// perNano is the number of 1e-18 USD units in one nano-USD.
+	perNano = 1_000_000_000
+)
+
+// sum is an unsigned 128-bit accumulator that records overflow instead of
+// wrapping; any overflow means the result is far beyond int64 nano-USD.
+type sum struct {
+	hi, lo uint64
+	over   bool
+}
+
+// add adds n*price*scale for n, price >= 0.
+func (s *sum) add(n, price int64, scale uint64) {
+	if n <= 0 || price <= 0 {
+		return
 	}
-	add(prompt-cached, tp.Input)
-	add(cached, tp.CachedInput)
-	add(completion, tp.Output)
-
-	// Round half up: floor((sum + 500_000) / 1_000_000).
+	ph, pl := bits.Mul64(uint64(n), uint64(price))
+	if scale != 1 {
+		h1, l1 := bits.Mul64(pl, scale)
+		h2, l2 := bits.Mul64(ph, scale)
+		var c uint64
+		ph, c = bits.Add64(h1, l2, 0)
+		if h2 != 0 || c != 0 {
+			s.over = true
+			return
+		}
+		pl = l1
+	}
 	var c uint64
-	lo, c = bits.Add64(lo, perMillion/2, 0)
-	hi, c = bits.Add64(hi, 0, c)
-	if c != 0 || hi >= perMillion { // quotient would not fit 64 bits
+	s.lo, c = bits.Add64(s.lo, pl, 0)
+	s.hi, c = bits.Add64(s.hi, ph, c)
+	if c != 0 {
+		s.over = true
+	}
+}
+
+// nano rounds the sum to nano-USD, halves up: floor((sum + 5e8) / 1e9).
+func (s *sum) nano() (int64, error) {
+	if s.over {
 		return 0, ErrOverflow
 	}
-	q, _ := bits.Div64(hi, lo, perMillion)
+	lo, c := bits.Add64(s.lo, perNano/2, 0)
+	hi, c := bits.Add64(s.hi, 0, c)
+	if c != 0 || hi >= perNano { // quotient would not fit 64 bits
+		return 0, ErrOverflow
+	}
+	q, _ := bits.Div64(hi, lo, perNano)
 	if q > math.MaxInt64 {
 		return 0, ErrOverflow
 	}
 	return int64(q), nil
 }
-
-const perMillion = 1_000_000
 
 // PerMTokFromUSD converts a price in USD per million tokens (as written in
 // config, e.g. 2.50) into nano-USD per million tokens (2_500_000_000),

@@ -6,33 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 )
 
-// maxPerToken is the largest accepted LiteLLM price, 1 USD per token
-// (1e6 USD per million tokens, the same bound as PerMTokFromUSD).
-const maxPerToken = 1.0
+// modes are the LiteLLM modes the gateway prices. Rerank, search, OCR and
+// other modes are not OpenAI endpoints.
+var modes = map[string]bool{
+	"chat": true, "completion": true, "embedding": true, "responses": true,
+	"image_generation": true, "audio_transcription": true, "audio_speech": true,
+	"moderation": true, "realtime": true, "video_generation": true,
+}
 
-// textModes are the LiteLLM modes billed by tokens that the gateway meters.
-var textModes = map[string]bool{"chat": true, "completion": true, "embedding": true, "responses": true}
+// tokenPriceFields are billed per token; a row with any of them must have
+// input_cost_per_token, or its prompt tokens could not be priced.
+var tokenPriceFields = []string{
+	"input_cost_per_token", "output_cost_per_token", "input_cost_per_audio_token",
+	"output_cost_per_audio_token", "input_cost_per_image_token", "output_cost_per_image_token",
+}
 
-// fileEntry holds the raw fields of one LiteLLM entry. RawMessage never fails
-// to decode, so a wrongly typed field is reported by name below instead of
-// as an anonymous type error.
-type fileEntry struct {
-	Mode            json.RawMessage `json:"mode"`
-	Input           json.RawMessage `json:"input_cost_per_token"`
-	Output          json.RawMessage `json:"output_cost_per_token"`
-	Cached          json.RawMessage `json:"cache_read_input_token_cost"`
-	InputFlex       json.RawMessage `json:"input_cost_per_token_flex"`
-	OutputFlex      json.RawMessage `json:"output_cost_per_token_flex"`
-	CachedFlex      json.RawMessage `json:"cache_read_input_token_cost_flex"`
-	InputPriority   json.RawMessage `json:"input_cost_per_token_priority"`
-	OutputPriority  json.RawMessage `json:"output_cost_per_token_priority"`
-	CachedPriority  json.RawMessage `json:"cache_read_input_token_cost_priority"`
-	MaxInputTokens  json.RawMessage `json:"max_input_tokens"`
-	MaxOutputTokens json.RawMessage `json:"max_output_tokens"`
+// unitPriceFields are the per-unit prices that make a row without token
+// prices priceable (tts-1, whisper-1, DALL·E sizes, Sora, openai/container).
+var unitPriceFields = []string{
+	"input_cost_per_character", "input_cost_per_second", "output_cost_per_second",
+	"output_cost_per_video_per_second", "input_cost_per_image", "input_cost_per_pixel",
+	"code_interpreter_cost_per_session",
 }
 
 // LoadFile reads a LiteLLM-format price file; see Parse.
@@ -50,10 +47,14 @@ func LoadFile(path string) (*Table, error) {
 }
 
 // Parse reads a price table in LiteLLM's model_prices_and_context_window.json
-// format. Entries that are not objects (last_updated), lack
-// input_cost_per_token, or have a mode other than chat, completion,
-// embedding or responses are skipped. Malformed JSON, a file with no usable
-// model, and invalid prices or limits in a used entry are errors.
+// format. It loads the entries whose mode is one the gateway prices (chat,
+// completion, embedding, responses, image_generation, audio_transcription,
+// audio_speech, moderation, realtime, video_generation) and which are
+// priceable: they have input_cost_per_token, or no token price at all but a
+// per-character, per-second, per-image, per-pixel or per-session price.
+// Everything else (sample_spec, last_updated, rows without a price) is
+// skipped. Malformed JSON, a file with no usable model, and an invalid price
+// or limit in a loaded entry are errors naming the model and the field.
 func Parse(r io.Reader) (*Table, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -63,136 +64,162 @@ func Parse(r io.Reader) (*Table, error) {
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, fmt.Errorf("pricing: parse price file: %w", err)
 	}
-	t := &Table{prices: make(map[string]Price)}
+	prices := make(map[string]Price)
 	for name, raw := range top {
 		if b := bytes.TrimLeft(raw, " \t\r\n"); len(b) == 0 || b[0] != '{' {
 			continue
 		}
-		var e fileEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
 			return nil, fmt.Errorf("pricing: model %q: %w", name, err)
 		}
 		var mode string
-		if json.Unmarshal(e.Mode, &mode) != nil || !textModes[mode] {
+		if json.Unmarshal(fields["mode"], &mode) != nil || !modes[mode] || !priceable(fields) {
 			continue
 		}
-		if isNull(e.Input) {
-			continue
-		}
-		p, err := e.price(mode)
+		p, err := entry(fields).price(mode)
 		if err != nil {
 			return nil, fmt.Errorf("pricing: model %q: %w", name, err)
 		}
-		t.prices[name] = p
+		prices[name] = p
 	}
-	if len(t.prices) == 0 {
-		return nil, errors.New("pricing: price file has no chat, completion, embedding or responses model with input_cost_per_token")
+	if len(prices) == 0 {
+		return nil, errors.New("pricing: price file has no chat, completion, embedding, responses, image, audio, moderation, realtime or video model with a price")
 	}
-	return t, nil
+	return newTable(prices), nil
 }
 
-func (e *fileEntry) price(mode string) (Price, error) {
-	var errs []error
-	get := func(field string, raw json.RawMessage) (int64, bool) {
-		v, ok, err := perMTok(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+// priceable is the loader's row filter (mirrored by internal/subset).
+func priceable(fields map[string]json.RawMessage) bool {
+	if !isNull(fields["input_cost_per_token"]) {
+		return true
+	}
+	for _, f := range tokenPriceFields {
+		if !isNull(fields[f]) {
+			return false
 		}
-		return v, ok
 	}
-	in, _ := get("input_cost_per_token", e.Input)
-	out, _ := get("output_cost_per_token", e.Output)
-	cached, hasCache := get("cache_read_input_token_cost", e.Cached)
-	if !hasCache {
-		cached = in
+	for _, f := range unitPriceFields {
+		if !isNull(fields[f]) {
+			return true
+		}
 	}
-	p := Price{Standard: TierPrice{Input: in, CachedInput: cached, Output: out}, Mode: mode}
-
-	fi, okFI := get("input_cost_per_token_flex", e.InputFlex)
-	fo, okFO := get("output_cost_per_token_flex", e.OutputFlex)
-	fc, okFC := get("cache_read_input_token_cost_flex", e.CachedFlex)
-	p.Flex = deriveTier(p.Standard, fi, fo, fc, okFI, okFO, okFC)
-
-	pi, okPI := get("input_cost_per_token_priority", e.InputPriority)
-	po, okPO := get("output_cost_per_token_priority", e.OutputPriority)
-	pc, okPC := get("cache_read_input_token_cost_priority", e.CachedPriority)
-	p.Priority = deriveTier(p.Standard, pi, po, pc, okPI, okPO, okPC)
-
-	var err error
-	if p.MaxInputTokens, err = tokenLimit(e.MaxInputTokens); err != nil {
-		errs = append(errs, fmt.Errorf("max_input_tokens: %w", err))
-	}
-	if p.MaxOutputTokens, err = tokenLimit(e.MaxOutputTokens); err != nil {
-		errs = append(errs, fmt.Errorf("max_output_tokens: %w", err))
-	}
-	return p, errors.Join(errs...)
+	return false
 }
 
-// deriveTier builds a flex or priority tier from whichever of its prices the
-// file gives; nil when it gives none. A missing input or output price is the
-// standard one. A missing cache price keeps the standard cache discount:
-// the standard cache price scaled by the tier's input ratio.
-func deriveTier(std TierPrice, in, out, cached int64, okIn, okOut, okCached bool) *TierPrice {
-	if !okIn && !okOut && !okCached {
+// entry is one LiteLLM row. Fields are read as raw JSON and converted one by
+// one, so a wrongly typed field is reported by name.
+type entry map[string]json.RawMessage
+
+func (e entry) price(mode string) (Price, error) {
+	c := converter{e: e}
+	in, _ := c.get("input_cost_per_token", perToken)
+	// A row without a text output price produces only image or audio
+	// tokens (gpt-image-1): its output tokens cost that price, so a usage
+	// that does not break them down is not priced at 0.
+	out := c.or("output_cost_per_token", perToken, c.or("output_cost_per_image_token", perToken,
+		c.or("output_cost_per_audio_token", perToken, 0)))
+	std := TierPrice{Input: in, Output: out}
+	std.CachedInput = c.or("cache_read_input_token_cost", perToken, in)
+	std.CacheWrite = c.or("cache_creation_input_token_cost", perToken, in)
+	std.AudioInput = c.or("input_cost_per_audio_token", perToken, in)
+	// Older LiteLLM realtime rows name the cached audio price
+	// cache_creation_input_audio_token_cost (it equals
+	// cache_read_input_audio_token_cost wherever both are given).
+	std.CachedAudioInput = c.or("cache_read_input_audio_token_cost", perToken,
+		c.or("cache_creation_input_audio_token_cost", perToken, std.AudioInput))
+	std.AudioOutput = c.or("output_cost_per_audio_token", perToken, out)
+	std.ImageInput = c.or("input_cost_per_image_token", perToken, in)
+	std.ImageOutput = c.or("output_cost_per_image_token", perToken, out)
+	std.PerMCharacters, _ = c.get("input_cost_per_character", perToken)
+	std.InputPerMSeconds, _ = c.get("input_cost_per_second", perSecond)
+	std.OutputPerMSeconds = c.or("output_cost_per_video_per_second", perSecond,
+		c.or("output_cost_per_second", perSecond, 0))
+
+	p := Price{Standard: std, Mode: mode}
+	p.Flex = c.tier(std, "_flex")
+	p.Priority = c.tier(std, "_priority")
+	p.Batch = c.tier(std, "_batches")
+	if p.LongContext = c.tier(std, "_above_272k_tokens"); p.LongContext != nil {
+		p.LongContextThreshold = 272_000
+	}
+	p.MaxInputTokens = c.limit("max_input_tokens")
+	p.MaxOutputTokens = c.limit("max_output_tokens")
+	p.Reasoning = c.flag("supports_reasoning")
+	p.RegionalUplift = c.uplift()
+	p.SearchContextPerQuery = c.searchContext()
+	p.PerImage, _ = c.get("input_cost_per_image", perItem)
+	p.PerMPixels, _ = c.get("input_cost_per_pixel", perToken)
+	p.PerSession, _ = c.get("code_interpreter_cost_per_session", perItem)
+	return p, errors.Join(c.errs...)
+}
+
+// tier builds the flex, priority, batch or long-context prices from
+// whichever of the four fields with that suffix the row gives; nil when it
+// gives none. A missing input or output price is the standard one (as
+// before). Every other missing price keeps its standard relation: input-side
+// prices (cached, cache write, audio, image) are scaled by the tier's input
+// ratio, output-side ones by its output ratio; unit prices are copied.
+func (c *converter) tier(std TierPrice, suffix string) *TierPrice {
+	in, okIn := c.get("input_cost_per_token"+suffix, perToken)
+	out, okOut := c.get("output_cost_per_token"+suffix, perToken)
+	cached, okCached := c.get("cache_read_input_token_cost"+suffix, perToken)
+	write, okWrite := c.get("cache_creation_input_token_cost"+suffix, perToken)
+	if !okIn && !okOut && !okCached && !okWrite {
 		return nil
 	}
-	tp := TierPrice{Input: std.Input, CachedInput: cached, Output: std.Output}
+	tp := std
 	if okIn {
 		tp.Input = in
 	}
 	if okOut {
 		tp.Output = out
 	}
-	if !okCached {
-		tp.CachedInput = tp.Input
-		if std.Input > 0 {
-			tp.CachedInput = int64(math.Round(float64(std.CachedInput) * float64(tp.Input) / float64(std.Input)))
-		}
+	inR := func(v int64) int64 { return ratio(v, tp.Input, std.Input) }
+	outR := func(v int64) int64 { return ratio(v, tp.Output, std.Output) }
+	tp.CachedInput, tp.CacheWrite = inR(std.CachedInput), inR(std.CacheWrite)
+	if okCached {
+		tp.CachedInput = cached
 	}
+	if okWrite {
+		tp.CacheWrite = write
+	}
+	tp.AudioInput, tp.CachedAudioInput, tp.ImageInput = inR(std.AudioInput), inR(std.CachedAudioInput), inR(std.ImageInput)
+	tp.AudioOutput, tp.ImageOutput = outR(std.AudioOutput), outR(std.ImageOutput)
 	return &tp
 }
 
-// perMTok converts a LiteLLM USD-per-token number into nano-USD per 1M
-// tokens. ok is false when the field is absent or null.
-func perMTok(raw json.RawMessage) (v int64, ok bool, err error) {
+func (c *converter) uplift() map[string]int64 {
+	var m map[string]int64
+	for _, region := range []string{"eu", "us"} {
+		if v, ok := c.get("regional_processing_uplift_multiplier_"+region, perMille); ok {
+			if m == nil {
+				m = make(map[string]int64, 2)
+			}
+			m[region] = v
+		}
+	}
+	return m
+}
+
+func (c *converter) searchContext() map[string]int64 {
+	const field = "search_context_cost_per_query"
+	raw := c.e[field]
 	if isNull(raw) {
-		return 0, false, nil
+		return nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, false, fmt.Errorf("%w: not a number: %s", ErrInvalidAmount, clip(string(raw)))
+	var sizes map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &sizes); err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s: %w: not an object: %s", field, ErrInvalidAmount, clip(string(raw))))
+		return nil
 	}
-	if f < 0 || f > maxPerToken {
-		return 0, false, fmt.Errorf("%w: %g USD per token is outside [0, %g]", ErrInvalidAmount, f, maxPerToken)
+	m := make(map[string]int64, 3)
+	for _, size := range []string{"low", "medium", "high"} {
+		sub := converter{e: entry{field + ".search_context_size_" + size: sizes["search_context_size_"+size]}}
+		if v, ok := sub.get(field+".search_context_size_"+size, perItem); ok {
+			m[size] = v
+		}
+		c.errs = append(c.errs, sub.errs...)
 	}
-	return int64(math.Round(f * 1e15)), true, nil
-}
-
-// tokenLimit decodes max_*_tokens; LiteLLM writes integers, sometimes as
-// floats. Absent or null is 0 (unknown).
-func tokenLimit(raw json.RawMessage) (int64, error) {
-	if isNull(raw) {
-		return 0, nil
-	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, fmt.Errorf("not a number: %s", clip(string(raw)))
-	}
-	if f < 0 || f > 1e15 {
-		return 0, fmt.Errorf("%g is outside [0, 1e15]", f)
-	}
-	return int64(f), nil
-}
-
-func isNull(raw json.RawMessage) bool {
-	t := bytes.TrimSpace(raw)
-	return len(t) == 0 || string(t) == "null"
-}
-
-// clip keeps error messages short when a field holds a large value.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
+	return m
 }

@@ -34,13 +34,18 @@ func sharedSnapshot(t *testing.T) (string, []byte) {
 // generator changed without `go generate ./pricing`.
 func TestEmbeddedMatchesGenerator(t *testing.T) {
 	path, src := sharedSnapshot(t)
-	res, err := subset.OpenAI(src)
+	supplementPath := filepath.Join("data", "supplement.json")
+	supplement, err := os.ReadFile(supplementPath)
+	require.NoError(t, err)
+	res, err := subset.OpenAI(src, supplement)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(res.JSON, embedded), "data/openai.json is stale: run go generate ./pricing")
+	require.Empty(t, res.LegacyMissing)
+	require.Empty(t, res.Shadowed)
 
 	source, err := os.ReadFile(filepath.Join("data", "SOURCE"))
 	require.NoError(t, err)
-	require.Equal(t, string(subset.Source(path, res)), string(source), "data/SOURCE is stale: run go generate ./pricing")
+	require.Equal(t, string(subset.Source(path, supplementPath, res)), string(source), "data/SOURCE is stale: run go generate ./pricing")
 }
 
 // TestSourceRecordsSnapshot runs without ../shared: the recorded snapshot
@@ -59,7 +64,8 @@ func TestSourceRecordsSnapshot(t *testing.T) {
 	n, err := strconv.Atoi(fields["Models"])
 	require.NoError(t, err)
 	require.Equal(t, Default().Len(), n)
-	require.Equal(t, 122, n)
+	// 225 OpenAI rows of the snapshot + 7 legacy rows + 6 supplement rows.
+	require.Equal(t, 238, n)
 
 	// The embedded file is plain LiteLLM format: every top-level value is a
 	// model object, no metadata entries.
@@ -79,9 +85,10 @@ func TestParseFullSnapshot(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
-// TestDefaultCoversSnapshot checks every OpenAI text model with a price in
-// the shared snapshot is in the embedded table under its own name, priced
-// exactly as the full file prices it.
+// TestDefaultCoversSnapshot checks every priceable OpenAI model of the
+// shared snapshot is in the embedded table under its own name, priced
+// exactly as the full file prices it, and that the only other rows are the
+// legacy and supplement rows (so subset's filter agrees with Parse's).
 func TestDefaultCoversSnapshot(t *testing.T) {
 	_, src := sharedSnapshot(t)
 	full, err := Parse(bytes.NewReader(src))
@@ -93,20 +100,13 @@ func TestDefaultCoversSnapshot(t *testing.T) {
 	count := 0
 	for name, raw := range top {
 		var e struct {
-			Provider string   `json:"litellm_provider"`
-			Mode     string   `json:"mode"`
-			Input    *float64 `json:"input_cost_per_token"`
+			Provider string `json:"litellm_provider"`
 		}
-		if json.Unmarshal(raw, &e) != nil || e.Input == nil {
+		if json.Unmarshal(raw, &e) != nil || (e.Provider != "openai" && e.Provider != "text-completion-openai") {
 			continue
 		}
-		if e.Provider != "openai" && e.Provider != "text-completion-openai" {
-			continue
-		}
-		switch e.Mode {
-		case "chat", "completion", "embedding", "responses":
-		default:
-			continue
+		if _, ok := full.prices[name]; !ok {
+			continue // not priceable: Parse skips it
 		}
 		count++
 		got, ok := def.prices[name]
@@ -114,5 +114,11 @@ func TestDefaultCoversSnapshot(t *testing.T) {
 		want := full.prices[name]
 		require.Equal(t, want, got, name)
 	}
-	require.Equal(t, count, def.Len(), "embedded table holds models the snapshot does not")
+	extra := len(subset.Legacy)
+	var supplement map[string]json.RawMessage
+	b, err := os.ReadFile(filepath.Join("data", "supplement.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &supplement))
+	extra += len(supplement)
+	require.Equal(t, count+extra, def.Len(), "embedded table holds models the snapshot does not")
 }

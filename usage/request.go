@@ -67,6 +67,9 @@ type Request struct {
 	MaxToolCalls      int64
 	WebSearch         bool
 	SearchContextSize string
+	// ContainerMemory is the code_interpreter tool's container memory_limit
+	// ("1g" when "").
+	ContainerMemory string
 	// AudioOutput: the chat request asks for audio ("modalities" holds "audio").
 	AudioOutput bool
 	// PredictionTokens counts a predicted output (chat "prediction"): rejected

@@ -215,6 +215,7 @@ type respTools struct {
 	raw     rawJSON
 	builtin []string
 	context string // web_search search_context_size
+	memory  string // code_interpreter container memory_limit
 }
 
 func (t *respTools) UnmarshalJSON(b []byte) error {
@@ -228,15 +229,24 @@ func (t *respTools) UnmarshalJSON(b []byte) error {
 		if firstByte(e) != '{' {
 			return
 		}
-		var typ, size string
+		var typ, size, memory string
 		eachMember(e, func(m member, v []byte) {
 			switch {
 			case m.keyIs(e, "type"):
 				typ = decodeLoose(v)
 			case m.keyIs(e, "search_context_size"):
 				size = decodeLoose(v)
+			case m.keyIs(e, "container") && firstByte(v) == '{':
+				eachMember(v, func(cm member, cv []byte) {
+					if cm.keyIs(v, "memory_limit") {
+						memory = decodeLoose(cv)
+					}
+				})
 			}
 		})
+		if typ == "code_interpreter" && memory != "" {
+			t.memory = memory
+		}
 		if typ == "" || typ == "function" || typ == "custom" {
 			return
 		}
@@ -295,7 +305,7 @@ func (w *responsesRequest) fill(r *Request, p *prompt) (err error) {
 	p.reply()
 	p.text(string(w.Tools.raw))
 	p.text(string(w.Text))
-	r.BuiltinTools, r.SearchContextSize = w.Tools.builtin, w.Tools.context
+	r.BuiltinTools, r.SearchContextSize, r.ContainerMemory = w.Tools.builtin, w.Tools.context, w.Tools.memory
 	if r.MaxToolCalls, err = nonNegative("max_tool_calls", w.MaxToolCalls); err != nil {
 		return err
 	}

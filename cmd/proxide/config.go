@@ -26,8 +26,9 @@ type Config struct {
 	ClientID     ClientIDConfig `mapstructure:"client_id"`
 	Budgets      BudgetsConfig  `mapstructure:"budgets"`
 	Pricing      PricingConfig  `mapstructure:"pricing"`
-	Loop         LoopConfig     `mapstructure:"loop_detection"`
-	PathPrefixes []string       `mapstructure:"path_prefixes"`
+	Loop         LoopConfig      `mapstructure:"loop_detection"`
+	Endpoints    EndpointsConfig `mapstructure:"endpoints"`
+	PathPrefixes []string        `mapstructure:"path_prefixes"`
 	Log          LogConfig      `mapstructure:"log"`
 }
 
@@ -68,14 +69,28 @@ type ClientIDConfig struct {
 	Strip   bool   `mapstructure:"strip"`
 }
 
-// BudgetsConfig holds the file's budget rules.
+// BudgetsConfig holds the file's budget rules and how reservations are made.
 type BudgetsConfig struct {
-	Timezone               string        `mapstructure:"timezone"`
-	Default                RuleConfig    `mapstructure:"default"`
-	Rules                  []RuleConfig  `mapstructure:"rules"`
-	DefaultMaxOutputTokens int64         `mapstructure:"default_max_output_tokens"`
-	ReservationTTL         time.Duration `mapstructure:"reservation_ttl"`
-	BlockCacheTTL          time.Duration `mapstructure:"block_cache_ttl"`
+	Timezone string       `mapstructure:"timezone"`
+	Default  RuleConfig   `mapstructure:"default"`
+	Rules    []RuleConfig `mapstructure:"rules"`
+	// DefaultMaxOutputTokens (0 = the model's max_output_tokens) is reserved
+	// for a request without an output limit; a value below the model's
+	// maximum breaks the worst-case bound (explicit opt-in).
+	DefaultMaxOutputTokens int64 `mapstructure:"default_max_output_tokens"`
+	// DefaultMaxToolCalls bounds a Responses request's built-in tool calls
+	// when it sets no max_tool_calls.
+	DefaultMaxToolCalls int64 `mapstructure:"default_max_tool_calls"`
+	// DefaultServiceTier is the tier requests without one are reserved at:
+	// the project's default tier (default or priority).
+	DefaultServiceTier string `mapstructure:"default_service_tier"`
+	// ReservationTTL is how long a dead sidecar's reservations survive it;
+	// live requests renew theirs.
+	ReservationTTL time.Duration `mapstructure:"reservation_ttl"`
+	// BackgroundTTL is how long a background response's held charge waits
+	// for its result before it is charged as estimated.
+	BackgroundTTL time.Duration `mapstructure:"background_ttl"`
+	BlockCacheTTL time.Duration `mapstructure:"block_cache_ttl"`
 }
 
 // RuleConfig is one budget rule as written in YAML; absent limits are unlimited.
@@ -125,6 +140,9 @@ type PricingConfig struct {
 	Fallback      *PriceConfig           `mapstructure:"fallback"`
 	RefuseUnknown bool                   `mapstructure:"refuse_unknown"`
 	Custom        map[string]PriceConfig `mapstructure:"custom"`
+	// Region is the data-residency region of the upstream (eu, us): prices
+	// carry the model's regional-processing uplift.
+	Region string `mapstructure:"region"`
 }
 
 // PriceConfig is a price in USD per million tokens.
@@ -157,8 +175,13 @@ var defaults = map[string]any{
 	"client_id.default":                 "",
 	"client_id.strip":                   true,
 	"budgets.timezone":                  "UTC",
-	"budgets.default_max_output_tokens": 4096,
-	"budgets.reservation_ttl":           "10m",
+	"budgets.default_max_output_tokens": 0,
+	"budgets.default_max_tool_calls":    8,
+	"budgets.default_service_tier":      "default",
+	"budgets.reservation_ttl":           "2m",
+	"budgets.background_ttl":            "6h",
+	"endpoints.unmetered":               "refuse",
+	"pricing.region":                    "",
 	"budgets.block_cache_ttl":           "1s",
 	"pricing.file":                      "",
 	"pricing.refuse_unknown":            false,
@@ -271,11 +294,32 @@ func (c Config) Validate() error {
 	if c.ClientID.Header == "" || strings.ContainsAny(c.ClientID.Header, " :\t") {
 		add("client_id.header: %q is not a header name", c.ClientID.Header)
 	}
-	if c.Budgets.DefaultMaxOutputTokens <= 0 {
-		add("budgets.default_max_output_tokens: must be positive")
+	if c.Budgets.DefaultMaxOutputTokens < 0 {
+		add("budgets.default_max_output_tokens: must not be negative (0 reserves the model's maximum)")
 	}
-	if c.Budgets.ReservationTTL < time.Second {
-		add("budgets.reservation_ttl: %s must be at least 1s", c.Budgets.ReservationTTL)
+	if c.Budgets.DefaultMaxToolCalls < 1 || c.Budgets.DefaultMaxToolCalls > 1000 {
+		add("budgets.default_max_tool_calls: %d must be between 1 and 1000", c.Budgets.DefaultMaxToolCalls)
+	}
+	switch c.Budgets.DefaultServiceTier {
+	case "default", "priority", "flex", "scale":
+	default:
+		add("budgets.default_service_tier: %q must be default, priority, flex or scale", c.Budgets.DefaultServiceTier)
+	}
+	if c.Budgets.ReservationTTL < 3*time.Second || c.Budgets.ReservationTTL > budget.MaxReservationTTL {
+		add("budgets.reservation_ttl: %s must be between 3s and %s", c.Budgets.ReservationTTL, budget.MaxReservationTTL)
+	}
+	if c.Budgets.BackgroundTTL < time.Minute || c.Budgets.BackgroundTTL > budget.MaxHoldTTL {
+		add("budgets.background_ttl: %s must be between 1m and %s", c.Budgets.BackgroundTTL, budget.MaxHoldTTL)
+	}
+	switch c.Endpoints.Unmetered {
+	case "refuse", "allow":
+	default:
+		add("endpoints.unmetered: %q must be refuse or allow", c.Endpoints.Unmetered)
+	}
+	switch c.Pricing.Region {
+	case "", "eu", "us":
+	default:
+		add("pricing.region: %q must be empty, eu or us", c.Pricing.Region)
 	}
 	if c.Budgets.BlockCacheTTL < 0 {
 		add("budgets.block_cache_ttl: must not be negative")

@@ -51,7 +51,7 @@ loop_detection: {enabled: true, window: 30s, max_repeats: 3, similarity: 0.95, c
 	require.Len(t, cfg.Budgets.Rules, 3)
 	require.Equal(t, []float64{0.5, 1.0}, cfg.Budgets.Rules[1].AlertThresholds)
 	require.Nil(t, cfg.Budgets.Default.MonthlyLimitUSD, "an absent limit stays absent (unlimited)")
-	require.Equal(t, 10*time.Minute, cfg.Budgets.ReservationTTL, "defaults fill what the file leaves out")
+	require.Equal(t, 2*time.Minute, cfg.Budgets.ReservationTTL, "defaults fill what the file leaves out")
 	require.True(t, cfg.ClientID.Strip)
 
 	env := []string{"PROXIDE_STORE_REDIS_URL=redis://env:6379", "PROXIDE_LISTEN_GRPC=:7000", "PROXIDE_CLIENT_ID_STRIP=false", "OTHER=x"}

@@ -34,7 +34,8 @@ func TestE2EDailyBudgetBlocksWithExact402(t *testing.T) {
 			retry, err := strconv.Atoi(r.header.Get("Retry-After"))
 			require.NoError(t, err)
 			require.InDelta(t, time.Until(nextMidnightUTC()).Seconds(), retry, 5)
-			want := fmt.Sprintf(`{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345","client_id":"user-12345","limit_type":"daily","limit_usd":0.5,"spent_usd":%s}}`,
+			require.Equal(t, "false", r.header.Get("X-Should-Retry"))
+			want := fmt.Sprintf(`{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345","client_id":"user-12345","limit_type":"daily","limit_usd":0.5,"spent_usd":%s,"code":"budget_exceeded","param":null}}`,
 				strconv.FormatFloat(float64(spent)/1e9, 'f', -1, 64))
 			require.Equal(t, want, strings.TrimSpace(string(r.body)))
 			break
@@ -212,7 +213,7 @@ func TestE2EAdminPortAndHealth(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	metrics = string(b)
-	require.Contains(t, metrics, `proxide_requests_total{endpoint="chat.completions",outcome="ok"} 1`)
+	require.Contains(t, metrics, `proxide_requests_total{endpoint="chat.completions.create",outcome="ok"} 1`)
 	require.Contains(t, metrics, `proxide_spend_usd_total{model="gpt-4o-mini-2024-07-18"}`)
 
 	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

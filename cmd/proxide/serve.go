@@ -164,7 +164,12 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		KeepClientID:           !cfg.ClientID.Strip,
 		PathPrefixes:           cfg.PathPrefixes,
 		DefaultMaxOutputTokens: cfg.Budgets.DefaultMaxOutputTokens,
+		DefaultMaxToolCalls:    cfg.Budgets.DefaultMaxToolCalls,
+		DefaultServiceTier:     cfg.Budgets.DefaultServiceTier,
+		Region:                 cfg.Pricing.Region,
 		ReservationTTL:         cfg.Budgets.ReservationTTL,
+		BackgroundTTL:          cfg.Budgets.BackgroundTTL,
+		Unmetered:              budget.EndpointPolicy(cfg.Endpoints.Unmetered),
 		BlockCacheTTL:          cfg.Budgets.BlockCacheTTL,
 		Loop:                   cfg.Loop.defaults(),
 		LoopStatus:             cfg.Loop.Status,
@@ -208,6 +213,9 @@ func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 
 	hsrv := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
+	leaseCtx, stopLeases := context.WithCancel(context.Background())
+	defer stopLeases()
+	go a.extproc.KeepLeases(leaseCtx)
 	go func() { errc <- gs.Serve(grpcLis) }()
 	go func() { errc <- hsrv.Serve(adminLis) }()
 	a.log.Info("proxide serving", "grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String(),

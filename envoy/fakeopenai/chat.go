@@ -19,6 +19,13 @@ type chatRequest struct {
 	MaxCompletionTokens int                    `json:"max_completion_tokens"`
 	N                   int                    `json:"n"`
 	ServiceTier         string                 `json:"service_tier"`
+	Modalities          []string               `json:"modalities"`
+	Audio               *struct {
+		Voice  string `json:"voice"`
+		Format string `json:"format"`
+	} `json:"audio"`
+	WebSearchOptions json.RawMessage `json:"web_search_options"`
+	Store            bool            `json:"store"`
 }
 
 type streamOptions struct {
@@ -45,19 +52,23 @@ type plan struct {
 	tool                string   // function name when the reply is a tool call
 	n                   int
 	u                   usage
+	audioFormat         string // set when the reply is spoken (modalities audio)
+	search              bool   // web search model: the message cites a source
 }
 
 func (ex *exchange) planChat(req *chatRequest) plan {
 	p := plan{model: Snapshot(req.Model), tier: serviceTier(req.ServiceTier), finish: "stop", n: max(req.N, 1)}
-	promptBytes := 0
+	promptBytes, audioIn := 0, 0
 	lastUser := ""
 	for _, m := range req.Messages {
 		t := textOf(m.Content)
 		promptBytes += len(t)
+		audioIn += inputAudioTokens(m.Content)
 		if m.Role == "user" {
 			lastUser = t
 		}
 	}
+	p.search = len(req.WebSearchOptions) > 0 || strings.Contains(req.Model, "search-preview")
 	if name := ex.toolFor(req, lastUser); name != "" {
 		p.tool, p.finish = name, "tool_calls"
 		p.pieces = argPieces(toolCallArgs)
@@ -75,7 +86,16 @@ func (ex *exchange) planChat(req *chatRequest) plan {
 			p.pieces = jsonPieces(p.pieces)
 		}
 	}
-	p.u = newUsage(ex.ctl, req.Model, promptBytes, len(p.pieces)*p.n)
+	audioOut := 0
+	if p.tool == "" && wantsAudio(req) {
+		p.audioFormat = "wav"
+		if req.Audio != nil && req.Audio.Format != "" {
+			p.audioFormat = req.Audio.Format
+		}
+		audioOut = audioTokens(speechSamples(strings.Join(p.pieces, ""), 1))
+	}
+	p.u = countUsage(ex.ctl, req.Model, PromptTokens(promptBytes)+audioIn, (len(p.pieces)+audioOut)*p.n)
+	p.u.audioIn, p.u.audioOut = audioIn, audioOut*p.n
 	return p
 }
 
@@ -131,8 +151,14 @@ func (ex *exchange) chat() error {
 		return nil
 	}
 	p := ex.planChat(&req)
+	if req.Store {
+		ex.storeChat(ex.chatCompletion(p))
+	}
 	if req.Stream {
 		return ex.chatStream(&req, p)
+	}
+	if err := ex.think(); err != nil {
+		return err
 	}
 	ex.writeJSON(http.StatusOK, ex.chatCompletion(p))
 	return nil
@@ -162,6 +188,7 @@ type messageJSON struct {
 	ToolCalls   []toolCallJSON    `json:"tool_calls,omitempty"`
 	Refusal     *string           `json:"refusal"`
 	Annotations []json.RawMessage `json:"annotations"`
+	Audio       *chatAudioJSON    `json:"audio,omitempty"`
 }
 
 type toolCallJSON struct {
@@ -189,6 +216,13 @@ func (ex *exchange) chatCompletion(p plan) chatCompletionJSON {
 		} else {
 			text := strings.Join(p.pieces, "")
 			msg.Content = &text
+			if p.search {
+				msg.Annotations = []json.RawMessage{urlCitation(len(text))}
+			}
+			if p.audioFormat != "" {
+				msg.Content = nil
+				msg.Audio = ex.chatAudio(i, p.audioFormat, text)
+			}
 		}
 		out.Choices = append(out.Choices, choiceJSON{Index: i, Message: msg, FinishReason: p.finish})
 	}
@@ -197,100 +231,4 @@ func (ex *exchange) chatCompletion(p plan) chatCompletionJSON {
 
 func (ex *exchange) callID(choice int) string {
 	return fmt.Sprintf("call_fake%06d_%d", ex.id, choice)
-}
-
-// chatChunkJSON mirrors OpenAI's chat.completion.chunk field order.
-type chatChunkJSON struct {
-	ID                string            `json:"id"`
-	Object            string            `json:"object"`
-	Created           int64             `json:"created"`
-	Model             string            `json:"model"`
-	ServiceTier       string            `json:"service_tier"`
-	SystemFingerprint string            `json:"system_fingerprint"`
-	Choices           []chunkChoiceJSON `json:"choices"`
-	Usage             json.RawMessage   `json:"usage,omitempty"`
-	Obfuscation       string            `json:"obfuscation,omitempty"`
-}
-
-type chunkChoiceJSON struct {
-	Index        int       `json:"index"`
-	Delta        deltaJSON `json:"delta"`
-	Logprobs     *struct{} `json:"logprobs"`
-	FinishReason *string   `json:"finish_reason"`
-}
-
-type deltaJSON struct {
-	Role      string          `json:"role,omitempty"`
-	Content   json.RawMessage `json:"content,omitempty"`
-	ToolCalls []toolCallJSON  `json:"tool_calls,omitempty"`
-	Refusal   json.RawMessage `json:"refusal,omitempty"`
-}
-
-// chatStream writes the role chunk, one chunk per piece, the finish chunk,
-// the usage chunk when asked (with "usage":null on every other chunk) and
-// data: [DONE].
-func (ex *exchange) chatStream(req *chatRequest, p plan) error {
-	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !ex.ctl.ignoreUsage
-	obfuscate := req.StreamOptions == nil || req.StreamOptions.IncludeObfuscation == nil || *req.StreamOptions.IncludeObfuscation
-	id, created := ex.idFor("chatcmpl-"), ex.created()
-	s := ex.startSSE()
-	seq := 0
-	emit := func(choices []chunkChoiceJSON, u json.RawMessage) error {
-		c := chatChunkJSON{ID: id, Object: "chat.completion.chunk", Created: created, Model: p.model,
-			ServiceTier: p.tier, SystemFingerprint: fingerprint, Choices: choices, Usage: u}
-		if includeUsage && u == nil {
-			c.Usage = json.RawMessage("null")
-		}
-		if obfuscate {
-			c.Obfuscation = obfuscation(seq)
-		}
-		seq++
-		return s.event("", c)
-	}
-	for i := range p.n {
-		d := deltaJSON{Role: "assistant", Content: json.RawMessage(`""`), Refusal: json.RawMessage("null")}
-		if p.tool != "" {
-			idx := 0
-			d.Content = json.RawMessage("null")
-			d.ToolCalls = []toolCallJSON{{Index: &idx, ID: ex.callID(i), Type: "function", Function: functionJSON{Name: p.tool}}}
-		}
-		if err := emit([]chunkChoiceJSON{{Index: i, Delta: d}}, nil); err != nil {
-			return err
-		}
-	}
-	for _, piece := range p.pieces {
-		for i := range p.n {
-			d := deltaJSON{Content: mustJSON(piece)}
-			if p.tool != "" {
-				idx := 0
-				d = deltaJSON{ToolCalls: []toolCallJSON{{Index: &idx, Function: functionJSON{Arguments: piece}}}}
-			}
-			if err := emit([]chunkChoiceJSON{{Index: i, Delta: d}}, nil); err != nil {
-				return err
-			}
-		}
-	}
-	for i := range p.n {
-		finish := p.finish
-		if err := emit([]chunkChoiceJSON{{Index: i, FinishReason: &finish}}, nil); err != nil {
-			return err
-		}
-	}
-	if includeUsage {
-		if err := emit([]chunkChoiceJSON{}, mustJSON(p.u.chatJSON())); err != nil {
-			return err
-		}
-	}
-	return s.done()
-}
-
-// obfuscation imitates OpenAI's padding field with a deterministic value.
-func obfuscation(seq int) string {
-	const letters = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
-	n := 2 + seq%9
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = letters[(seq*7+i*13)%len(letters)]
-	}
-	return string(b)
 }

@@ -93,6 +93,9 @@ func (ex *exchange) completions() error {
 	lu := legacyUsageJSON{PromptTokens: u.prompt, CompletionTokens: u.completion, TotalTokens: u.prompt + u.completion}
 	out := completionJSON{ID: ex.idFor("cmpl-"), Object: "text_completion", Created: ex.created(), Model: Snapshot(req.Model)}
 	if !req.Stream {
+		if err := ex.think(); err != nil {
+			return err
+		}
 		for i := range n {
 			out.Choices = append(out.Choices, completionChoiceJSON{Text: strings.Join(pieces, ""), Index: i, FinishReason: &finish})
 		}
@@ -109,6 +112,9 @@ func (ex *exchange) completions() error {
 			c.Usage = json.RawMessage("null")
 		}
 		return s.event("", c)
+	}
+	if err := ex.think(); err != nil {
+		return err
 	}
 	for _, p := range pieces {
 		for i := range n {
@@ -170,7 +176,7 @@ func (ex *exchange) embeddings() error {
 		}
 		data[i] = embeddingJSON{Object: "embedding", Index: i, Embedding: emb}
 	}
-	prompt := PromptTokens(promptBytes)
+	prompt := countUsage(ex.ctl, req.Model, PromptTokens(promptBytes), 0).prompt
 	ex.writeJSON(http.StatusOK, struct {
 		Object string          `json:"object"`
 		Data   []embeddingJSON `json:"data"`
@@ -220,6 +226,11 @@ var knownModels = []string{
 	"gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o", "gpt-4o-2024-08-06", "gpt-4.1", "gpt-4.1-mini",
 	"gpt-3.5-turbo", "gpt-3.5-turbo-instruct", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini",
 	"text-embedding-3-small", "text-embedding-3-large",
+	"o1", "o3", "gpt-4o-audio-preview", "gpt-4o-mini-audio-preview", "gpt-audio", "gpt-audio-mini",
+	"gpt-4o-search-preview", "gpt-4o-mini-search-preview", "dall-e-2", "dall-e-3", "gpt-image-1",
+	"gpt-image-1-mini", "gpt-image-1.5", "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "whisper-1",
+	"gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize", "omni-moderation-latest",
+	"gpt-realtime", "sora-2",
 }
 
 func (ex *exchange) models() error {

@@ -1,21 +1,3 @@
-// Package fakeopenai is a deterministic OpenAI-compatible upstream for tests:
-// chat completions (plain, tool calls, JSON mode, streaming with and without
-// stream_options.include_usage), legacy completions, embeddings, the
-// Responses API (plain and streaming) and the models list.
-//
-// Test control headers (a proxy passes them through):
-//
-//	x-fake-status: N               answer N with an OpenAI-style error body
-//	x-fake-words: N                reply length in words (default 12)
-//	x-fake-cut-after: N            streams: write N events, then cut the connection
-//	x-fake-delay-ms: N             streams: pause N ms between events
-//	x-fake-ignore-include-usage: 1 never send usage (an upstream ignoring stream_options)
-//	x-fake-split: N                flush every N bytes, so events straddle reads
-//	x-fake-cached-tokens: N        report N cached prompt tokens
-//	x-fake-reasoning-tokens: N     report N reasoning tokens
-//	x-fake-tool-call: NAME|1       force a tool call (when tools are given)
-//
-// The usage formulas are documented in usage.go and on [PromptTokens].
 package fakeopenai
 
 import (
@@ -25,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,17 +23,37 @@ type Recorded struct {
 
 // Server is the fake upstream; it is an http.Handler.
 type Server struct {
-	now  func() time.Time
-	seq  atomic.Int64
-	mu   sync.Mutex
-	reqs []Recorded
+	now    func() time.Time
+	key    string
+	seq    atomic.Int64
+	mu     sync.Mutex
+	reqs   []Recorded
+	st     *state
+	routes []route
+}
+
+// Options configures a fake made by [NewWithOptions].
+type Options struct {
+	// APIKey, when set, is the only upstream key accepted: a request without
+	// `Authorization: Bearer <APIKey>` gets OpenAI's 401. Empty: no check.
+	APIKey string
+	// Now supplies every timestamp; nil means time.Now.
+	Now func() time.Time
 }
 
 // New returns a fake using the wall clock for `created` timestamps.
 func New() *Server { return NewWithClock(time.Now) }
 
 // NewWithClock returns a fake whose `created` timestamps come from now.
-func NewWithClock(now func() time.Time) *Server { return &Server{now: now} }
+func NewWithClock(now func() time.Time) *Server { return NewWithOptions(Options{Now: now}) }
+
+// NewWithOptions returns a fake configured by o.
+func NewWithOptions(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Server{now: o.Now, key: o.APIKey, st: newState(), routes: routeTable()}
+}
 
 // Requests returns a copy of every request received so far.
 func (s *Server) Requests() []Recorded {
@@ -105,6 +106,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.error(http.StatusBadRequest, "could not read the request body", "invalid_request_error", "")
 		return
 	}
+	if !ex.authorized() {
+		return
+	}
 	if ex.ctl.status >= 400 {
 		ex.fakeError(ex.ctl.status)
 		return
@@ -114,26 +118,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// connection close mid-body, like an upstream reset.
 		panic(http.ErrAbortHandler)
 	}
-}
-
-func (ex *exchange) route() error {
-	p, m := ex.r.URL.Path, ex.r.Method
-	switch {
-	case m == http.MethodPost && p == "/v1/chat/completions":
-		return ex.chat()
-	case m == http.MethodPost && p == "/v1/completions":
-		return ex.completions()
-	case m == http.MethodPost && p == "/v1/embeddings":
-		return ex.embeddings()
-	case m == http.MethodPost && p == "/v1/responses":
-		return ex.responses()
-	case m == http.MethodGet && p == "/v1/models":
-		return ex.models()
-	case m == http.MethodGet && strings.HasPrefix(p, "/v1/models/"):
-		return ex.model(strings.TrimPrefix(p, "/v1/models/"))
-	}
-	ex.error(http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", m, p), "invalid_request_error", "")
-	return nil
 }
 
 // decode parses the JSON body, answering 400 like OpenAI when it cannot.
@@ -157,11 +141,29 @@ type errorDetail struct {
 }
 
 func (ex *exchange) error(status int, msg, typ, code string) {
+	ex.errorParam(status, msg, typ, "", code)
+}
+
+// errorParam is error naming the offending parameter.
+func (ex *exchange) errorParam(status int, msg, typ, param, code string) {
 	d := errorDetail{Message: msg, Type: typ}
+	if param != "" {
+		d.Param = &param
+	}
 	if code != "" {
 		d.Code = &code
 	}
 	ex.writeJSON(status, errorBody{Error: d})
+}
+
+// invalid answers 400 invalid_request_error naming param (may be empty).
+func (ex *exchange) invalid(msg, param string) {
+	ex.errorParam(http.StatusBadRequest, msg, "invalid_request_error", param, "")
+}
+
+// notFound answers 404 the way OpenAI does for an unknown object id.
+func (ex *exchange) notFound(msg, param string) {
+	ex.errorParam(http.StatusNotFound, msg, "invalid_request_error", param, "")
 }
 
 // fakeError answers x-fake-status with the body OpenAI sends for that status.
@@ -192,6 +194,7 @@ func (ex *exchange) writeJSON(status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"message":"encoding failed","type":"server_error","param":null,"code":null}}`)
 	}
+	b = ex.ctl.spliceUsage(b)
 	h := ex.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", fmt.Sprint(len(b)))

@@ -24,13 +24,14 @@ func (ex *exchange) startSSE() *sse {
 	return &sse{ex: ex}
 }
 
-// event writes `event: name` (when name is set) and `data: <json>`, then flushes.
+// event writes `event: name` (when name is set) and `data: <json>`, then
+// flushes. A top-level usage member is subject to x-fake-usage.
 func (s *sse) event(name string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return s.raw(name, data)
+	return s.raw(name, s.ex.ctl.spliceUsage(data))
 }
 
 // done writes the chat/completions terminator.

@@ -2,8 +2,6 @@ package fakeopenai
 
 import (
 	"encoding/json"
-	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -23,6 +21,11 @@ import (
 //     visible tokens for reasoning models (o1/o3/o4/gpt-5 families), else 0.
 //     Like OpenAI, completion/output tokens INCLUDE reasoning tokens.
 //   - cached tokens = min(x-fake-cached-tokens, prompt tokens), default 0.
+//   - x-fake-prompt-tokens: N replaces the prompt tokens (after every other
+//     prompt formula: audio, tools), and caps the cached tokens.
+//
+// The formulas of the other endpoints (images, audio, built-in tools,
+// batches) are in the package documentation (doc.go).
 const (
 	defaultWords    = 12
 	promptOverhead  = 7
@@ -56,6 +59,13 @@ var snapshots = map[string]string{
 	"gpt-5":         "gpt-5-2025-08-07",
 	"gpt-5-mini":    "gpt-5-mini-2025-08-07",
 	"gpt-5-nano":    "gpt-5-nano-2025-08-07",
+
+	"gpt-4o-audio-preview":       "gpt-4o-audio-preview-2024-12-17",
+	"gpt-4o-mini-audio-preview":  "gpt-4o-mini-audio-preview-2024-12-17",
+	"gpt-audio":                  "gpt-audio-2025-08-28",
+	"gpt-audio-mini":             "gpt-audio-mini-2025-10-06",
+	"gpt-4o-search-preview":      "gpt-4o-search-preview-2025-03-11",
+	"gpt-4o-mini-search-preview": "gpt-4o-mini-search-preview-2025-03-11",
 }
 
 // Snapshot returns the model name the fake reports for a requested model.
@@ -81,56 +91,22 @@ func PromptTokens(promptBytes int) int { return promptBytes/bytesPerToken + prom
 // usage is one request's token accounting.
 type usage struct {
 	prompt, cached, completion, reasoning int
-}
-
-// control holds the x-fake-* request headers.
-type control struct {
-	status         int
-	words          int
-	cutAfter       int // events before the connection is cut; -1 = never
-	delayMS        int
-	ignoreUsage    bool
-	split          int
-	cached         int
-	reasoning      int // -1 = formula
-	toolCall       string
-	toolCallForced bool
-}
-
-func readControl(h http.Header) control {
-	c := control{
-		status:    headerInt(h, "x-fake-status", 0),
-		words:     headerInt(h, "x-fake-words", defaultWords),
-		cutAfter:  headerInt(h, "x-fake-cut-after", -1),
-		delayMS:   headerInt(h, "x-fake-delay-ms", 0),
-		split:     headerInt(h, "x-fake-split", 0),
-		cached:    headerInt(h, "x-fake-cached-tokens", 0),
-		reasoning: headerInt(h, "x-fake-reasoning-tokens", -1),
-	}
-	c.ignoreUsage = h.Get("x-fake-ignore-include-usage") != ""
-	c.toolCall = h.Get("x-fake-tool-call")
-	c.toolCallForced = c.toolCall != ""
-	if c.words < 0 {
-		c.words = 0
-	}
-	return c
-}
-
-func headerInt(h http.Header, name string, def int) int {
-	v := h.Get(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return def
-	}
-	return n
+	audioIn, audioOut                     int // included in prompt / completion
 }
 
 // newUsage applies the documented formulas.
 func newUsage(c control, model string, promptBytes, visible int) usage {
-	u := usage{prompt: PromptTokens(promptBytes)}
+	return countUsage(c, model, PromptTokens(promptBytes), visible)
+}
+
+// countUsage is newUsage for an already counted prompt (text plus audio or
+// tool tokens): x-fake-prompt-tokens replaces it, cached tokens are capped
+// by it, and reasoning tokens are added to the visible output.
+func countUsage(c control, model string, prompt, visible int) usage {
+	if c.promptTokens >= 0 {
+		prompt = c.promptTokens
+	}
+	u := usage{prompt: prompt}
 	u.cached = min(max(c.cached, 0), u.prompt)
 	switch {
 	case c.reasoning >= 0:
@@ -165,8 +141,8 @@ type completionDetailJSON struct {
 func (u usage) chatJSON() chatUsageJSON {
 	return chatUsageJSON{
 		PromptTokens: u.prompt, CompletionTokens: u.completion, TotalTokens: u.prompt + u.completion,
-		PromptTokensDetails:     promptDetailsJSON{CachedTokens: u.cached},
-		CompletionTokensDetails: completionDetailJSON{ReasoningTokens: u.reasoning},
+		PromptTokensDetails:     promptDetailsJSON{CachedTokens: u.cached, AudioTokens: u.audioIn},
+		CompletionTokensDetails: completionDetailJSON{ReasoningTokens: u.reasoning, AudioTokens: u.audioOut},
 	}
 }
 

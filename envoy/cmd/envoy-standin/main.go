@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	extProc := fs.String("ext-proc", "127.0.0.1:50051", "ext_proc gRPC address of the sidecar")
 	upstream := fs.String("upstream", "https://api.openai.com", "upstream base URL")
 	fake := fs.Bool("fake-openai", false, "serve the fake OpenAI upstream in-process and use it")
+	fakeKey := fs.String("fake-openai-key", "", "with -fake-openai: the only upstream key the fake accepts (empty: any), to see the sidecar swap keys")
 	failOpen := fs.Bool("fail-open", false, "failure_mode_allow: pass traffic when ext_proc fails")
 	timeout := fs.Duration("message-timeout", envoy.DefaultMessageTimeout, "ext_proc message_timeout")
 	verbose := fs.Bool("v", false, "debug logs")
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		if err != nil {
 			return fmt.Errorf("fake upstream: %w", err)
 		}
-		fakeSrv := &http.Server{Handler: fakeopenai.New(), ReadHeaderTimeout: 10 * time.Second}
+		fakeSrv := &http.Server{Handler: fakeopenai.NewWithOptions(fakeopenai.Options{APIKey: *fakeKey}), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = fakeSrv.Serve(lis) }()
 		defer fakeSrv.Close()
 		*upstream = "http://" + lis.Addr().String()

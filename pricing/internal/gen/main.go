@@ -1,6 +1,7 @@
 // Command gen writes pricing/data/openai.json (the embedded price table) and
 // pricing/data/SOURCE from a LiteLLM model_prices_and_context_window.json
-// snapshot. It runs via `go generate ./pricing`.
+// snapshot and the hand-kept supplement (pricing/data/supplement.json). It
+// runs via `go generate ./pricing`.
 package main
 
 import (
@@ -24,6 +25,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	in := fs.String("in", "", "LiteLLM model_prices_and_context_window.json snapshot to read")
+	supplement := fs.String("supplement", "", "hand-kept LiteLLM-format rows the snapshot lacks (optional)")
 	out := fs.String("out", "", "subset file to write; SOURCE is written beside it")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -35,7 +37,13 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read snapshot: %w", err)
 	}
-	res, err := subset.OpenAI(src)
+	var extra []byte
+	if *supplement != "" {
+		if extra, err = os.ReadFile(*supplement); err != nil {
+			return fmt.Errorf("read supplement: %w", err)
+		}
+	}
+	res, err := subset.OpenAI(src, extra)
 	if err != nil {
 		return err
 	}
@@ -43,7 +51,7 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("write subset: %w", err)
 	}
 	sourcePath := filepath.Join(filepath.Dir(*out), "SOURCE")
-	if err := os.WriteFile(sourcePath, subset.Source(*in, res), 0o644); err != nil {
+	if err := os.WriteFile(sourcePath, subset.Source(*in, *supplement, res), 0o644); err != nil {
 		return fmt.Errorf("write SOURCE: %w", err)
 	}
 	fmt.Fprintf(stdout, "gen: wrote %d models to %s and %s\n", res.Models, *out, sourcePath)

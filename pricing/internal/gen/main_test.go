@@ -30,6 +30,16 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(source), "Snapshot: litellm-model-prices-2030-01-02\n")
 	require.Contains(t, string(source), "Models: 1\n")
+
+	// With a supplement, its rows are merged and recorded.
+	supplement := filepath.Join(dir, "supplement.json")
+	require.NoError(t, os.WriteFile(supplement, []byte(`{"gpt-old-0613": {"mode": "chat", "input_cost_per_token": 2e-06, "source": "https://example.test"}}`), 0o600))
+	stdout.Reset()
+	require.NoError(t, run([]string{"-in", in, "-supplement", supplement, "-out", out}, &stdout))
+	require.Contains(t, stdout.String(), "wrote 2 models")
+	source, err = os.ReadFile(filepath.Join(dir, "data", "SOURCE"))
+	require.NoError(t, err)
+	require.Contains(t, string(source), "Supplement: gpt-old-0613 <- https://example.test\n")
 }
 
 func TestRunErrors(t *testing.T) {
@@ -41,4 +51,7 @@ func TestRunErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte(`{`), 0o600))
 	require.ErrorContains(t, run([]string{"-in", bad, "-out", filepath.Join(dir, "o.json")}, &stdout), "parse source")
 	require.Error(t, run([]string{"-bogus"}, &stdout))
+	good := filepath.Join(dir, "good.json")
+	require.NoError(t, os.WriteFile(good, []byte(`{"m": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06}}`), 0o600))
+	require.ErrorContains(t, run([]string{"-in", good, "-supplement", filepath.Join(dir, "missing.json"), "-out", filepath.Join(dir, "o.json")}, &stdout), "read supplement")
 }
