@@ -19,17 +19,17 @@ import (
 // Config is the whole of Proxide's configuration, one plain struct filled
 // from the file, then PROXIDE_* environment variables, then flags.
 type Config struct {
-	Listen       ListenConfig   `mapstructure:"listen"`
-	Store        StoreConfig    `mapstructure:"store"`
-	Keys         []KeyConfig    `mapstructure:"keys"`
-	Upstream     UpstreamConfig `mapstructure:"upstream"`
-	ClientID     ClientIDConfig `mapstructure:"client_id"`
-	Budgets      BudgetsConfig  `mapstructure:"budgets"`
-	Pricing      PricingConfig  `mapstructure:"pricing"`
+	Listen       ListenConfig    `mapstructure:"listen"`
+	Store        StoreConfig     `mapstructure:"store"`
+	Keys         []KeyConfig     `mapstructure:"keys"`
+	Upstream     UpstreamConfig  `mapstructure:"upstream"`
+	ClientID     ClientIDConfig  `mapstructure:"client_id"`
+	Budgets      BudgetsConfig   `mapstructure:"budgets"`
+	Pricing      PricingConfig   `mapstructure:"pricing"`
 	Loop         LoopConfig      `mapstructure:"loop_detection"`
 	Endpoints    EndpointsConfig `mapstructure:"endpoints"`
 	PathPrefixes []string        `mapstructure:"path_prefixes"`
-	Log          LogConfig      `mapstructure:"log"`
+	Log          LogConfig       `mapstructure:"log"`
 }
 
 // ListenConfig holds the two ports and gRPC limits.
