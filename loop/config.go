@@ -28,8 +28,8 @@ type Config struct {
 	Window time.Duration
 	// MaxRepeats is how many exact or similar earlier requests are tolerated
 	// within Window: the request that would be the (MaxRepeats+1)-th is a
-	// loop. A cycle (A,B,A,B… or A,B,C,A,B,C…) is a loop from MaxRepeats+2
-	// requests on.
+	// loop. A cycle (A,B,A,B… or A,B,C,A,B,C…) is a loop from MaxRepeats+1
+	// requests on: as early as an identical repeat.
 	MaxRepeats int
 	// Similarity is the threshold, in (0, 1], at which two requests count as
 	// the same (see Similarity).

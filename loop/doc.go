@@ -67,10 +67,10 @@
 // Per client, at most MaxEntries (32) signatures younger than Window. A
 // request is a loop when at least MaxRepeats earlier ones are exact or
 // similar (>= Similarity) to it ("exact" when that many are exact, else
-// "similar"), or when it completes a run of MaxRepeats+2 requests repeating
+// "similar"), or when it completes a run of MaxRepeats+1 requests repeating
 // with period 2 or 3, each alike the one 2 or 3 before ("cycle": A,B,A,B…
-// and A,B,C,A,B,C…, caught at the 7th request with the defaults instead of
-// the 11th or 16th by counting). On a loop the window is emptied and the
+// and A,B,C,A,B,C…, caught at the 6th request of the cycle with the defaults,
+// as early as an identical repeat, instead of the 11th or 16th by counting). On a loop the window is emptied and the
 // client is in cooldown for Cooldown: Observe returns Loop with Cooldown set
 // and records nothing, so blocked requests (which never reach OpenAI) do not
 // keep the loop alive, and after the cooldown the client starts afresh.

@@ -65,7 +65,7 @@ type Window struct {
 //   - entries older than c.Window are dropped;
 //   - it is a loop when at least c.MaxRepeats earlier entries are exact or
 //     similar (Similarity >= c.Similarity) to s ("exact" when that many are
-//     exact), or when s completes a run of c.MaxRepeats+2 requests that
+//     exact), or when s completes a run of c.MaxRepeats+1 requests that
 //     repeats with period 2 or 3 ("cycle");
 //   - on a loop the window is emptied, so that after the cooldown the client
 //     starts afresh, and the cooldown starts; otherwise s is recorded and
@@ -138,7 +138,7 @@ func alike(a, b Signature, c Config) bool {
 }
 
 // cycle returns the length of the periodic run that s completes, counting s,
-// when it is at least max(c.MaxRepeats+2, 2p) for a period p of 2 or 3; else
+// when it is at least max(c.MaxRepeats+1, 2p) for a period p of 2 or 3; else
 // 0. The run is the longest suffix of entries+s in which every request is
 // alike the one p before it. Its states need not be distinct: a run of one
 // state is caught earlier by the count, and states that look alike (an edit
@@ -151,7 +151,7 @@ func (w *Window) cycle(s Signature, c Config) int {
 		}
 		return w.entries[i].sig
 	}
-	need := c.MaxRepeats + 2
+	need := c.MaxRepeats + 1
 	for p := 2; p <= 3; p++ {
 		if n < max(need, 2*p) {
 			return 0

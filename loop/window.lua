@@ -178,7 +178,7 @@ local function loop_observe(keys, args)
     -- Window.cycle on the kept entries followed by s (index n+1): each
     -- period's first comparison is s against a kept entry (A), the rest
     -- compare kept entries, the later one first as in Go's alike.
-    local need = maxrep + 2
+    local need = maxrep + 1
     for p = 2, 3 do
       local m = math.max(need, 2 * p)
       if n + 1 < m then break end

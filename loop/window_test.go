@@ -80,14 +80,13 @@ func TestObserve(t *testing.T) {
 			{56 * time.Second, same(9), false, false, "", 4}, // the first is 60s old
 			{500 * time.Millisecond, same(9), true, false, KindExact, 5},
 		}},
-		{"A,B,A,B ping-pong is a loop at max_repeats+2", c, []step{
+		{"A,B,A,B ping-pong is a loop at max_repeats+1, like an identical repeat", c, []step{
 			{0, sig(1, 1), false, false, "", 0},
 			{time.Second, sig(2, 2), false, false, "", 0},
 			{time.Second, sig(1, 3), false, false, "", 1},
 			{time.Second, sig(2, 4), false, false, "", 1},
 			{time.Second, sig(1, 5), false, false, "", 2},
-			{time.Second, sig(2, 6), false, false, "", 2},
-			{time.Second, sig(1, 7), true, false, KindCycle, 6},
+			{time.Second, sig(2, 6), true, false, KindCycle, 5},
 		}},
 		{"A,B,C cycles too", c, []step{
 			{0, sig(1, 1), false, false, "", 0},
@@ -95,8 +94,7 @@ func TestObserve(t *testing.T) {
 			{time.Second, sig(3, 3), false, false, "", 0},
 			{time.Second, sig(1, 4), false, false, "", 1},
 			{time.Second, sig(2, 5), false, false, "", 1},
-			{time.Second, sig(3, 6), false, false, "", 1},
-			{time.Second, sig(1, 7), true, false, KindCycle, 6},
+			{time.Second, sig(3, 6), true, false, KindCycle, 5},
 		}},
 		{"a broken cycle is not a loop", c, []step{
 			{0, sig(1, 1), false, false, "", 0},
