@@ -23,7 +23,7 @@ func TestSetBudgetCreatesThenUpdates(t *testing.T) {
 	var v RuleView
 	require.NoError(t, json.Unmarshal(r.body, &v))
 	require.Equal(t, RuleView{Key: "client:user-12345", ClientID: "user-12345", DailyLimitUSD: ptr(0.5), MonthlyLimitUSD: ptr(5.0),
-		Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api"}, v)
+		Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api", Admission: "soft"}, v)
 	require.Equal(t, []string{"put client:user-12345"}, e.store.Writes())
 	require.Equal(t, 1, e.rules.Refreshes(), "a write refreshes the rules of this replica")
 	require.Equal(t, int32(1), e.changes.Load(), "a write calls OnRuleChange")
@@ -34,7 +34,7 @@ func TestSetBudgetCreatesThenUpdates(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.NoError(t, json.Unmarshal(r.body, &v))
 	require.Equal(t, RuleView{Key: "client:user-12345", ClientID: "user-12345", DailyLimitUSD: ptr(2.0),
-		Action: "alert", AlertThresholds: []float64{}, Source: "api"}, v)
+		Action: "alert", AlertThresholds: []float64{}, Source: "api", Admission: "soft"}, v)
 	got := e.rules.Resolve("user-12345")
 	require.False(t, got.Monthly.Set)
 	require.Equal(t, []float64{}, got.AlertThresholds, "[] means no alerts, not the default")
@@ -53,7 +53,7 @@ func TestSetBudgetPatternAndDefault(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 	var v RuleView
 	require.NoError(t, json.Unmarshal(r.body, &v))
-	require.Equal(t, RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1e9), Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api"}, v)
+	require.Equal(t, RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1e9), Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api", Admission: "soft"}, v)
 	require.Equal(t, usdNano(1e9), e.rules.Resolve("somebody").Daily.Nano, "1e9 USD is the largest limit, still accepted")
 }
 

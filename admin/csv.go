@@ -9,7 +9,7 @@ import (
 // CSV columns of GET /v1/spend?format=csv, in this order (stable: consumers
 // may index by position). The first column is "date" or "model" by group_by.
 var csvColumns = []string{"requests", "failed", "estimated", "prompt_tokens", "cached_tokens",
-	"completion_tokens", "reasoning_tokens", "cost_usd"}
+	"completion_tokens", "reasoning_tokens", "cost_usd", "estimated_cost_usd"}
 
 // writeCSV writes a report as CSV with a header row; cost_usd is exact (from
 // nano-dollars, 9 decimals), never a float.
@@ -25,7 +25,8 @@ func writeCSV(w http.ResponseWriter, rep SpendReport) {
 			first = r.Model
 		}
 		_ = cw.Write([]string{first, itoa(r.Requests), itoa(r.Failed), itoa(r.Estimated), itoa(r.Tokens.Prompt),
-			itoa(r.Tokens.Cached), itoa(r.Tokens.Completion), itoa(r.Tokens.Reasoning), decimalUSD(r.CostNano)})
+			itoa(r.Tokens.Cached), itoa(r.Tokens.Completion), itoa(r.Tokens.Reasoning), decimalUSD(r.CostNano),
+			decimalUSD(r.EstimatedNano)})
 	}
 	cw.Flush()
 }

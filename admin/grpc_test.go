@@ -125,7 +125,7 @@ func TestGRPCSetBudget(t *testing.T) {
 	require.Empty(t, cmpProto(&proxidev1.SetBudgetResponse{Created: true, Budget: &proxidev1.Budget{
 		Key: "client:user-1", ClientId: "user-1", DailyLimitUsd: proto.Float64(0.5), DailyLimitNano: proto.Int64(500_000_000),
 		MonthlyLimitUsd: proto.Float64(5), MonthlyLimitNano: proto.Int64(5_000_000_000), Action: proxidev1.Action_ACTION_ALERT,
-		Source: "api"}}, res))
+		Source: "api", Admission: proxidev1.Admission_ADMISSION_SOFT}}, res))
 	require.Equal(t, []float64{}, e.rules.Resolve("user-1").AlertThresholds, "an empty AlertThresholds message means none")
 	require.Equal(t, int32(1), e.changes.Load())
 

@@ -112,7 +112,7 @@ func TestGetClient(t *testing.T) {
 	require.Equal(t, "user-1", v.ClientID)
 	require.Equal(t, StateAlerting, v.State)
 	require.Equal(t, RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1.0), MonthlyLimitUSD: ptr(10.0), Action: "block",
-		AlertThresholds: []float64{0.8, 1}, Source: "file"}, v.Rule)
+		AlertThresholds: []float64{0.8, 1}, Source: "file", Admission: "soft"}, v.Rule)
 	require.Equal(t, PeriodView{Period: "2026-11-28", SpentUSD: 0.85, LimitUSD: ptr(1.0), RemainingUSD: ptr(0.15), ResetsAt: "2026-11-29T00:00:00Z"}, v.Today)
 	require.Equal(t, "2026-11", v.Month.Period)
 	require.Equal(t, []ModelView{

@@ -54,15 +54,15 @@ func TestSpendCSV(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Equal(t, "text/csv; charset=utf-8", r.header.Get("Content-Type"))
 	require.Contains(t, r.header.Get("Content-Disposition"), `filename="proxide-spend-2026-11-27-2026-11-28.csv"`)
-	require.Equal(t, "day,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd\n"+
-		"2026-11-27,0,0,0,0,0,0,0,0.000000000\n"+
-		"2026-11-28,5,0,1,400,10,70,2,0.850000000\n", string(r.body))
+	require.Equal(t, "day,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd,estimated_cost_usd\n"+
+		"2026-11-27,0,0,0,0,0,0,0,0.000000000,0.000000000\n"+
+		"2026-11-28,5,0,1,400,10,70,2,0.850000000,0.000000000\n", string(r.body))
 
 	r = e.do(t, http.MethodGet, "/v1/spend?group_by=model&from=2026-11-01&format=csv", "", adminKey)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	require.Equal(t, "model,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd\n"+
-		"gpt-4o,6,0,0,600,0,120,0,4.150000000\n"+
-		"gpt-4o-mini,2,0,1,100,10,10,2,0.050000000\n", string(r.body))
+	require.Equal(t, "model,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd,estimated_cost_usd\n"+
+		"gpt-4o,6,0,0,600,0,120,0,4.150000000,0.000000000\n"+
+		"gpt-4o-mini,2,0,1,100,10,10,2,0.050000000,0.000000000\n", string(r.body))
 }
 
 func TestSpendErrors(t *testing.T) {

@@ -39,6 +39,8 @@ type SpendRow struct {
 	Requests, Failed, Estimated int64
 	Tokens                      budget.Tokens
 	CostNano                    int64
+	// EstimatedNano is the part of CostNano charged from estimates.
+	EstimatedNano int64
 }
 
 // SpendReport is the answer to Spend: one row per day of the range (days
@@ -85,7 +87,7 @@ func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) 
 	if q.GroupBy == GroupByDay {
 		rep.Rows = make([]SpendRow, 0, len(days))
 		for _, d := range days {
-			row := SpendRow{Date: d.Day, Requests: d.Requests, Failed: d.Failed, CostNano: d.CostNano}
+			row := SpendRow{Date: d.Day, Requests: d.Requests, Failed: d.Failed, CostNano: d.CostNano, EstimatedNano: d.EstimatedNano}
 			for _, m := range d.Models {
 				row.Estimated += m.Estimated
 				row.Tokens = addTokens(row.Tokens, m.Tokens)
@@ -99,6 +101,7 @@ func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) 
 		rep.Total.Requests += d.Requests
 		rep.Total.Failed += d.Failed
 		rep.Total.CostNano += d.CostNano
+		rep.Total.EstimatedNano += d.EstimatedNano
 		for _, m := range d.Models {
 			rep.Total.Estimated += m.Estimated
 			rep.Total.Tokens = addTokens(rep.Total.Tokens, m.Tokens)
@@ -156,6 +159,7 @@ func byModel(days []budget.DayStats) []SpendRow {
 			r.Estimated += m.Estimated
 			r.Tokens = addTokens(r.Tokens, m.Tokens)
 			r.CostNano += m.CostNano
+			r.EstimatedNano += m.EstimatedNano
 		}
 	}
 	slices.SortFunc(rows, func(a, b SpendRow) int {

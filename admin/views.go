@@ -113,6 +113,10 @@ type ModelView struct {
 	CompletionTokens int64   `json:"completion_tokens"`
 	ReasoningTokens  int64   `json:"reasoning_tokens"`
 	CostUSD          float64 `json:"cost_usd"`
+	// EstimatedCostUSD is the part of CostUSD charged from an estimate (the
+	// worst case of a cut reasoning stream, a body never read, a background
+	// result never fetched), not from OpenAI's usage.
+	EstimatedCostUSD float64 `json:"estimated_cost_usd"`
 }
 
 // ClientView is GET /v1/clients/{client_id} and one entry of GET /v1/clients.
@@ -121,13 +125,15 @@ type ClientView struct {
 	// State is ok, alerting, blocked or loop_cooldown.
 	State string `json:"state"`
 	// CooldownUntil is set (RFC 3339, fractional seconds when any) in loop_cooldown.
-	CooldownUntil string      `json:"cooldown_until,omitempty"`
-	Rule          RuleView    `json:"rule"`
-	Today         PeriodView  `json:"today"`
-	Month         PeriodView  `json:"month"`
-	Requests      int64       `json:"requests_today"`
-	Failed        int64       `json:"failed_today"`
-	Models        []ModelView `json:"models_today"`
+	CooldownUntil string     `json:"cooldown_until,omitempty"`
+	Rule          RuleView   `json:"rule"`
+	Today         PeriodView `json:"today"`
+	Month         PeriodView `json:"month"`
+	Requests      int64      `json:"requests_today"`
+	Failed        int64      `json:"failed_today"`
+	// EstimatedToday is the part of today's spend charged from estimates.
+	EstimatedToday float64     `json:"estimated_usd_today"`
+	Models         []ModelView `json:"models_today"`
 	// LastSeen (RFC 3339) is set in GET /v1/clients.
 	LastSeen string `json:"last_seen,omitempty"`
 }
@@ -160,6 +166,7 @@ type SpendRowView struct {
 	CompletionTokens int64   `json:"completion_tokens"`
 	ReasoningTokens  int64   `json:"reasoning_tokens"`
 	CostUSD          float64 `json:"cost_usd"`
+	EstimatedCostUSD float64 `json:"estimated_cost_usd"`
 }
 
 // SpendView is GET /v1/spend.
@@ -237,12 +244,12 @@ func clientView(r ClientReport) ClientView {
 	v := ClientView{ClientID: r.ClientID, State: r.State, CooldownUntil: rfc3339Nano(r.CooldownUntil),
 		Rule: ruleView(r.Rule), Today: periodView(r.Periods.Day, r.Spend.Day),
 		Month: periodView(r.Periods.Month, r.Spend.Month), Requests: r.Spend.Today.Requests,
-		Failed: r.Spend.Today.Failed, Models: make([]ModelView, 0, len(r.Spend.Today.Models)),
+		Failed: r.Spend.Today.Failed, EstimatedToday: USD(r.Spend.Today.EstimatedNano), Models: make([]ModelView, 0, len(r.Spend.Today.Models)),
 		LastSeen: rfc3339(r.LastSeen)}
 	for _, m := range r.Spend.Today.Models {
 		v.Models = append(v.Models, ModelView{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated,
 			PromptTokens: m.Tokens.Prompt, CachedTokens: m.Tokens.Cached, CompletionTokens: m.Tokens.Completion,
-			ReasoningTokens: m.Tokens.Reasoning, CostUSD: USD(m.CostNano)})
+			ReasoningTokens: m.Tokens.Reasoning, CostUSD: USD(m.CostNano), EstimatedCostUSD: USD(m.EstimatedNano)})
 	}
 	return v
 }
@@ -258,7 +265,7 @@ func clientDetailView(r ClientReport) ClientDetailView {
 func spendRowView(r SpendRow) SpendRowView {
 	return SpendRowView{Date: r.Date, Model: r.Model, Requests: r.Requests, Failed: r.Failed, Estimated: r.Estimated,
 		PromptTokens: r.Tokens.Prompt, CachedTokens: r.Tokens.Cached, CompletionTokens: r.Tokens.Completion,
-		ReasoningTokens: r.Tokens.Reasoning, CostUSD: USD(r.CostNano)}
+		ReasoningTokens: r.Tokens.Reasoning, CostUSD: USD(r.CostNano), EstimatedCostUSD: USD(r.EstimatedNano)}
 }
 
 func spendView(r SpendReport) SpendView {

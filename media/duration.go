@@ -22,8 +22,9 @@ const sniffLen = 12
 // Form's FileSink directly. It is not safe for concurrent use.
 //
 // Exact (Result's exact is true): WAV (PCM, float, A-law, µ-law, also as
-// WAVE_FORMAT_EXTENSIBLE, by its data bytes; other codecs by a fact chunk;
-// RF64 and streamed WAVs with data size 0 or 0xFFFFFFFF by counting), raw PCM
+// WAVE_FORMAT_EXTENSIBLE, by the data bytes present, up to the declared
+// size, RF64's ds64 size included; other codecs by a fact chunk; streamed
+// WAVs whose data size is 0 or 0xFFFFFFFF by counting to the end), raw PCM
 // as OpenAI's speech endpoint sends it (24 kHz, 16-bit, mono), MPEG audio
 // Layers I–III of MPEG-1/2/2.5 and ADTS AAC (every frame's samples, ID3v2
 // tags and Xing/Info/VBRI frames skipped, resynchronising after garbage),
@@ -34,7 +35,14 @@ const sniffLen = 12
 // Otherwise (WebM, an MP4 without a usable mvhd, a FLAC stream that does not
 // state its length, an unknown format) Result is an upper bound from the
 // size at the lowest bitrate the format is practically encoded at; see
-// floorBytesPerSecond.
+// floorBytesPerSecond. So is it for an MPEG, ADTS or Ogg stream in which the
+// scanner passed over more than a few KiB (and 1/64) of bytes it could not
+// read as frames or pages: audio could hide there.
+//
+// What a container declares is believed where checking it would mean
+// decoding: a FLAC total, an MP4 mvhd duration, a WAV fact chunk, Ogg
+// granule positions. An MPEG Xing/Info/VBRI frame count only ever raises the count
+// of frames seen.
 type DurationMeter struct {
 	hint    kind // from NewDurationMeter's format
 	kind    kind // from the stream's first bytes; kindUnknown until decided

@@ -101,36 +101,6 @@ func (r FormResult) Value(name string) (string, bool) {
 	return "", false
 }
 
-// NewForm returns a Form for a body sent with the given Content-Type header,
-// which must be multipart/form-data with a boundary parameter, quoted or not,
-// of 1–70 characters from RFC 2046's set.
-func NewForm(contentType string, limits FormLimits) (*Form, error) {
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotMultipart, err)
-	}
-	if mt != "multipart/form-data" {
-		return nil, fmt.Errorf("%w: %q", ErrNotMultipart, mt)
-	}
-	b, ok := params["boundary"]
-	if !ok {
-		return nil, fmt.Errorf("%w: no boundary parameter", ErrNotMultipart)
-	}
-	if !validBoundary(b) {
-		return nil, fmt.Errorf("%w: invalid boundary %q", ErrNotMultipart, b)
-	}
-	f := &Form{
-		lim:   limits.withDefaults(),
-		delim: []byte("\r\n--" + b),
-		first: true,
-		res:   FormResult{Fields: map[string][]string{}},
-	}
-	// A virtual line break before the body lets the first boundary match at
-	// offset 0 with the same "\n--boundary" pattern as after a preamble line.
-	f.carry = append(f.carryBuf[:0], '\n')
-	return f, nil
-}
-
 // Form reads a multipart/form-data body (RFC 7578, RFC 2046) written to it
 // in pieces of any size: NewForm, Write each piece, Close for the result.
 // Every split of the same body gives the same result. It holds at most one
@@ -179,6 +149,36 @@ type Form struct {
 }
 
 var errClosed = errors.New("media: Write after Close")
+
+// NewForm returns a Form for a body sent with the given Content-Type header,
+// which must be multipart/form-data with a boundary parameter, quoted or not,
+// of 1–70 characters from RFC 2046's set.
+func NewForm(contentType string, limits FormLimits) (*Form, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotMultipart, err)
+	}
+	if mt != "multipart/form-data" {
+		return nil, fmt.Errorf("%w: %q", ErrNotMultipart, mt)
+	}
+	b, ok := params["boundary"]
+	if !ok {
+		return nil, fmt.Errorf("%w: no boundary parameter", ErrNotMultipart)
+	}
+	if !validBoundary(b) {
+		return nil, fmt.Errorf("%w: invalid boundary %q", ErrNotMultipart, b)
+	}
+	f := &Form{
+		lim:   limits.withDefaults(),
+		delim: []byte("\r\n--" + b),
+		first: true,
+		res:   FormResult{Fields: map[string][]string{}},
+	}
+	// A virtual line break before the body lets the first boundary match at
+	// offset 0 with the same "\n--boundary" pattern as after a preamble line.
+	f.carry = append(f.carryBuf[:0], '\n')
+	return f, nil
+}
 
 // Write consumes the next piece of the body. After an error every call
 // returns the same error.
