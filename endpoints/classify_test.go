@@ -83,7 +83,7 @@ func TestClassifySDKPaths(t *testing.T) {
 		{"POST", "/openai/v1/files", FilesUpload, Free},
 		{"GET", "/openai/v1/files/file-abc123/content", FilesContent, Free},
 		{"POST", "/openai/v1/batches", BatchesCreate, Metered},
-		{"GET", "/openai/v1/batches/batch_abc123", BatchesRetrieve, Metered},
+		{"GET", "/openai/v1/batches/batch_abc123", BatchesRetrieve, Free},
 		{"POST", "/openai/v1/fine_tuning/jobs", FineTuningJobsCreate, Unmetered},
 		{"GET", "/openai/v1/fine_tuning/jobs/ftjob-abc123/events?limit=2", FineTuningJobsEvents, Free},
 		{"POST", "/openai/v1/vector_stores", VectorStoresCreate, Unmetered},

@@ -60,7 +60,7 @@ func Table() []Endpoint { return append([]Endpoint(nil), table...) }
 const (
 	howCRUD     = "object CRUD: no model runs, nothing is billed"
 	howRead     = "read-only: nothing is billed"
-	howSettles  = "not billed itself; its body carries the usage of a background job, which settles that job's reservation"
+	howSettles  = "not billed itself; its body carries the usage of a background response, which settles that response's reservation"
 	howRealtime = "realtime sessions (WebSocket/WebRTC) are billed per audio/text token inside a session an ext_proc sidecar never sees"
 	howRun      = "starts a run billed in model tokens as it executes, after this response: the cost is not in it"
 	howStorage  = "vector storage is billed per GB-day for as long as the data is kept, long after the request"
@@ -124,9 +124,9 @@ var coreRows = []Endpoint{
 	row("POST", "/uploads/{upload_id}/parts", UploadsAddPart, Free, "file storage is free"),
 	row("POST", "/uploads/{upload_id}/complete", UploadsComplete, Free, "file storage is free"),
 	row("POST", "/uploads/{upload_id}/cancel", UploadsCancel, Free, howCRUD),
-	row("POST", "/batches", BatchesCreate, Metered, "billed at batch prices when the batch completes: Batch.usage on GET /batches/{id} settles it"),
+	row("POST", "/batches", BatchesCreate, Metered, "billed at batch prices as the batch runs; the total is known only when it completes (Batch.usage on GET /batches/{id}), so a reservation must cover the input file"),
 	row("GET", "/batches", BatchesList, Free, howRead),
-	row("GET", "/batches/{batch_id}", BatchesRetrieve, Metered, howSettles),
+	row("GET", "/batches/{batch_id}", BatchesRetrieve, Free, "a free read; its Batch.usage is what settles a completed batch once batches are metered"),
 	row("POST", "/batches/{batch_id}/cancel", BatchesCancel, Free, "requests done before the cancel are settled through GET /batches/{id}"),
 
 	row("POST", "/fine_tuning/jobs", FineTuningJobsCreate, Unmetered, "training is billed per trained token (or hour) while the job runs, long after the request"),

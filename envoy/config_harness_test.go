@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,20 +163,20 @@ func standInOptions(t *testing.T, bs *bootstrapv3.Bootstrap, extProcAddr, upstre
 		PathWithEscapedSlashesAction: h.GetPathWithEscapedSlashesAction(),
 		DownstreamHTTP1Trailers:      h.GetHttpProtocolOptions().GetEnableTrailers(),
 		UpstreamHTTP1Trailers:        upOpts.GetExplicitHttpConfig().GetHttpProtocolOptions().GetEnableTrailers(),
-		ExtProcAddr:            extProcAddr,
-		Upstream:               upstream,
-		RoutePrefix:            r.GetMatch().GetPrefix(),
-		PrefixRewrite:          r.GetRoute().GetPrefixRewrite(),
-		ProcessingMode:         ep.GetProcessingMode(),
-		DisallowModeOverride:   !ep.GetAllowModeOverride(),
-		MessageTimeout:         ep.GetMessageTimeout().AsDuration(),
-		MaxMessageTimeout:      ep.GetMaxMessageTimeout().AsDuration(),
-		FailureModeAllow:       ep.GetFailureModeAllow(),
-		RequestBodyLimit:       int(r.GetRequestBodyBufferLimit().GetValue()),
-		ResponseBodyLimit:      int(l.GetPerConnectionBufferLimitBytes().GetValue()),
-		RequestHeadersToRemove: r.GetRequestHeadersToRemove(),
-		RequestAttributes:      attrs,
-		ResponseAttributes:     respAttrs,
+		ExtProcAddr:                  extProcAddr,
+		Upstream:                     upstream,
+		RoutePrefix:                  r.GetMatch().GetPrefix(),
+		PrefixRewrite:                r.GetRoute().GetPrefixRewrite(),
+		ProcessingMode:               ep.GetProcessingMode(),
+		DisallowModeOverride:         !ep.GetAllowModeOverride(),
+		MessageTimeout:               ep.GetMessageTimeout().AsDuration(),
+		MaxMessageTimeout:            ep.GetMaxMessageTimeout().AsDuration(),
+		FailureModeAllow:             ep.GetFailureModeAllow(),
+		RequestBodyLimit:             int(r.GetRequestBodyBufferLimit().GetValue()),
+		ResponseBodyLimit:            int(l.GetPerConnectionBufferLimitBytes().GetValue()),
+		RequestHeadersToRemove:       r.GetRequestHeadersToRemove(),
+		RequestAttributes:            attrs,
+		ResponseAttributes:           respAttrs,
 	}
 }
 
@@ -241,4 +242,69 @@ func exerciseGateway(t *testing.T, base string, fake *fakeopenai.Server) {
 
 	resp, _ = do("GET", "/not-openai", "", "", "")
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestRawPathsProxideCanonicalises runs the production stand-in config with
+// the connection manager's path handling switched off (KeepRawPath), so
+// Proxide sees disguised paths exactly as a client sent them: it must meter
+// them like the plain path, or refuse them, whatever Envoy's settings.
+func TestRawPathsProxideCanonicalises(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts proxide")
+	}
+	bin := buildProxide(t)
+	bs, err := configs.Load(configs.Sidecar)
+	require.NoError(t, err)
+	const chat = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}`
+	tests := []struct {
+		name, path string
+		status     int // what the disguised request gets
+	}{
+		{"escaped unreserved", "/openai/v1/%63hat/completions", http.StatusOK},
+		{"lower-case hex escape", "/openai/v1/chat/c%6fmpletions", http.StatusOK},
+		{"escaped slash", "/openai/v1/chat%2Fcompletions", http.StatusBadRequest},
+		{"matrix parameter", "/openai/v1/chat/completions;x=1", http.StatusBadRequest},
+		{"dot dot into the prefix", "/openai/v1/%2e%2e/v1/chat/completions", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			px := startProxide(t, bin)
+			fake := fakeopenai.New()
+			up := httptest.NewServer(fake)
+			defer up.Close()
+			o := standInOptions(t, bs, px.grpc, up.URL)
+			o.KeepRawPath = true
+			si, err := envoy.New(o)
+			require.NoError(t, err)
+			defer si.Close()
+			front := httptest.NewServer(si)
+			defer front.Close()
+
+			post := func(path string) (int, string) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, front.URL, strings.NewReader(chat))
+				require.NoError(t, err)
+				req.URL.Opaque = path // sent as written
+				req.Header.Set("authorization", "Bearer "+harnessKey)
+				req.Header.Set("x-proxide-client-id", tinyClient)
+				req.Header.Set("content-type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				return resp.StatusCode, string(b)
+			}
+			status, body := post(tt.path)
+			require.Equal(t, tt.status, status, body)
+			if status != http.StatusOK {
+				require.Empty(t, fake.Requests(), "a refused path never reaches the upstream")
+				return
+			}
+			// The disguised call was charged: tiny-client's budget is now spent.
+			status, body = post("/openai/v1/chat/completions")
+			require.Equal(t, http.StatusPaymentRequired, status, body)
+		})
+	}
 }

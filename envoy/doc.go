@@ -17,9 +17,11 @@
 // allow_mode_override on, fail closed, /openai/v1/ rewritten to /v1/.
 //
 // Around the filter the stand-in plays the parts of Envoy that the sidecar
-// can observe: the connection manager adds x-forwarded-for,
-// x-forwarded-proto and x-request-id before ext_proc and sets "server: envoy"
-// on responses; the router applies prefix_rewrite and auto_host_rewrite
+// can observe: the connection manager normalises :path (normalize_path,
+// merge_slashes, path_with_escaped_slashes_action, 400 before any filter on
+// a rejected path), drops HTTP/1 trailers unless enable_trailers is set,
+// adds x-forwarded-for, x-forwarded-proto and x-request-id before ext_proc
+// and sets "server: envoy" on responses; the router applies prefix_rewrite and auto_host_rewrite
 // after ext_proc, adds x-envoy-upstream-service-time, answers 503 when the
 // upstream fails before headers and resets the client when it fails after;
 // the filter manager answers 413/500 when a buffer overflows and routes local

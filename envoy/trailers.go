@@ -10,6 +10,12 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 )
 
+// Trailers follow envoyproxy/envoy's ext_proc filter (main, 2025-2026):
+// ext_proc.cc Filter::onTrailers, sendTrailers and
+// closeGrpcStreamIfLastRespReceived; processor_state.cc
+// handleHeadersResponseWithContinue, handleCompleteBodyAvailable,
+// finalizeContinueResponse, handleBodyResponse and handleTrailersResponse.
+
 // onTrailers is Filter::onTrailers (decodeTrailers / encodeTrailers): the
 // trailers end the body, so a BUFFERED or BUFFERED_PARTIAL body still held
 // goes out now with end_of_stream=false; then, if the trailer mode is SEND

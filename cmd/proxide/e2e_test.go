@@ -78,8 +78,25 @@ const e2eConfig = e2eBase + "loop_detection: {enabled: false}\n"
 
 func startStack(t *testing.T, yaml string, envoyOpts func(*envoy.Options), options ...appOption) *stack {
 	t.Helper()
+	return startStackWith(t, yaml, nil, envoyOpts, options...)
+}
+
+// startStackWith is startStack with a scripted upstream in front of the fake
+// OpenAI: script answers the requests it wants (returning true), the fake the
+// rest. A nil script is the fake alone.
+func startStackWith(t *testing.T, yaml string, script func(w http.ResponseWriter, r *http.Request) bool,
+	envoyOpts func(*envoy.Options), options ...appOption) *stack {
+	t.Helper()
 	up := fakeopenai.New()
-	upSrv := httptest.NewServer(up)
+	var h http.Handler = up
+	if script != nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !script(w, r) {
+				up.ServeHTTP(w, r)
+			}
+		})
+	}
+	upSrv := httptest.NewServer(h)
 	t.Cleanup(upSrv.Close)
 
 	cfg, err := load(t, nil, "--config", writeConfig(t, yaml))
