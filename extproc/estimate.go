@@ -215,12 +215,7 @@ func (x *exchange) toolFeesBound(info pricing.Price) int64 {
 
 // imagePriceMax is the pricer's highest per-image price of model, when it has one.
 func (x *exchange) imagePriceMax(model string) (int64, bool) {
-	if ip, ok := x.s.opts.Pricer.(interface {
-		ImagePriceMax(model string) (int64, bool)
-	}); ok {
-		return ip.ImagePriceMax(model)
-	}
-	return 0, false
+	return x.s.opts.Pricer.ImagePriceMax(model)
 }
 
 func previewFee(info pricing.Price, fees pricing.ToolFees) int64 {

@@ -78,6 +78,13 @@ type exchange struct {
 	meter      *usage.Meter
 	// heldID is the id of a background response's held charge, once held.
 	heldID string
+	// unit is set for operations billed in images, characters, seconds or
+	// sessions (units.go); pending holds a multipart body's withheld tail.
+	unit           *unit
+	pending        []byte
+	forwardedPiece bool // a STREAMED piece of the body was already answered
+	contentType    string
+	respBuf        []byte // a small JSON response kept whole (a video's length)
 }
 
 func (s *Server) newExchange() *exchange {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/media"
 	"github.com/proxide/proxide/usage"
 )
 
@@ -32,6 +33,9 @@ const tailHold = 4 << 10
 // trailer mode SKIP nothing else will come). In STREAMED mode each piece is
 // answered at once, but the last tailHold bytes are held back until admission.
 func (x *exchange) onRequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, phase) {
+	if x.unit != nil && x.unit.form != nil {
+		return x.onFormBody(ctx, b)
+	}
 	if x.bodyMode != filterv3.ProcessingMode_STREAMED && x.bodyMode != filterv3.ProcessingMode_BUFFERED_PARTIAL {
 		x.body = b.GetBody()
 		return x.admitBody(ctx, true)
@@ -94,6 +98,9 @@ func (x *exchange) admitBody(ctx context.Context, buffered bool) (*extprocv3.Pro
 // reply when the request must not go upstream, nil when it may. rewritable
 // says whether the body reply can still replace the whole body.
 func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.ProcessingResponse {
+	if x.unit != nil {
+		return x.admitUnit(ctx, x.body, media.FormResult{})
+	}
 	s := x.s
 	req, err := usage.ParseRequest(x.endpoint, x.body, s.opts.Usage)
 	if err != nil {

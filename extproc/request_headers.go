@@ -42,6 +42,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	}
 	rawPath, _ := headerLookup(hm, ":path")
 	x.method, _ = headerLookup(hm, ":method")
+	x.contentType, _ = headerLookup(hm, "content-type")
 
 	if s.opts.Keys != nil && s.opts.Keys.Enabled() {
 		authz, _ := headerLookup(hm, "authorization")
@@ -83,6 +84,9 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	if ep, ok := fetchOperations[x.route.Operation]; ok {
 		x.kind, x.endpoint = kindFetch, ep
 		return headersReply(mutation), x.afterHeaders(h)
+	}
+	if unitOperations[x.route.Operation] {
+		return x.unitHeaders(h, mutation)
 	}
 	ep, ok := meteredEndpoints[x.route.Operation]
 	if !ok {

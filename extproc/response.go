@@ -35,6 +35,13 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 		x.log.Warn("response is compressed; charging the reservation", "content_encoding", enc)
 	}
 	ct, _ := headerLookup(hm, "content-type")
+	if x.unit != nil {
+		x.unitMeter(ct)
+		if h.GetEndOfStream() {
+			x.settleResponse(ctx)
+		}
+		return cont, phaseResponse
+	}
 	x.meter = usage.NewMeter(usage.MeterOptions{
 		Endpoint:           x.endpoint,
 		RequestModel:       x.req.Model,
@@ -52,7 +59,9 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 // next request already sees the real spend.
 func (x *exchange) onResponseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	reply := &extprocv3.BodyResponse{}
-	if x.meter != nil && !x.compressed {
+	if x.unit != nil && !x.compressed {
+		x.unitChunk(b.GetBody())
+	} else if x.meter != nil && !x.compressed {
 		if out, replaced := x.meter.Write(b.GetBody(), b.GetEndOfStream()); replaced {
 			mutation := &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 			if len(out) == 0 {

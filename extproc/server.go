@@ -43,10 +43,12 @@ type Ledger interface {
 }
 
 // Pricer resolves a model's prices for one request (tier, long context,
-// region) and the per-call tool fees.
+// region), the per-call tool fees, and per-image prices.
 type Pricer interface {
 	LookupFor(model string, q pricing.Quote) (pricing.TierPrice, pricing.Price, bool, error)
 	ToolFees() pricing.ToolFees
+	ImagePrice(model, size, quality string) (int64, bool)
+	ImagePriceMax(model string) (int64, bool)
 }
 
 // RuleResolver finds the budget rule of a client.

@@ -32,6 +32,8 @@ type charge struct {
 	estimated bool
 	failed    bool
 	flat      bool // charge the reservation (x.est.nano) instead of pricing usage
+	fixed     bool // charge fixedNano, known from the request (images, characters, seconds)
+	fixedNano int64
 	remember  []budget.Remember
 }
 
@@ -67,6 +69,10 @@ func (x *exchange) finish(ctx context.Context) {
 // settleMetered charges a metered request from its meter; complete says the
 // response ended normally.
 func (x *exchange) settleMetered(ctx context.Context, complete bool) {
+	if x.unit != nil {
+		x.settle(ctx, x.unitCharge(complete && !x.compressed))
+		return
+	}
 	if x.compressed || x.meter == nil {
 		// A body we could not read, or none at all yet: OpenAI may have done
 		// the whole work.
@@ -205,6 +211,8 @@ func (x *exchange) settle(ctx context.Context, c charge) {
 	switch {
 	case c.failed:
 		cost = 0
+	case c.fixed:
+		cost = c.fixedNano
 	case !c.flat:
 		cost = x.cost(c)
 	}

@@ -262,3 +262,7 @@ func validBoundary(b string) bool {
 	}
 	return true
 }
+
+// Complete reports whether the closing boundary has been read: the whole form is
+// known even if more bytes (an epilogue, an empty end-of-stream piece) follow.
+func (f *Form) Complete() bool { return f.err == nil && !f.first && f.state == stateEpilogue }

@@ -12,6 +12,9 @@ type Usage struct {
 	PromptTokens, CachedTokens, CompletionTokens, ReasoningTokens int64
 	CacheWriteTokens, AudioPromptTokens, ImagePromptTokens        int64
 	AudioCompletionTokens, ImageCompletionTokens                  int64
+	// AudioMillis is the billed audio duration of a transcription usage of
+	// type "duration" (whisper-1), in milliseconds.
+	AudioMillis int64
 }
 
 // Result is what a Meter learned from a response so far.
@@ -99,6 +102,7 @@ type wireUsage struct {
 	InputTokens             *float64     `json:"input_tokens"`
 	OutputTokens            *float64     `json:"output_tokens"`
 	TotalTokens             *float64     `json:"total_tokens"`
+	Seconds                 *float64     `json:"seconds"`
 	PromptTokensDetails     *wireDetails `json:"prompt_tokens_details"`
 	CompletionTokensDetails *wireDetails `json:"completion_tokens_details"`
 	InputTokensDetails      *wireDetails `json:"input_tokens_details"`
@@ -129,6 +133,13 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 	}
 	prompt := first(w.PromptTokens, w.InputTokens)
 	completion := first(w.CompletionTokens, w.OutputTokens)
+	if w.Seconds != nil && prompt == nil && completion == nil {
+		// Transcription usage of type "duration": seconds of audio.
+		if s := *w.Seconds; s > 0 && s < 1e9 {
+			u.AudioMillis = int64(math.Ceil(s * 1000))
+		}
+		return u, true, nil
+	}
 	if prompt == nil && completion == nil {
 		if w.TotalTokens == nil {
 			return Usage{}, false, nil
