@@ -31,6 +31,7 @@ func (noop) History(context.Context, string, string, string) ([]DayStats, error)
 func (noop) Close() error                                                        { return nil }
 func (noop) Extend(context.Context, []Lease) error                               { return nil }
 func (noop) Hold(context.Context, HoldRequest) (bool, error)                     { return true, nil }
+func (noop) Remember(context.Context, string, []Remember, time.Time) error       { return nil }
 func (noop) Contexts(_ context.Context, _ string, keys []string, _ time.Time) ([]int64, error) {
 	return make([]int64, len(keys)), nil
 }

@@ -65,6 +65,9 @@ type Ledger interface {
 	// Contexts returns the remembered token counts of keys (see SettleRequest.Remember);
 	// 0 where nothing is remembered.
 	Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error)
+	// Remember keeps values under keys of a client without a settlement (a batch
+	// input file's estimate), like SettleRequest.Remember.
+	Remember(ctx context.Context, clientID string, rs []Remember, now time.Time) error
 	// Close releases the ledger's resources.
 	Close() error
 }

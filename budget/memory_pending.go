@@ -63,6 +63,25 @@ func (m *Memory) Hold(ctx context.Context, h HoldRequest) (bool, error) {
 	return true, nil
 }
 
+// Remember implements Ledger.
+func (m *Memory) Remember(ctx context.Context, clientID string, rs []Remember, now time.Time) error {
+	if err := ValidClientID(clientID); err != nil {
+		return fmt.Errorf("%w: remember: %w", ErrInvalid, err)
+	}
+	if err := invalid("remember", validRemember(rs)); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: remember: %w", ErrUnavailable, err)
+	}
+	sh, c := m.lock(clientID, true)
+	defer sh.mu.Unlock()
+	for _, rm := range rs {
+		c.remember(rm, now.UnixMilli())
+	}
+	return nil
+}
+
 // Contexts implements Ledger.
 func (m *Memory) Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error) {
 	if err := ValidClientID(clientID); err != nil {

@@ -98,6 +98,26 @@ func (r *Redis) Hold(ctx context.Context, h HoldRequest) (bool, error) {
 	return status == 1, nil
 }
 
+// Remember implements Ledger with one pipelined SET per value (one slot).
+func (r *Redis) Remember(ctx context.Context, clientID string, rs []Remember, _ time.Time) error {
+	if err := ValidClientID(clientID); err != nil {
+		return fmt.Errorf("%w: remember: %w", ErrInvalid, err)
+	}
+	if err := invalid("remember", validRemember(rs)); err != nil {
+		return err
+	}
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, rm := range rs {
+			p.Set(ctx, r.contextKey(clientID, rm.Key), rm.Tokens, rm.TTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable("remember", err)
+	}
+	return nil
+}
+
 // Contexts implements Ledger with one MGET (all keys share the client's slot).
 func (r *Redis) Contexts(ctx context.Context, clientID string, keys []string, _ time.Time) ([]int64, error) {
 	if err := ValidClientID(clientID); err != nil {

@@ -189,6 +189,12 @@ func (r *Resilient) Contexts(ctx context.Context, clientID string, keys []string
 	return r.inner.Contexts(ctx, clientID, keys, now)
 }
 
+// Remember implements Ledger by passing through: a lost estimate only makes
+// the next estimate that needs it fall back to its worst case (or a refusal).
+func (r *Resilient) Remember(ctx context.Context, clientID string, rs []Remember, now time.Time) error {
+	return r.inner.Remember(ctx, clientID, rs, now)
+}
+
 // Buffered returns the number of settlements waiting for replay.
 func (r *Resilient) Buffered() int {
 	r.mu.Lock()

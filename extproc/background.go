@@ -23,6 +23,11 @@ func heldKey(responseID string) string { return "resp:" + responseID }
 // hold turns the create's reservation into the response's held charge. If
 // that fails the worst case is charged now: never nothing.
 func (x *exchange) hold(ctx context.Context, r usage.Result) {
+	x.holdAs(ctx, heldKey(r.ResponseID), x.s.opts.BackgroundTTL, r)
+}
+
+// holdAs holds the request's reservation under key for ttl.
+func (x *exchange) holdAs(ctx context.Context, key string, ttl time.Duration, r usage.Result) {
 	s := x.s
 	x.reserved = false
 	s.dropLease(x)
@@ -30,24 +35,27 @@ func (x *exchange) hold(ctx context.Context, r usage.Result) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.SettleTimeout)
 	defer cancel()
 	start := time.Now()
+	model := x.req.Model
+	if model == "" {
+		model = x.est.model
+	}
 	held, err := s.opts.Ledger.Hold(ctx, budget.HoldRequest{
-		ID: x.resID, NewID: heldKey(r.ResponseID), ClientID: x.clientID,
+		ID: x.resID, NewID: key, ClientID: x.clientID,
 		Periods: s.opts.Calendar.Periods(now), EstimateNano: x.est.nano,
-		Expiry: now.Add(s.opts.BackgroundTTL), Model: x.req.Model, Now: now,
+		Expiry: now.Add(ttl), Model: model, Now: now,
 	})
 	s.opts.Metrics.LedgerCall("hold", time.Since(start), err)
 	switch {
 	case err != nil:
-		x.log.Error("cannot hold the background response's charge; charging its worst case now", "err", err,
-			"response_id", r.ResponseID)
+		x.log.Error("cannot hold the charge; charging its worst case now", "err", err, "held_id", key)
 		x.reserved = true
 		x.settle(ctx, x.worstCase())
 	case !held:
-		x.log.Warn("background response already held or settled", "response_id", r.ResponseID)
+		x.log.Warn("already held or settled", "held_id", key)
 	default:
-		x.heldID = heldKey(r.ResponseID)
-		x.log.Info("background response held until its result is fetched", "response_id", r.ResponseID,
-			"estimate_nano", x.est.nano, "expires", now.Add(s.opts.BackgroundTTL))
+		x.heldID = key
+		x.log.Info("charge held until its result is fetched", "held_id", key,
+			"estimate_nano", x.est.nano, "expires", now.Add(ttl))
 	}
 }
 

@@ -25,8 +25,9 @@ func (noopLedger) Settle(context.Context, budget.SettleRequest) (budget.SettleRe
 	return budget.SettleResult{}, nil
 }
 
-func (noopLedger) Extend(context.Context, []budget.Lease) error           { return nil }
-func (noopLedger) Hold(context.Context, budget.HoldRequest) (bool, error) { return true, nil }
+func (noopLedger) Extend(context.Context, []budget.Lease) error                         { return nil }
+func (noopLedger) Hold(context.Context, budget.HoldRequest) (bool, error)               { return true, nil }
+func (noopLedger) Remember(context.Context, string, []budget.Remember, time.Time) error { return nil }
 func (noopLedger) Contexts(_ context.Context, _ string, keys []string, _ time.Time) ([]int64, error) {
 	return make([]int64, len(keys)), nil
 }

@@ -46,7 +46,7 @@ func (x *exchange) estimate(ctx context.Context) (estimate, *extprocv3.Processin
 	s := x.s
 	req := x.req
 	e := estimate{model: req.Model, tier: x.serviceTier(req.ServiceTier)}
-	q := pricing.Quote{ServiceTier: e.tier, Region: s.opts.Region}
+	q := pricing.Quote{ServiceTier: e.tier, Region: s.opts.Region, Batch: x.batch}
 	_, info, known, err := s.opts.Pricer.LookupFor(req.Model, q)
 	if !known {
 		s.opts.Metrics.UnknownModel()
@@ -105,7 +105,7 @@ func (x *exchange) promptBound(ctx context.Context, e *estimate) int64 {
 	if req.PromptUnbounded {
 		e.promptUnknown = true
 		onlyContext := req.Audios == 0 && req.Files == 0 && (req.Images == 0 || usage.ImageTokensMax(req.Model) > 0 || x.s.opts.Usage.ImageTokens > 0)
-		if n, ok := x.contextTokens(ctx); ok && onlyContext {
+		if n, ok := x.contextTokens(ctx); ok && onlyContext && !x.batch {
 			p += n
 		} else {
 			p = window

@@ -10,6 +10,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/endpoints"
+	"github.com/proxide/proxide/media"
 	"github.com/proxide/proxide/usage"
 )
 
@@ -40,7 +41,8 @@ const (
 	kindFree    kind = iota // costs nothing: released after the request headers
 	kindMetered             // priced, reserved before it goes upstream, settled from the response
 	kindAllowed             // paid but unmeterable, allowed by policy: counted, released
-	kindFetch               // fetches a result whose charge is held (a background response)
+	kindFetch               // fetches a result whose charge is held (a background response, a batch)
+	kindUpload              // a file upload: free, read to bound the batch it may feed
 )
 
 // exchange is the state of one HTTP request as Envoy walks it through the
@@ -85,6 +87,12 @@ type exchange struct {
 	forwardedPiece bool // a STREAMED piece of the body was already answered
 	contentType    string
 	respBuf        []byte // a small JSON response kept whole (a video's length)
+	// Batches (batches.go): batch prices apply; batchCreate is POST /batches;
+	// upload reads a batch input file as it passes.
+	batch       bool
+	batchCreate bool
+	upload      *batchLines
+	uploadForm  *media.Form
 }
 
 func (s *Server) newExchange() *exchange {
@@ -124,6 +132,8 @@ func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest)
 		switch {
 		case x.phase == phaseRequestBody && x.kind == kindMetered:
 			return x.onRequestBody(ctx, r.RequestBody)
+		case x.phase == phaseRequestBody && x.kind == kindUpload:
+			return x.onUploadBody(r.RequestBody)
 		case x.phase == phaseRequestBody || x.phase == phaseUpstream:
 			// A free request whose release Envoy did not apply (mode_override
 			// not allowed): it only passes.

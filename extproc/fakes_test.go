@@ -95,6 +95,18 @@ func (l *fakeLedger) Hold(_ context.Context, h budget.HoldRequest) (bool, error)
 	return l.holdErr == nil, l.holdErr
 }
 
+func (l *fakeLedger) Remember(_ context.Context, _ string, rs []budget.Remember, _ time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range rs {
+		if l.contexts == nil {
+			l.contexts = map[string]int64{}
+		}
+		l.contexts[r.Key] = r.Tokens
+	}
+	return nil
+}
+
 func (l *fakeLedger) Contexts(_ context.Context, _ string, keys []string, _ time.Time) ([]int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

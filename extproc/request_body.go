@@ -101,6 +101,9 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 	if x.unit != nil {
 		return x.admitUnit(ctx, x.body, media.FormResult{})
 	}
+	if x.batchCreate {
+		return x.admitBatch(ctx)
+	}
 	s := x.s
 	req, err := usage.ParseRequest(x.endpoint, x.body, s.opts.Usage)
 	if err != nil {
@@ -136,6 +139,22 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 			x.body, x.injected = body, true
 		}
 	}
+	return nil
+}
+
+// admitBatch reserves a batch's worst case: its input file's.
+func (x *exchange) admitBatch(ctx context.Context) *extprocv3.ProcessingResponse {
+	x.rule = x.s.opts.Rules.Resolve(x.clientID)
+	e, resp := x.estimateBatch(ctx)
+	if resp != nil {
+		return resp
+	}
+	x.est = e
+	x.resID = newReservationID()
+	if _, resp := x.reserve(ctx, e.nano, nil, x.s.opts.Now()); resp != nil {
+		return resp
+	}
+	x.reserved = true
 	return nil
 }
 

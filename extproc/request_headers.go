@@ -75,6 +75,24 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	x.route = endpoints.Classify(x.method, p, func(name string) (string, bool) { return headerLookup(hm, name) })
 	mutation := x.headerMutation()
 
+	switch x.route.Operation {
+	case endpoints.FilesUpload:
+		if strings.HasPrefix(strings.ToLower(x.contentType), "multipart/") && !h.GetEndOfStream() {
+			return x.uploadHeaders(mutation)
+		}
+	case endpoints.BatchesRetrieve, endpoints.BatchesCancel:
+		x.kind, x.endpoint, x.batch = kindFetch, usage.Responses, true
+		return headersReply(mutation), x.afterHeaders(h)
+	case endpoints.BatchesCreate:
+		x.kind, x.endpoint, x.batch, x.batchCreate = kindMetered, usage.Responses, true, true
+		if h.GetEndOfStream() {
+			return x.reject(openAIError(400, "invalid_request_error", "invalid_body", "", "A batch needs a JSON request body."))
+		}
+		if r, blocked := s.blocked.get(id, s.opts.Now()); blocked {
+			return x.reject(x.refuse(r, s.opts.Now()))
+		}
+		return headersReply(mutation), phaseRequestBody
+	}
 	switch x.route.Kind {
 	case endpoints.Free:
 		return x.release(mutation, "unmetered")

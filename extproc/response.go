@@ -15,7 +15,7 @@ import (
 // meter for its body. A fetch of a held result is metered the same way.
 func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, phase) {
 	cont := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
-	if x.kind != kindMetered && x.kind != kindFetch {
+	if x.kind != kindMetered && x.kind != kindFetch && x.kind != kindUpload {
 		return cont, phaseResponse
 	}
 	hm := h.GetHeaders()
@@ -42,8 +42,12 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 		}
 		return cont, phaseResponse
 	}
+	endpoint := x.endpoint
+	if x.kind == kindUpload {
+		endpoint = usage.Responses // a file object: its id
+	}
 	x.meter = usage.NewMeter(usage.MeterOptions{
-		Endpoint:           x.endpoint,
+		Endpoint:           endpoint,
 		RequestModel:       x.req.Model,
 		SSE:                strings.Contains(strings.ToLower(ct), "text/event-stream"),
 		StripInjectedUsage: x.injected,

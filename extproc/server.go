@@ -40,6 +40,7 @@ type Ledger interface {
 	Extend(ctx context.Context, leases []budget.Lease) error
 	Hold(ctx context.Context, h budget.HoldRequest) (bool, error)
 	Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error)
+	Remember(ctx context.Context, clientID string, rs []budget.Remember, now time.Time) error
 }
 
 // Pricer resolves a model's prices for one request (tier, long context,
@@ -106,7 +107,11 @@ type Options struct {
 	BackgroundTTL time.Duration
 	// ContextTTL is how long a stored response's context size is remembered
 	// (default 30 days, as OpenAI keeps stored responses).
-	ContextTTL    time.Duration
+	ContextTTL time.Duration
+	// BatchTTL is how long a batch's held charge waits for a GET showing it
+	// finished before it is charged as estimated (default 48h: the 24h
+	// completion window and a day to look).
+	BatchTTL      time.Duration
 	BlockCacheTTL time.Duration // how long a settled-over-limit client is refused at the headers without a ledger call (default 1s)
 	SettleTimeout time.Duration // bound on the final ledger call once Envoy is gone (default 5s)
 	Usage         usage.Options
@@ -170,6 +175,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.BackgroundTTL <= 0 {
 		opts.BackgroundTTL = 6 * time.Hour
+	}
+	if opts.BatchTTL <= 0 {
+		opts.BatchTTL = 48 * time.Hour
 	}
 	if opts.ContextTTL <= 0 {
 		opts.ContextTTL = 30 * 24 * time.Hour

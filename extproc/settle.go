@@ -46,7 +46,16 @@ func (x *exchange) settleResponse(ctx context.Context) {
 			x.settleMetered(ctx, true)
 		}
 	case kindFetch:
-		x.settleFetched(ctx)
+		if x.batch {
+			x.settleBatch(ctx)
+		} else {
+			x.settleFetched(ctx)
+		}
+	case kindUpload:
+		if x.meter != nil {
+			x.meter.Write(nil, true)
+		}
+		x.rememberUpload(ctx)
 	}
 }
 
@@ -77,6 +86,10 @@ func (x *exchange) settleMetered(ctx context.Context, complete bool) {
 		// A body we could not read, or none at all yet: OpenAI may have done
 		// the whole work.
 		x.settle(ctx, x.worstCase())
+		return
+	}
+	if x.batchCreate {
+		x.holdBatch(ctx)
 		return
 	}
 	r := x.meter.Result()

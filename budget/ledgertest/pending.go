@@ -185,6 +185,12 @@ func testRememberedContexts(t *testing.T, f *Fixture) {
 	require.NoError(t, err)
 	require.Empty(t, empty)
 
+	require.NoError(t, f.L.Remember(f.ctx, c, []budget.Remember{{Key: "batchfile:f1", Tokens: 777, TTL: time.Hour}}, f.Now))
+	got, err = f.L.Contexts(f.ctx, c, []string{"batchfile:f1"}, f.Now)
+	require.NoError(t, err)
+	require.Equal(t, []int64{777}, got, "remembered without a settlement")
+	require.ErrorIs(t, f.L.Remember(f.ctx, c, []budget.Remember{{Key: "", Tokens: 1, TTL: time.Hour}}, f.Now), budget.ErrInvalid)
+
 	s = f.SettleReq("t2", c, rule, 0)
 	s.Remember = []budget.Remember{{Key: "resp:x", Tokens: -1, TTL: time.Hour}}
 	_, err = f.L.Settle(f.ctx, s)

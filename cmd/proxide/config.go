@@ -90,6 +90,9 @@ type BudgetsConfig struct {
 	// BackgroundTTL is how long a background response's held charge waits
 	// for its result before it is charged as estimated.
 	BackgroundTTL time.Duration `mapstructure:"background_ttl"`
+	// BatchTTL is how long a batch's held charge waits for a GET showing it
+	// finished before it is charged as estimated.
+	BatchTTL      time.Duration `mapstructure:"batch_ttl"`
 	BlockCacheTTL time.Duration `mapstructure:"block_cache_ttl"`
 }
 
@@ -180,6 +183,7 @@ var defaults = map[string]any{
 	"budgets.default_service_tier":      "default",
 	"budgets.reservation_ttl":           "2m",
 	"budgets.background_ttl":            "6h",
+	"budgets.batch_ttl":                 "48h",
 	"endpoints.unmetered":               "refuse",
 	"pricing.region":                    "",
 	"budgets.block_cache_ttl":           "1s",
@@ -307,6 +311,9 @@ func (c Config) Validate() error {
 	}
 	if c.Budgets.ReservationTTL < 3*time.Second || c.Budgets.ReservationTTL > budget.MaxReservationTTL {
 		add("budgets.reservation_ttl: %s must be between 3s and %s", c.Budgets.ReservationTTL, budget.MaxReservationTTL)
+	}
+	if c.Budgets.BatchTTL < time.Minute || c.Budgets.BatchTTL > budget.MaxHoldTTL {
+		add("budgets.batch_ttl: %s must be between 1m and %s", c.Budgets.BatchTTL, budget.MaxHoldTTL)
 	}
 	if c.Budgets.BackgroundTTL < time.Minute || c.Budgets.BackgroundTTL > budget.MaxHoldTTL {
 		add("budgets.background_ttl: %s must be between 1m and %s", c.Budgets.BackgroundTTL, budget.MaxHoldTTL)

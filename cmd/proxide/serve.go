@@ -169,6 +169,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		Region:                 cfg.Pricing.Region,
 		ReservationTTL:         cfg.Budgets.ReservationTTL,
 		BackgroundTTL:          cfg.Budgets.BackgroundTTL,
+		BatchTTL:               cfg.Budgets.BatchTTL,
 		Unmetered:              budget.EndpointPolicy(cfg.Endpoints.Unmetered),
 		BlockCacheTTL:          cfg.Budgets.BlockCacheTTL,
 		Loop:                   cfg.Loop.defaults(),
