@@ -3,6 +3,7 @@ package endpoints
 import (
 	"flag"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,6 +26,28 @@ HEAD, OPTIONS and DELETE and unmetered (refused) for anything else; a
 WebSocket upgrade is always realtime (unmetered).
 
 `
+
+// The README shows the same table between these markers.
+const (
+	readme      = "../README.md"
+	readmeBegin = "<!-- endpoints:begin (go test ./endpoints -run TestReadmeTable -update) -->\n"
+	readmeEnd   = "<!-- endpoints:end -->"
+)
+
+// TestReadmeTable keeps the README's endpoint table in step with the code.
+func TestReadmeTable(t *testing.T) {
+	b, err := os.ReadFile(readme)
+	require.NoError(t, err)
+	doc := string(b)
+	i, j := strings.Index(doc, readmeBegin), strings.Index(doc, readmeEnd)
+	require.True(t, i >= 0 && j > i, "README.md lacks the endpoint table markers")
+	want := doc[:i+len(readmeBegin)] + MarkdownTable() + doc[j:]
+	if *update {
+		require.NoError(t, os.WriteFile(readme, []byte(want), 0o644))
+		return
+	}
+	require.Equal(t, want, doc, "run: go test ./endpoints -run TestReadmeTable -update")
+}
 
 // TestEndpointsDoc keeps ENDPOINTS.md in step with the table.
 func TestEndpointsDoc(t *testing.T) {

@@ -72,7 +72,7 @@ var objectRows = []Endpoint{
 	row("GET", "/evals/{eval_id}/runs/{run_id}/output_items", EvalRunOutputItemsList, Free, howRead),
 	row("GET", "/evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}", EvalRunOutputItemsRetrieve, Free, howRead),
 
-	row("POST", "/containers", ContainersCreate, Metered, "a code-interpreter container session priced from the request (memory_limit); since 2026-06-02 billed per minute with a 5-minute minimum, so the 20-minute session price is the worst case, charged as estimated"),
+	row("POST", "/containers", ContainersCreate, Metered, "a code-interpreter container session priced from the request (memory_limit: 1g $0.03, 4g $0.12, 16g $0.48, 64g $1.92), charged at once and marked estimated (OpenAI may bill a shorter session)"),
 	row("GET", "/containers", ContainersList, Free, howRead),
 	row("GET", "/containers/{container_id}", ContainersRetrieve, Free, howRead),
 	row("DELETE", "/containers/{container_id}", ContainersDelete, Free, "stops billing"),
@@ -87,9 +87,9 @@ var objectRows = []Endpoint{
 	row("GET", "/videos/{video_id}", VideosRetrieve, Free, howRead),
 	row("DELETE", "/videos/{video_id}", VideosDelete, Free, howCRUD),
 	row("GET", "/videos/{video_id}/content", VideosContent, Free, howRead),
-	row("POST", "/videos/{video_id}/remix", VideosRemix, Metered, "seconds × per-second price, from the request and the source video"),
-	row("POST", "/videos/edits", VideosEdit, Metered, "seconds × per-second price, from the request"),
-	row("POST", "/videos/extensions", VideosExtend, Metered, "added seconds × per-second price, from the request"),
+	row("POST", "/videos/{video_id}/remix", VideosRemix, Metered, "reserved at 25 s × the per-second price; settled from the seconds the returned video object reports"),
+	row("POST", "/videos/edits", VideosEdit, Metered, "seconds × per-second price from the request, or 25 s reserved and settled from the returned video's seconds"),
+	row("POST", "/videos/extensions", VideosExtend, Metered, "added seconds × per-second price from the request, or 25 s reserved and settled from the returned video's seconds"),
 	row("POST", "/videos/characters", VideoCharactersCreate, Unmetered, "price not documented: refused until it is"),
 	row("GET", "/videos/characters/{character_id}", VideoCharactersRetrieve, Free, howRead),
 
