@@ -191,7 +191,7 @@ func TestE2EAdminEndpointsOnRedis(t *testing.T) {
 	code, csv, h := s.adminDo(t, http.MethodGet, "/v1/spend?client_id=globex-1&from="+today+"&to="+today+"&format=csv", "prox-e2e-ops")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, h.Get("Content-Type"), "text/csv")
-	require.True(t, strings.HasPrefix(csv, "day,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd\n"), csv)
+	require.True(t, strings.HasPrefix(csv, "day,requests,failed,estimated,prompt_tokens,cached_tokens,completion_tokens,reasoning_tokens,cost_usd,estimated_cost_usd\n"), csv)
 
 	code, body, _ = s.adminDo(t, http.MethodDelete, "/v1/budgets/match:acme-*", "prox-e2e-ops")
 	require.Equal(t, http.StatusOK, code, body)
