@@ -144,6 +144,24 @@ func (t *Table) Lookup(model string) (Price, bool) {
 	return p.clone(), true
 }
 
+// Over returns a new table holding t's rows over base's: a model in both takes
+// t's row, a model only in base keeps base's. A newer LiteLLM file loaded over
+// the embedded table so keeps the legacy and supplement rows the file lacks.
+func (t *Table) Over(base *Table) *Table {
+	raw := make(map[string]Price, base.Len()+t.Len())
+	if base != nil {
+		for k, v := range base.raw {
+			raw[k] = v
+		}
+	}
+	if t != nil {
+		for k, v := range t.raw {
+			raw[k] = v
+		}
+	}
+	return newTable(raw)
+}
+
 // With returns a new table holding t's prices overridden and extended by
 // custom. The custom prices are copied, and a text-only TierPrice in them
 // (see TierPrice) gets its audio, image and cache-write prices from its text

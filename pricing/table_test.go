@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -195,4 +196,16 @@ func TestTableWith(t *testing.T) {
 	require.Equal(t, 1, nilTable.With(map[string]Price{"x": {}}).Len())
 	_, ok = nilTable.ImagePrice("dall-e-3", "", "")
 	require.False(t, ok)
+}
+
+func TestTableOver(t *testing.T) {
+	file, err := Parse(strings.NewReader(`{"gpt-4o":{"mode":"chat","input_cost_per_token":1e-06,"output_cost_per_token":2e-06}}`))
+	require.NoError(t, err)
+	merged := file.Over(Default())
+	p, ok := merged.Lookup("gpt-4o")
+	require.True(t, ok)
+	require.Equal(t, int64(1_000_000_000), p.Standard.Input, "the file's row wins")
+	p, ok = merged.Lookup("gpt-3.5-turbo-0613")
+	require.True(t, ok, "a row only the embedded table has is kept")
+	require.Equal(t, int64(1_500_000_000), p.Standard.Input)
 }

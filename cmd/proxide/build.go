@@ -18,7 +18,9 @@ func buildPricer(c PricingConfig) (*pricing.Pricer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pricing.file: %w", err)
 		}
-		table = t
+		// The file's rows win; models it lacks (legacy rows, the hand-kept
+		// supplement) keep the embedded price rather than fall back.
+		table = t.Over(table)
 	}
 	var errs []error
 	if len(c.Custom) > 0 {
