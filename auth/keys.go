@@ -33,16 +33,40 @@ type KeySpec struct {
 	SHA256 string
 	Key    string
 	Scopes []string
+	// ClientIDs, when set, are the only client ids the key may speak for:
+	// exact ids and "prefix*" patterns. Empty: any client id.
+	ClientIDs []string
 }
 
 // Key is an authenticated caller.
 type Key struct {
-	Name   string
-	Scopes []string
+	Name      string
+	Scopes    []string
+	ClientIDs []string
 }
 
 // Has reports whether the key holds scope.
 func (k Key) Has(scope string) bool { return slices.Contains(k.Scopes, scope) }
+
+// Allows reports whether the key may speak for clientID: a key bound to client
+// ids matches one of them exactly or one of its "prefix*" patterns; a key
+// without the list may name any client. A leaked tenant key so cannot rotate
+// ids to get a fresh default budget each time.
+func (k Key) Allows(clientID string) bool {
+	if len(k.ClientIDs) == 0 {
+		return true
+	}
+	for _, p := range k.ClientIDs {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(clientID, prefix) {
+				return true
+			}
+		} else if p == clientID {
+			return true
+		}
+	}
+	return false
+}
 
 type entry struct {
 	hash [sha256.Size]byte
@@ -90,11 +114,16 @@ func NewKeys(specs []KeySpec) (*Keys, error) {
 				errs = append(errs, fmt.Errorf("%s: unknown scope %q (want %q or %q)", where, sc, ScopeGateway, ScopeAdmin))
 			}
 		}
+		for j, p := range s.ClientIDs {
+			if prefix, wild := strings.CutSuffix(p, "*"); p == "" || p == "*" || strings.Contains(prefix, "*") || (!wild && strings.TrimSpace(p) != p) {
+				errs = append(errs, fmt.Errorf("%s: client_ids[%d]: %q must be a client id or a \"prefix*\" pattern", where, j, p))
+			}
+		}
 		if other, dup := seen[h]; dup {
 			errs = append(errs, fmt.Errorf("%s: same key as %s", where, other))
 		}
 		seen[h] = where
-		ks.entries = append(ks.entries, entry{hash: h, key: Key{Name: s.Name, Scopes: slices.Clone(s.Scopes)}})
+		ks.entries = append(ks.entries, entry{hash: h, key: Key{Name: s.Name, Scopes: slices.Clone(s.Scopes), ClientIDs: slices.Clone(s.ClientIDs)}})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

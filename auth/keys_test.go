@@ -61,3 +61,23 @@ func TestEnabled(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, k.Enabled())
 }
+
+func TestKeyBoundToClientIDs(t *testing.T) {
+	ks, err := NewKeys([]KeySpec{{Name: "tenant", Key: "prox-t", Scopes: []string{ScopeGateway}, ClientIDs: []string{"tenant-a-*", "shared"}},
+		{Name: "any", Key: "prox-any", Scopes: []string{ScopeGateway}}})
+	require.NoError(t, err)
+	k, err := ks.Authenticate("Bearer prox-t", ScopeGateway)
+	require.NoError(t, err)
+	for id, want := range map[string]bool{"tenant-a-1": true, "tenant-a-": true, "shared": true, "shared2": false,
+		"tenant-b-1": false, "tenant-a\u200b-1": false, "": false} {
+		require.Equal(t, want, k.Allows(id), id)
+	}
+	any, err := ks.Authenticate("Bearer prox-any", ScopeGateway)
+	require.NoError(t, err)
+	require.True(t, any.Allows("whoever"), "a key without the list speaks for anyone")
+
+	_, err = NewKeys([]KeySpec{{Name: "bad", Key: "prox-b", Scopes: []string{ScopeGateway}, ClientIDs: []string{"*", "a*b*", ""}}})
+	require.ErrorContains(t, err, "client_ids[0]")
+	require.ErrorContains(t, err, "client_ids[1]")
+	require.ErrorContains(t, err, "client_ids[2]")
+}

@@ -89,6 +89,7 @@ func redisClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, redactURLErr(err)
 		}
 		o.Addrs = append(o.Addrs, hosts[1:]...)
+		o.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(first)
@@ -99,12 +100,17 @@ func redisClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, errors.New("budget: redis url: sentinel needs ?master_name=")
 		}
 		o.SentinelAddrs = append(o.SentinelAddrs, hosts[1:]...)
+		o.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(o), nil
 	default:
 		o, err := redis.ParseURL(first)
 		if err != nil {
 			return nil, redactURLErr(err)
 		}
+		// Every ledger call carries the request path's deadline; go-redis only
+		// honours it (a hung server must not hold a request past Envoy's
+		// message timeout) with this set.
+		o.ContextTimeoutEnabled = true
 		return redis.NewClient(o), nil
 	}
 }

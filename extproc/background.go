@@ -32,7 +32,11 @@ func (x *exchange) holdAs(ctx context.Context, key string, ttl time.Duration, r 
 	x.reserved = false
 	s.dropLease(x)
 	now := s.opts.Now()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.SettleTimeout)
+	timeout := s.opts.LedgerTimeout
+	if ctx.Err() != nil {
+		timeout = s.opts.SettleTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	start := time.Now()
 	model := x.req.Model
@@ -95,6 +99,8 @@ func (x *exchange) settleFetched(ctx context.Context) {
 	if c.model == "" {
 		c.model = x.req.Model
 	}
+	// The fees follow the tools the create declared, which the response echoes.
+	x.req.BuiltinTools, x.req.ContainerMemory = r.Tools, r.Memory
 	c.usage.FeeNano = x.toolFees(r.ToolCalls)
 	x.resID = heldKey(id)
 	cost := x.cost(c)

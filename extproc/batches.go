@@ -215,6 +215,8 @@ func (x *exchange) estimateBatch(ctx context.Context) (estimate, *extprocv3.Proc
 		return estimate{}, openAIError(400, "invalid_request_error", "invalid_body", "input_file_id",
 			"A batch needs an input_file_id.")
 	}
+	ctx, cancel := context.WithTimeout(ctx, x.s.opts.LedgerTimeout)
+	defer cancel()
 	got, err := x.s.opts.Ledger.Contexts(ctx, x.clientID, []string{fileKey(r.InputFileID)}, x.s.opts.Now())
 	if err != nil {
 		x.s.opts.Metrics.Request(x.opName(), "ledger_unavailable")

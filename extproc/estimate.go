@@ -136,6 +136,8 @@ func (x *exchange) contextTokens(ctx context.Context) (int64, bool) {
 	if n, ok := x.s.contexts.get(x.clientID, key); ok {
 		return n, true
 	}
+	ctx, cancel := context.WithTimeout(ctx, x.s.opts.LedgerTimeout)
+	defer cancel()
 	got, err := x.s.opts.Ledger.Contexts(ctx, x.clientID, []string{key}, x.s.opts.Now())
 	if err != nil {
 		x.log.Warn("cannot look up the previous context; reserving the context window", "err", err)

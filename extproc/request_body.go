@@ -162,6 +162,8 @@ func (x *exchange) admitBatch(ctx context.Context) *extprocv3.ProcessingResponse
 // its local reply.
 func (x *exchange) reserve(ctx context.Context, estimate int64, loopCheck *budget.LoopCheck, now time.Time) (budget.Admission, *extprocv3.ProcessingResponse) {
 	s := x.s
+	ctx, cancel := context.WithTimeout(ctx, s.opts.LedgerTimeout)
+	defer cancel()
 	start := time.Now()
 	adm, err := s.opts.Ledger.Reserve(ctx, budget.ReserveRequest{
 		ID:           x.resID,

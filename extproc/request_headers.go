@@ -44,11 +44,14 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	x.method, _ = headerLookup(hm, ":method")
 	x.contentType, _ = headerLookup(hm, "content-type")
 
+	var key *auth.Key
 	if s.opts.Keys != nil && s.opts.Keys.Enabled() {
 		authz, _ := headerLookup(hm, "authorization")
-		if _, err := s.opts.Keys.Authenticate(authz, auth.ScopeGateway); err != nil {
+		k, err := s.opts.Keys.Authenticate(authz, auth.ScopeGateway)
+		if err != nil {
 			return x.reject(authFailure(err))
 		}
+		key = &k
 	}
 	id, ok := headerLookup(hm, s.opts.ClientIDHeader)
 	if !ok || id == "" {
@@ -61,6 +64,11 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	if err := budget.ValidClientID(id); err != nil {
 		return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
 			"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()))
+	}
+	if key != nil && !key.Allows(id) {
+		s.opts.Metrics.Request("other", "forbidden_client_id")
+		return x.reject(openAIError(403, "invalid_request_error", "client_id_not_allowed", s.opts.ClientIDHeader,
+			"This Proxide key may not speak for client "+id+"."))
 	}
 	x.clientID = id
 	x.log = x.log.With("client_id", id)

@@ -114,6 +114,12 @@ type Options struct {
 	BatchTTL      time.Duration
 	BlockCacheTTL time.Duration // how long a settled-over-limit client is refused at the headers without a ledger call (default 1s)
 	SettleTimeout time.Duration // bound on the final ledger call once Envoy is gone (default 5s)
+	// LedgerTimeout bounds every ledger call made while Envoy waits for a
+	// reply (default 500ms): it must end well inside Envoy's ext_proc
+	// message_timeout, so a hung ledger gets the failure mode's answer (503,
+	// or fail-open) instead of Envoy's bare 504. A settlement that times out
+	// is buffered and replayed by the resilient ledger.
+	LedgerTimeout time.Duration
 	Usage         usage.Options
 	// Unmetered is the global policy for paid endpoints Proxide cannot meter:
 	// budget.UnmeteredRefuse (default) or budget.UnmeteredAllow; rules may
@@ -187,6 +193,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.SettleTimeout <= 0 {
 		opts.SettleTimeout = 5 * time.Second
+	}
+	if opts.LedgerTimeout <= 0 {
+		opts.LedgerTimeout = 500 * time.Millisecond
 	}
 	if opts.Unmetered == budget.UnmeteredInherit {
 		opts.Unmetered = budget.UnmeteredRefuse

@@ -246,10 +246,16 @@ func (x *exchange) settle(ctx context.Context, c charge) {
 }
 
 // record sends a settlement to the ledger. Envoy may already have closed the
-// stream; the charge must still land.
+// stream; the charge must still land: it is bounded by LedgerTimeout while
+// Envoy waits for our reply (a resilient ledger buffers what times out), by
+// SettleTimeout once the stream is over.
 func (x *exchange) record(ctx context.Context, sr budget.SettleRequest) (budget.SettleResult, error) {
 	s := x.s
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.SettleTimeout)
+	timeout := s.opts.LedgerTimeout
+	if ctx.Err() != nil {
+		timeout = s.opts.SettleTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	now := s.opts.Now()
 	sr.Periods, sr.Now = s.opts.Calendar.Periods(now), now

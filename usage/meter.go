@@ -3,6 +3,7 @@ package usage
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -61,6 +62,8 @@ type Meter struct {
 	final              ToolCalls
 	haveFinal          bool
 	containers         map[string]bool
+	tools              []string // types of the tools the object declares
+	memory             string   // its code_interpreter container memory_limit
 
 	pending   []byte // output text not yet tokenised; nil once hasUsage
 	evText    []byte // a Responses event's delta, kept once its type is known
@@ -152,6 +155,8 @@ func (m *Meter) Result() Result {
 		ResponseID:   m.respID,
 		Status:       m.status,
 		ToolCalls:    calls,
+		Tools:        m.tools,
+		Memory:       m.memory,
 	}
 }
 
@@ -164,6 +169,12 @@ func (m *Meter) tally(s slot, raw []byte) {
 	switch s {
 	case slotItemType:
 		m.calls.count(v)
+	case slotToolType:
+		if v != "" && !slices.Contains(m.tools, v) && len(m.tools) < maxContainers {
+			m.tools = append(m.tools, v)
+		}
+	case slotMemory:
+		m.memory = v
 	case slotContainer:
 		if v == "" {
 			return

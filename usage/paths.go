@@ -25,6 +25,8 @@ const (
 	slotStatus    // a Responses object's status
 	slotItemType  // an output item's type: counted (each), not kept
 	slotContainer // an output item's container_id: counted (each)
+	slotToolType  // a declared tool's type (each): the tools a stored response ran with
+	slotMemory    // a code_interpreter tool's container memory_limit (each)
 	nSlots
 )
 
@@ -58,6 +60,13 @@ func rawNode(key string, s slot) *node { return &node{key: key, act: actRaw, slo
 // eachNode captures every value of key (in every element of an array), not the last.
 func eachNode(key string, s slot) *node { return &node{key: key, act: actRaw, slot: s, each: true} }
 
+// toolsNode reads the tools a Responses object echoes: their types and a code
+// interpreter's container size decide the fees of its tool calls.
+func toolsNode() *node {
+	return &node{key: "tools", elem: &node{kids: []*node{eachNode("type", slotToolType),
+		{key: "container", kids: []*node{eachNode("memory_limit", slotMemory)}}}}}
+}
+
 // itemNodes are the members of an output item that tool fees are counted from.
 func itemNodes() []*node {
 	return []*node{eachNode("type", slotItemType), eachNode("container_id", slotContainer)}
@@ -90,7 +99,7 @@ func chatTree() *node {
 func responseTree() *node {
 	part := &node{kids: []*node{textNode("text"), textNode("refusal")}}
 	item := &node{kids: append([]*node{{key: "content", elem: part}, textNode("name"), textNode("arguments")}, itemNodes()...)}
-	return &node{kids: append(billingNodes(), rawNode("id", slotID), rawNode("status", slotStatus), &node{key: "output", elem: item})}
+	return &node{kids: append(billingNodes(), rawNode("id", slotID), rawNode("status", slotStatus), &node{key: "output", elem: item}, toolsNode())}
 }
 
 // responseEventTree reads one Responses stream event: its type, its delta
@@ -99,7 +108,7 @@ func responseTree() *node {
 // the item of output_item events.
 func responseEventTree() *node {
 	resp := append(billingNodes(), rawNode("id", slotID), rawNode("status", slotStatus),
-		&node{key: "output", elem: &node{kids: itemNodes()}})
+		&node{key: "output", elem: &node{kids: itemNodes()}}, toolsNode())
 	return &node{kids: []*node{
 		rawNode("type", slotType),
 		textNode("delta"),

@@ -43,6 +43,11 @@ type Result struct {
 	ResponseID, Status string
 	// ToolCalls are the built-in tool calls of a Responses result.
 	ToolCalls ToolCalls
+	// Tools are the types of the tools a Responses object declares, and Memory
+	// its code_interpreter container's memory_limit: a fetched background
+	// response's fees follow the tools its create asked for.
+	Tools  []string
+	Memory string
 }
 
 // ToolCalls counts the built-in tool calls in a Responses output, which OpenAI bills

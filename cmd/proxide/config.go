@@ -42,7 +42,10 @@ type ListenConfig struct {
 
 // StoreConfig selects the ledger.
 type StoreConfig struct {
-	RedisURL    string        `mapstructure:"redis_url"`
+	RedisURL string `mapstructure:"redis_url"`
+	// Timeout bounds each ledger call on the request path; it must end well
+	// inside Envoy's ext_proc message_timeout (2s in the shipped configs).
+	Timeout     time.Duration `mapstructure:"timeout"`
 	FailureMode string        `mapstructure:"failure_mode"`
 	Retention   time.Duration `mapstructure:"retention"`
 	Prefix      string        `mapstructure:"prefix"`
@@ -54,6 +57,9 @@ type KeyConfig struct {
 	SHA256 string   `mapstructure:"sha256"`
 	Key    string   `mapstructure:"key"`
 	Scopes []string `mapstructure:"scopes"`
+	// ClientIDs binds the key to the client ids it may speak for (exact ids
+	// and "prefix*" patterns); empty: any.
+	ClientIDs []string `mapstructure:"client_ids"`
 }
 
 // UpstreamConfig says where the OpenAI key comes from.
@@ -170,6 +176,7 @@ var defaults = map[string]any{
 	"listen.shutdown_timeout":           "30s",
 	"store.redis_url":                   "",
 	"store.failure_mode":                "closed",
+	"store.timeout":                     "500ms",
 	"store.retention":                   "2160h",
 	"store.prefix":                      "px",
 	"upstream.api_key_env":              "OPENAI_API_KEY",
@@ -288,6 +295,9 @@ func (c Config) Validate() error {
 	}
 	if c.Store.FailureMode != "open" && c.Store.FailureMode != "closed" {
 		add("store.failure_mode: %q must be open or closed", c.Store.FailureMode)
+	}
+	if c.Store.Timeout < 10*time.Millisecond || c.Store.Timeout > 1500*time.Millisecond {
+		add("store.timeout: %s must be between 10ms and 1.5s: ledger calls must end inside Envoy's 2s ext_proc message_timeout", c.Store.Timeout)
 	}
 	if c.Store.Retention < 24*time.Hour {
 		add("store.retention: %s must be at least 24h", c.Store.Retention)

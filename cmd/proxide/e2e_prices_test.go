@@ -331,6 +331,20 @@ func TestE2ERegionalUplift(t *testing.T) {
 				headers: tokens(1000, 0, 20, 0), model: "gpt-5.4", want: 3_080_000,
 			},
 			{
+				// The uplift applies on top of the tier: flex 1.25e-06 / 7.5e-06 × 1.1
+				// = 1,375 / 8,250. 1,000 × 1,375 + 20 × 8,250 = 1,375,000 + 165,000
+				name: "gpt-5.4 flex eu", path: "/openai/v1/chat/completions",
+				body:    `{"model":"gpt-5.4","service_tier":"flex","messages":[{"role":"user","content":"Bonjour"}]}`,
+				headers: tokens(1000, 0, 20, 0), model: "gpt-5.4", tier: "flex", want: 1_540_000,
+			},
+			{
+				// And on top of the long-context prices: 5e-06 / 2.25e-05 × 1.1
+				// = 5,500 / 24,750. 300,000 × 5,500 + 20 × 24,750 = 1,650,000,000 + 495,000
+				name: "gpt-5.4 long context eu", path: "/openai/v1/chat/completions",
+				body:    `{"model":"gpt-5.4","messages":[{"role":"user","content":"Bonjour"}]}`,
+				headers: tokens(300_000, 0, 20, 0), model: "gpt-5.4", want: 1_650_495_000,
+			},
+			{
 				// No uplift in the row: unchanged, 1,000 × 150 + 10 × 600.
 				name: "gpt-4o-mini eu", path: "/openai/v1/chat/completions",
 				body:    `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Bonjour"}]}`,

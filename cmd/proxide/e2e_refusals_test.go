@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget/redistest"
@@ -100,6 +101,8 @@ func sendRaw(t *testing.T, s *stack, method, rawPath string, c call) reply {
 
 const chatHello = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}`
 
+// One of each refusal on one stack: 401, 403 scope, 400 (client id, path),
+// 402, 403 endpoint_not_metered, 429 loop.
 func TestE2EEveryRefusalIsFinal(t *testing.T) {
 	onBothLedgers(t, refusalConfig+"loop_detection: {enabled: true}\n", func(t *testing.T, yaml string) {
 		s := startStack(t, yaml, func(o *envoy.Options) { o.KeepRawPath = true })
@@ -123,6 +126,13 @@ func TestE2EEveryRefusalIsFinal(t *testing.T) {
 			{"401 no key", func() reply {
 				return send(t, s.front+"/openai/v1/chat/completions", call{method: http.MethodPost, client: "a", body: chatHello}, "")
 			}, 401, "invalid_request_error", "invalid_api_key"},
+			{"403 key without the gateway scope", func() reply {
+				return s.do(t, call{path: "/openai/v1/chat/completions", client: "a", body: chatHello,
+					headers: map[string]string{"Authorization": "Bearer prox-e2e-ops"}})
+			}, 403, "invalid_request_error", "insufficient_scope"},
+			{"400 invalid client id", func() reply {
+				return s.do(t, call{path: "/openai/v1/chat/completions", client: "bad\tid", body: chatHello})
+			}, 400, "invalid_client_id", "invalid_client_id"},
 			{"400 missing client id", func() reply {
 				return s.do(t, call{path: "/openai/v1/chat/completions", body: chatHello})
 			}, 400, "missing_client_id", "missing_client_id"},
@@ -274,11 +284,56 @@ func TestE2EHungLedgerIsA503(t *testing.T) {
 	require.Len(t, s.upstream.Requests(), before)
 }
 
-// An agent alternating between two different requests loops as surely as
-// one repeating itself; both are refused at the 6th request (max_repeats 5).
+// Proxide's own 413: with request_body_mode BUFFERED_PARTIAL, a body larger
+// than Envoy's buffer reaches Proxide cut, and the rest would go upstream
+// unseen; it is refused, final like every refusal.
+func TestE2EPartialBodyIsA413(t *testing.T) {
+	onBothLedgers(t, refusalConfig+"loop_detection: {enabled: false}\n", func(t *testing.T, yaml string) {
+		s := startStack(t, yaml, func(o *envoy.Options) {
+			o.ProcessingMode = &extprocfilterv3.ProcessingMode{
+				RequestHeaderMode: extprocfilterv3.ProcessingMode_SEND, RequestBodyMode: extprocfilterv3.ProcessingMode_BUFFERED_PARTIAL,
+				RequestTrailerMode: extprocfilterv3.ProcessingMode_SKIP, ResponseHeaderMode: extprocfilterv3.ProcessingMode_SEND,
+				ResponseBodyMode: extprocfilterv3.ProcessingMode_STREAMED, ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+			}
+			o.RequestBodyLimit = 1024
+		})
+		long := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 400) + `"}]}`
+		r := s.do(t, call{path: "/openai/v1/chat/completions", client: "big", body: long})
+		requireRefusal(t, r, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large")
+		require.Empty(t, s.upstream.Requests())
+		require.Zero(t, s.spend(t, "big").Day.ReservedNano)
+	})
+}
+
+// DESIGN.md: "A key may be bound to the client ids it speaks for:
+// keys[].client_ids (exact ids and prefix* patterns). Another id with that
+// key → 403 OpenAI-style error."
+func TestE2EKeyBoundToItsClientIDs(t *testing.T) {
+	yaml := strings.Replace(refusalConfig, "  - {name: ops,",
+		"  - {name: tenant-a, key: prox-e2e-tenant-a, scopes: [gateway], client_ids: [\"tenant-a-*\", \"shared\"]}\n  - {name: ops,", 1) +
+		"loop_detection: {enabled: false}\n"
+	onBothLedgers(t, yaml, func(t *testing.T, yaml string) {
+		s := startStack(t, yaml, nil)
+		for _, client := range []string{"tenant-a-1", "shared"} {
+			r := send(t, s.front+"/openai/v1/chat/completions", call{client: client, body: chatHello}, "prox-e2e-tenant-a")
+			require.Equal(t, http.StatusOK, r.status, "%s may use the key: %s", client, r.body)
+		}
+		before := len(s.upstream.Requests())
+		r := send(t, s.front+"/openai/v1/chat/completions", call{client: "tenant-b-1", body: chatHello}, "prox-e2e-tenant-a")
+		require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		require.Equal(t, "false", r.header.Get("X-Should-Retry"))
+		require.Contains(t, string(r.body), `"code":`)
+		require.Len(t, s.upstream.Requests(), before)
+	})
+}
+
+// An agent alternating between two (or three) different requests loops as
+// surely as one repeating itself; all are refused at the 6th request
+// (max_repeats 5).
 func TestE2ELoopCycleRefusedAtTheSixth(t *testing.T) {
 	a := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Check the deployment status of service alpha."}]}`
 	b := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Summarise yesterday's error budget report for the on-call team."}]}`
+	c := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Open a ticket for the flaky integration test in the payments repo."}]}`
 	onBothLedgers(t, refusalConfig+"loop_detection: {enabled: true, max_repeats: 5, window: 60s}\n", func(t *testing.T, yaml string) {
 		s := startStack(t, yaml, nil)
 		for _, tc := range []struct {
@@ -287,6 +342,7 @@ func TestE2ELoopCycleRefusedAtTheSixth(t *testing.T) {
 		}{
 			{"identical", []string{a, a, a, a, a, a}},
 			{"A/B cycle", []string{a, b, a, b, a, b}},
+			{"A/B/C cycle", []string{a, b, c, a, b, c}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				client := "agent-" + strings.ReplaceAll(tc.name, "/", "")
@@ -384,6 +440,7 @@ func TestE2EDisguisedPathsAreMetered(t *testing.T) {
 // unmeteredCalls are paid endpoints an ext_proc sidecar cannot price.
 var unmeteredCalls = []struct{ name, path, body, op string }{
 	{"realtime client secret", "/openai/v1/realtime/client_secrets", `{"session":{"type":"realtime","model":"gpt-realtime"}}`, "realtime.client_secrets.create"},
+	{"realtime session (beta)", "/openai/v1/realtime/sessions", `{"model":"gpt-4o-realtime-preview"}`, "realtime.sessions.create"},
 	{"fine-tuning job", "/openai/v1/fine_tuning/jobs", `{"model":"gpt-4o-mini-2024-07-18","training_file":"file-abc"}`, "fine_tuning.jobs.create"},
 	{"vector store", "/openai/v1/vector_stores", `{"name":"docs"}`, "vector_stores.create"},
 }

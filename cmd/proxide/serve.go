@@ -107,7 +107,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	}
 	specs := make([]auth.KeySpec, 0, len(cfg.Keys))
 	for _, k := range cfg.Keys {
-		specs = append(specs, auth.KeySpec{Name: k.Name, SHA256: k.SHA256, Key: k.Key, Scopes: k.Scopes})
+		specs = append(specs, auth.KeySpec{Name: k.Name, SHA256: k.SHA256, Key: k.Key, Scopes: k.Scopes, ClientIDs: k.ClientIDs})
 	}
 	keys, err := auth.NewKeys(specs)
 	errs = append(errs, err)
@@ -170,6 +170,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		ReservationTTL:         cfg.Budgets.ReservationTTL,
 		BackgroundTTL:          cfg.Budgets.BackgroundTTL,
 		BatchTTL:               cfg.Budgets.BatchTTL,
+		LedgerTimeout:          cfg.Store.Timeout,
 		Unmetered:              budget.EndpointPolicy(cfg.Endpoints.Unmetered),
 		BlockCacheTTL:          cfg.Budgets.BlockCacheTTL,
 		Loop:                   cfg.Loop.defaults(),
