@@ -67,6 +67,8 @@ type exchange struct {
 	bodyMode filterv3.ProcessingMode_BodySendMode
 	body     []byte
 	held     int // bytes of body withheld from Envoy (STREAMED)
+	// trailersFollow: the BUFFERED body came with end_of_stream false
+	trailersFollow bool
 
 	req        usage.Request
 	est        estimate

@@ -38,6 +38,7 @@ func (x *exchange) onRequestBody(ctx context.Context, b *extprocv3.HttpBody) (*e
 	}
 	if x.bodyMode != filterv3.ProcessingMode_STREAMED && x.bodyMode != filterv3.ProcessingMode_BUFFERED_PARTIAL {
 		x.body = b.GetBody()
+		x.trailersFollow = !b.GetEndOfStream()
 		return x.admitBody(ctx, true)
 	}
 	if len(x.body)+len(b.GetBody()) > maxBodyBytes {
@@ -84,6 +85,11 @@ func (x *exchange) admitBody(ctx context.Context, buffered bool) (*extprocv3.Pro
 	if buffered {
 		if !x.injected {
 			return continueBody(), phaseUpstream
+		}
+		if x.trailersFollow {
+			// With a content-length the upstream request could not be chunked,
+			// and HTTP/1 would drop the client's trailers: remove it instead.
+			return bodyReply(x.body, &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}), phaseUpstream
 		}
 		cl := setHeader("content-length", strconv.Itoa(len(x.body)))
 		return bodyReply(x.body, &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{cl}}), phaseUpstream
