@@ -102,18 +102,7 @@ func TestE2ECutStreamIsCharged(t *testing.T) {
 	c := call{path: "/openai/v1/chat/completions", client: "cutter",
 		body:    `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Tell me a long story"}]}`,
 		headers: map[string]string{"x-fake-cut-after": "6", "x-fake-words": "50", "x-fake-delay-ms": "10"}}
-	req, err := http.NewRequest(http.MethodPost, s.front+c.path, strings.NewReader(c.body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer prox-e2e-app")
-	req.Header.Set("x-proxide-client-id", c.client)
-	for k, v := range c.headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := testClient.Do(req)
-	if err == nil {
-		_, _ = io.ReadAll(resp.Body) // the body ends early with an error
-		resp.Body.Close()
-	}
+	cutRequest(t, s, c)
 	require.Eventually(t, func() bool { return s.spend(t, "cutter").Today.Requests == 1 }, 5*time.Second, 10*time.Millisecond)
 	sp := s.spend(t, "cutter")
 	require.Zero(t, sp.Day.ReservedNano)

@@ -23,23 +23,10 @@ import (
 // Redis ledger, with the expected charges computed by hand from the price
 // table (pricing/data/openai.json, LiteLLM snapshot 2026-07-24).
 
-const ceilingConfig = `
-keys:
-  - {name: app, key: prox-e2e-app, scopes: [gateway]}
-  - {name: ops, key: prox-e2e-ops, scopes: [admin]}
-budgets:
-  timezone: UTC
-  default: {daily_limit_usd: 100, monthly_limit_usd: 1000}
-  rules:
-    - {match: "soft-*", daily_limit_usd: 1.00}
+var ceilingConfig = e2eYAML(`    - {match: "soft-*", daily_limit_usd: 1.00}
     - {match: "strict-*", daily_limit_usd: 1.00, admission: strict}
     - {match: "tiny-*", daily_limit_usd: 0.05}
-pricing:
-  custom:
-    pricey: {input_per_mtok: 10000, output_per_mtok: 10000}
-loop_detection: {enabled: false}
-log: {level: debug, format: text}
-`
+`, priceyPricing+"loop_detection: {enabled: false}\n")
 
 // onBothLedgers runs fn once on the in-memory ledger and once on a real redis-server.
 func onBothLedgers(t *testing.T, yaml string, fn func(t *testing.T, yaml string)) {

@@ -20,16 +20,7 @@ import (
 // pricesConfig has no pricing section: the built-in fallback
 // ($10/$30 per M, see defaults in config.go) stays configured, so a model
 // name that missed its row would be charged visibly more.
-const pricesConfig = `
-keys:
-  - {name: app, key: prox-e2e-app, scopes: [gateway]}
-  - {name: ops, key: prox-e2e-ops, scopes: [admin]}
-budgets:
-  timezone: UTC
-  default: {daily_limit_usd: 100, monthly_limit_usd: 1000}
-loop_detection: {enabled: false}
-log: {level: debug, format: text}
-`
+var pricesConfig = e2eYAML("", "loop_detection: {enabled: false}\n")
 
 // priceCase is one request and the literal it must be charged.
 type priceCase struct {

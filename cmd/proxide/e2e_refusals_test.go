@@ -25,21 +25,9 @@ import (
 
 // refusalConfig: broke-* clients have $0.05 a day, which one pricey call
 // ($0.13, see overspend) exhausts.
-const refusalConfig = `
-keys:
-  - {name: app, key: prox-e2e-app, scopes: [gateway]}
-  - {name: ops, key: prox-e2e-ops, scopes: [admin]}
-budgets:
-  timezone: UTC
-  default: {daily_limit_usd: 100, monthly_limit_usd: 1000}
-  rules:
-    - {match: "broke-*", daily_limit_usd: 0.05}
+var refusalConfig = e2eYAML(`    - {match: "broke-*", daily_limit_usd: 0.05}
     - {match: "tuner-*", daily_limit_usd: 0.05, endpoints: {unmetered: allow}}
-pricing:
-  custom:
-    pricey: {input_per_mtok: 10000, output_per_mtok: 10000}
-log: {level: debug, format: text}
-`
+`, priceyPricing)
 
 // overspend spends past a broke-* client's $0.05 with one admitted call: the
 // prompt "spend" is 5 bytes → 5/4 + 7 = 8 tokens, plus 5 words, at a cent a

@@ -72,6 +72,30 @@ pricing:
 log: {level: debug, format: text}
 `
 
+// e2eYAML is an end-to-end config: the app and ops keys, a $100/day default
+// budget, the given rules (YAML list items indented four spaces, or ""), and
+// any further top-level sections.
+func e2eYAML(rules, extra string) string {
+	y := `
+keys:
+  - {name: app, key: prox-e2e-app, scopes: [gateway]}
+  - {name: ops, key: prox-e2e-ops, scopes: [admin]}
+budgets:
+  timezone: UTC
+  default: {daily_limit_usd: 100, monthly_limit_usd: 1000}
+`
+	if rules != "" {
+		y += "  rules:\n" + rules
+	}
+	return y + extra + "log: {level: debug, format: text}\n"
+}
+
+// pricey costs a cent a token in and out: budgets run out in a few requests.
+const priceyPricing = `pricing:
+  custom:
+    pricey: {input_per_mtok: 10000, output_per_mtok: 10000}
+`
+
 // e2eConfig turns loop detection off: the budget tests send the same request
 // again and again on purpose (TestE2ELoopCorpus turns it on).
 const e2eConfig = e2eBase + "loop_detection: {enabled: false}\n"
