@@ -114,3 +114,29 @@ func TestLeasesRenewInFlightReservations(t *testing.T) {
 	f.srv.RenewLeases(t.Context())
 	require.Len(t, f.ledger.extends, 1, "nothing in flight, no ledger call")
 }
+
+// A Responses turn that continues a stored response is reserved at the context
+// Proxide remembered when it settled that response, not the model's whole
+// context window; an unknown previous response is reserved at the window.
+func TestPreviousResponseIsEstimatedFromItsRememberedContext(t *testing.T) {
+	f := newFixture(t, nil)
+	respHdrs := func(path string) *extprocv3.ProcessingRequest {
+		return reqHeaders(false, ":method", "POST", ":path", path, "authorization", "Bearer "+gatewayKey, "x-proxide-client-id", "c")
+	}
+	first := `{"id":"resp_a","object":"response","status":"completed","model":"gpt-4o-2024-08-06","output":[],` +
+		`"usage":{"input_tokens":3000,"output_tokens":500,"total_tokens":3500}}`
+	f.run(t, nil, respHdrs("/v1/responses"), reqBody(`{"model":"gpt-4o","input":"hi","max_output_tokens":100}`),
+		respHeaders(false, ":status", "200", "content-type", "application/json"), respBody(first, true))
+	require.Equal(t, int64(3500), f.ledger.contexts["resp:resp_a"], "the context the stored response now holds")
+
+	next := `{"model":"gpt-4o","input":"and then?","previous_response_id":"resp_a","max_output_tokens":100}`
+	f.run(t, nil, respHdrs("/v1/responses"), reqBody(next))
+	unknown := `{"model":"gpt-4o","input":"and then?","previous_response_id":"resp_zzz","max_output_tokens":100}`
+	f.run(t, nil, respHdrs("/v1/responses"), reqBody(unknown))
+	require.Len(t, f.ledger.reserves, 3)
+	// gpt-4o: $2.5/M in, $10/M out; the known turn holds 3,500 tokens of context.
+	known, window := f.ledger.reserves[1].EstimateNano, f.ledger.reserves[2].EstimateNano
+	require.Greater(t, known, int64(3500*2_500+100*10_000))
+	require.Less(t, known, int64(4000*2_500+100*10_000))
+	require.Equal(t, int64(128_000*2_500+100*10_000), window, "gpt-4o's context window, the worst case")
+}

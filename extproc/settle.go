@@ -120,11 +120,11 @@ func (x *exchange) settleMetered(ctx context.Context, complete bool) {
 	x.settle(ctx, c)
 }
 
-// visibleOutput reports whether every output token the request billed was
-// seen as text: a non-reasoning text answer, not audio, not a body cut before
-// its end unless it streams.
+// visibleOutput reports whether every token the request billed was seen: a
+// non-reasoning text answer, not audio, not a body cut before its end unless
+// it streams, and no built-in tool turns (their inputs never show).
 func (x *exchange) visibleOutput(complete bool) bool {
-	if x.est.reasoning() || x.req.AudioOutput {
+	if x.est.reasoning() || x.req.AudioOutput || len(x.req.BuiltinTools) > 0 {
 		return false
 	}
 	if x.endpoint == usage.Embeddings {
