@@ -1,0 +1,206 @@
+// Command loadbench measures Proxide against a no-op ext_proc floor through
+// the same Envoy-faithful driver, in alternating rounds, with the server's CPU
+// read from /proc, for the memory and the Redis ledger; it writes
+// bench/results.md. `make bench` runs it. Run with -serve-noop ADDR it is the
+// floor server itself (a separate process, so its CPU is its own).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/proxide/proxide/bench/noop"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	proxide, redisServer, out string
+	duration                  time.Duration
+	rounds, workers, rate     int
+	streams                   int
+	quick                     bool
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	serveNoop := fs.String("serve-noop", "", "serve the no-op ext_proc floor on this address and do nothing else")
+	var o options
+	fs.StringVar(&o.proxide, "proxide", "bin/proxide", "the proxide binary to measure")
+	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary for the Redis ledger rounds (\"\" skips them)")
+	fs.StringVar(&o.out, "out", "bench/results.md", "where to write the results")
+	fs.DurationVar(&o.duration, "duration", 8*time.Second, "length of one throughput round")
+	fs.IntVar(&o.rounds, "rounds", 3, "alternating rounds per server and workload")
+	fs.IntVar(&o.workers, "workers", 16, "concurrent exchanges in the throughput rounds")
+	fs.IntVar(&o.rate, "rate", 1000, "requests per second of the open-loop latency round")
+	fs.IntVar(&o.streams, "streams", 10000, "streams held open to measure memory per open stream")
+	fs.BoolVar(&o.quick, "quick", false, "one short round of each measurement (a smoke test)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *serveNoop != "" {
+		return serveFloor(*serveNoop)
+	}
+	if o.quick {
+		o.duration, o.rounds, o.streams = time.Second, 1, 200
+	}
+	r, err := measure(o)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, r.markdown())
+	return nil
+}
+
+func serveFloor(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
+	extprocv3.RegisterExternalProcessorServer(gs, noop.Server{})
+	return gs.Serve(lis)
+}
+
+// server is a measured process.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	conn *grpc.ClientConn
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+func (s *server) client() extprocv3.ExternalProcessorClient {
+	return extprocv3.NewExternalProcessorClient(s.conn)
+}
+
+func (s *server) stop() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// start runs a server and waits until it answers gRPC health (Proxide) or
+// accepts connections (the floor); it returns the time that took.
+func start(name string, args []string, env []string, addr string, health bool) (*server, time.Duration, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, 0, err
+	}
+	s := &server{cmd: cmd, addr: addr, conn: conn}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		var ok bool
+		if health {
+			r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			ok = err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+		} else {
+			c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+			if ok = err == nil; ok {
+				c.Close()
+			}
+		}
+		cancel()
+		if ok {
+			return s, time.Since(t0), nil
+		}
+	}
+	s.stop()
+	return nil, 0, errors.New(name + " did not become ready")
+}
+
+func startRedis(bin string) (*exec.Cmd, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	dir, err := os.MkdirTemp("", "loadbench-redis")
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	for range 200 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return cmd, addr, nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return nil, "", errors.New("redis-server did not start")
+}
+
+// proxideConfig is the measured configuration: a Proxide key, loop detection
+// on, budgets far above what the run spends.
+func proxideConfig(dir, grpcAddr, adminAddr, redisAddr string) (string, error) {
+	y := fmt.Sprintf(`listen: {grpc: %q, admin: %q}
+keys:
+  - {name: bench, key: prox-bench, scopes: [gateway]}
+upstream: {api_key_env: LOADBENCH_UPSTREAM_KEY}
+budgets:
+  default: {daily_limit_usd: 1000000, monthly_limit_usd: 10000000}
+loop_detection: {enabled: true}
+log: {level: warn}
+`, grpcAddr, adminAddr)
+	if redisAddr != "" {
+		y += fmt.Sprintf("store: {redis_url: \"redis://%s/0\"}\n", redisAddr)
+	}
+	path := filepath.Join(dir, "proxide.yaml")
+	return path, os.WriteFile(path, []byte(y), 0o600)
+}
+
+func logf(format string, args ...any) { log.Printf(format, args...) }

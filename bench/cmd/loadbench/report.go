@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// markdown renders the results: the machine, date and commit, absolute
+// figures, and ratios to the floor measured in the same run.
+func (r *results) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Proxide load benchmark\n\n")
+	fmt.Fprintf(&b, "- date: %s\n- commit: %s\n- machine: %s\n", r.started.UTC().Format(time.RFC3339), r.commit, machine())
+	fmt.Fprintf(&b, "- method: `make bench` (bench/cmd/loadbench): the same Envoy-faithful ext_proc driver (request headers, buffered body, response headers, pipelined chunks; one gRPC stream per request) runs against a no-op ext_proc floor and `proxide serve` (a Proxide key, loop detection on) in alternating rounds; server CPU is read from /proc (server process only; redis-server not counted); each figure is the median round.\n\n")
+	fmt.Fprintf(&b, "| ledger | workload | floor lifecycles/s | proxide lifecycles/s | throughput vs floor | floor CPU/lifecycle | proxide CPU/lifecycle | CPU vs floor |\n|---|---|---|---|---|---|---|---|\n")
+	for _, x := range r.rows {
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.2f | %.3f ms | %.3f ms | %.2f× |\n", x.ledger, x.workload,
+			x.floor.PerSecond(), x.proxide.PerSecond(), x.proxide.PerSecond()/x.floor.PerSecond(),
+			ms(x.floor.CPUPerLifecycle()), ms(x.proxide.CPUPerLifecycle()),
+			float64(x.proxide.CPUPerLifecycle())/float64(max(x.floor.CPUPerLifecycle(), 1)))
+	}
+	fmt.Fprintf(&b, "\n| ledger | open-loop rate | floor p50 / p99 | proxide p50 / p99 | added p99 | errors |\n|---|---|---|---|---|---|\n")
+	for _, ledger := range []string{"memory", "redis"} {
+		l, ok := r.latency[ledger]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | streamed chat | %.2f / %.2f ms | %.2f / %.2f ms | %.2f ms | %d / %d |\n", ledger,
+			ms(l[0].P50), ms(l[0].P99), ms(l[1].P50), ms(l[1].P99), ms(l[1].P99-l[0].P99), l[0].Errors, l[1].Errors)
+	}
+	fmt.Fprintf(&b, "\n| measurement | value |\n|---|---|\n")
+	for _, ledger := range []string{"memory", "redis"} {
+		if v, ok := r.streamBytes[ledger]; ok {
+			fmt.Fprintf(&b, "| resident memory per open stream (%s ledger) | %.1f KB |\n", ledger, v/1024)
+		}
+	}
+	fmt.Fprintf(&b, "| start to ready (gRPC health SERVING, memory ledger) | %.0f ms |\n", ms(r.startup))
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "\n%s\n", n)
+	}
+	return b.String()
+}
