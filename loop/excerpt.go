@@ -32,9 +32,34 @@ func Excerpt(r usage.Request, max int) string {
 			b.WriteString("#")
 			continue
 		}
-		b.WriteString(redact(it.Text))
+		b.WriteString(redactPrefix(it.Text, max-b.Len()))
 	}
 	return cut(b.String(), max)
+}
+
+// excerptMargin is redacted beyond an excerpt's room and cut off.
+const excerptMargin = 64
+
+// redactPrefix is redact of just enough of s to fill room bytes of excerpt:
+// a loop is checked on every request and most texts are far longer than the
+// excerpt, so redacting them whole was most of its cost. Redaction never
+// lengthens text, so a prefix is read, cut on a rune boundary, and grown
+// while its redaction falls short of room (whitespace runs shrink).
+func redactPrefix(s string, room int) string {
+	if room <= 0 {
+		return ""
+	}
+	for n := room + 2*excerptMargin; ; n *= 2 {
+		if n >= len(s) {
+			return redact(s)
+		}
+		// The prefix's last bytes may redact differently from the whole text
+		// (a timestamp cut after a joining '-'): keep a margin past room, which
+		// the caller cuts off.
+		if r := redact(cut(s, n)); len(r) > room+excerptMargin {
+			return r
+		}
+	}
 }
 
 // redact replaces the volatile words of s by '#' and collapses whitespace.

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,4 +19,15 @@ func TestExcerpt(t *testing.T) {
 	require.Equal(t, `assistant call run_te`[:20], short)
 	require.Equal(t, "日本", cut("日本語", 7), "cut on a rune boundary")
 	require.Empty(t, Excerpt(usage.Request{}, 100))
+}
+
+func TestExcerptOfLongTextsMatchesRedactingThemWhole(t *testing.T) {
+	long := strings.Repeat("retry 12345 of job 550e8400-e29b-41d4-a716-446655440000 at 2026-11-28T10:00:00Z   \n\n", 200)
+	for _, room := range []int{1, 10, 50, 200, 1000} {
+		got := cut(redactPrefix(long, room), room)
+		want := cut(redact(long), room)
+		require.Equal(t, want, got, "room %d", room)
+	}
+	spaces := "a" + strings.Repeat(" ", 5000) + "b c d"
+	require.Equal(t, cut(redact(spaces), 5), cut(redactPrefix(spaces, 5), 5), "a whitespace run longer than the first prefix")
 }
