@@ -6,6 +6,16 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 IMAGE   ?= ghcr.io/proxide/proxide
 
+# The LiteLLM price snapshot the embedded price table is generated from. It is
+# kept outside the repository, beside it: `make generate LITELLM=file.json`.
+LITELLM ?= ../shared/data/litellm-model-prices-2026-07-24.json
+
+# golangci-lint is built from the Go module proxy at this version into bin/
+# (once; a new version gets a new file name). It is not a go.mod tool: its
+# dependencies would swell the sidecar's module graph.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(CURDIR)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
@@ -72,7 +82,7 @@ test-integration: redis ## only the end-to-end and real-Redis tests
 
 .PHONY: bench
 bench: redis ## benchmarks, each next to a no-op baseline measured in the same run
-	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./usage ./budget ./extproc
+	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./usage ./budget/... ./extproc
 
 .PHONY: fuzz
 fuzz: ## fuzz the SSE meter and the request parser for 30s each
@@ -80,19 +90,50 @@ fuzz: ## fuzz the SSE meter and the request parser for 30s each
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./usage
 
 .PHONY: generate
-generate: ## regenerate the embedded price table from ../shared/data
-	$(GO) generate ./pricing
+generate: ## regenerate the embedded price table from a LiteLLM snapshot (LITELLM=file.json, default ../shared/data/…)
+	@test -f "$(LITELLM)" || { echo "generate: LiteLLM snapshot $(LITELLM) not found: pass LITELLM=path/to/file.json"; exit 1; }
+	LITELLM="$(abspath $(LITELLM))" $(GO) generate ./pricing
+
+.PHONY: protoc
+protoc: # make sure protoc is installed (Debian's protobuf-compiler when root)
+	@command -v protoc >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing protoc (apt-get install protobuf-compiler)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null) || exit 1; \
+	else \
+		echo "protoc is missing: install it first, e.g. 'sudo apt-get install -y protobuf-compiler' or 'brew install protobuf'"; exit 1; \
+	fi
 
 .PHONY: proto
-proto: ## regenerate proto/proxide/v1 (installs protoc from Debian when missing)
-	@command -v protoc >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null)
+proto: protoc ## regenerate proto/proxide/v1 (installs protoc from Debian when missing)
 	proto/gen.sh
 
+.PHONY: check-generated
+check-generated: ## regenerate proto/ and the price table into the tree and fail if they differ from git (CI)
+	@$(MAKE) --no-print-directory proto
+	@if [ -f "$(LITELLM)" ]; then \
+		$(MAKE) --no-print-directory generate; \
+	else \
+		echo "check-generated: LiteLLM snapshot $(LITELLM) not found: the price table is NOT checked (pass LITELLM=path/to/file.json)"; \
+	fi
+	@git diff --exit-code -- proto/proxide pricing/data/openai.json pricing/data/SOURCE || { echo "check-generated: the generated files above differ from what their sources produce: run make proto / make generate and commit the result"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- proto/proxide); \
+	if [ -n "$$untracked" ]; then echo "check-generated: untracked generated files:"; echo "$$untracked"; exit 1; fi
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(@D)
+	GOBIN=$(@D) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	@mv $(@D)/golangci-lint $@
+
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: $(GOLANGCI_LINT) ## go mod tidy -diff, gofmt and go vet (both modules), golangci-lint (.golangci.yml)
+	$(GO) mod tidy -diff
+	cd k8s && $(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd k8s && $(GO) vet ./...
+	$(GOLANGCI_LINT) run $(PKGS)
+	cd k8s && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...
 
 .PHONY: clean
 clean: ## remove build output

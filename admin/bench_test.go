@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/memory"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // memoryService is the Service over the real in-memory ledger holding n
@@ -18,10 +20,10 @@ import (
 func memoryService(b *testing.B, n int) *Service {
 	b.Helper()
 	ctx := context.Background()
-	mem := budget.NewMemory(budget.MemoryOptions{})
-	file, err := budget.NewRules(budget.Rule{Daily: budget.LimitOf(usdNano(1))}, nil)
+	mem := memory.New(memory.Options{})
+	file, err := rules.NewSet(rules.Rule{Daily: rules.LimitOf(usdNano(1))}, nil)
 	require.NoError(b, err)
-	dyn, err := budget.NewDynamicRules(ctx, budget.DynamicRulesOptions{File: file, Store: mem, Refresh: time.Hour})
+	dyn, err := rules.NewDynamic(ctx, rules.DynamicOptions{File: file, Store: mem, Refresh: time.Hour})
 	require.NoError(b, err)
 	b.Cleanup(dyn.Close)
 	cal, err := budget.NewCalendar("UTC")
@@ -33,7 +35,7 @@ func memoryService(b *testing.B, n int) *Service {
 			ActualNano: int64(1 + i%9973*1000), Model: "gpt-4o", Now: testNow})
 		require.NoError(b, err)
 	}
-	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Loops: mem, Calendar: cal, Now: func() time.Time { return testNow }})
+	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Calendar: cal, Now: func() time.Time { return testNow }})
 	require.NoError(b, err)
 	return svc
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func TestSetBudgetLoopDetection(t *testing.T) {
@@ -20,7 +20,7 @@ func TestSetBudgetLoopDetection(t *testing.T) {
 	var v RuleView
 	require.NoError(t, json.Unmarshal(r.body, &v))
 	require.Equal(t, &LoopDetection{Mode: "block", Window: "1m30s", MaxRepeats: 3, Similarity: 0.95, Cooldown: "1h30m"}, v.LoopDetection)
-	require.Equal(t, budget.LoopSettings{Mode: budget.LoopModeBlock, Window: 90 * time.Second, MaxRepeats: 3, Similarity: 0.95,
+	require.Equal(t, rules.LoopSettings{Mode: rules.LoopModeBlock, Window: 90 * time.Second, MaxRepeats: 3, Similarity: 0.95,
 		Cooldown: 90 * time.Minute}, e.rules.Resolve("agent-1").Loop, "the very next request sees the settings")
 
 	// Every field is optional; what is left out inherits.
@@ -29,10 +29,10 @@ func TestSetBudgetLoopDetection(t *testing.T) {
 	require.Contains(t, string(r.body), `"loop_detection": {
     "mode": "off"
   }`)
-	require.Equal(t, budget.LoopSettings{Mode: budget.LoopModeOff}, e.rules.Resolve("eval-7").Loop)
+	require.Equal(t, rules.LoopSettings{Mode: rules.LoopModeOff}, e.rules.Resolve("eval-7").Loop)
 	r = e.do(t, http.MethodPost, "/v1/budgets", `{"match":"slow-*","loop_detection":{"window":"10m","max_repeats":0,"cooldown":""}}`, adminKey)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	require.Equal(t, budget.LoopSettings{Window: 10 * time.Minute}, e.rules.Resolve("slow-1").Loop, "zero fields inherit")
+	require.Equal(t, rules.LoopSettings{Window: 10 * time.Minute}, e.rules.Resolve("slow-1").Loop, "zero fields inherit")
 
 	// All inheriting (absent, null or empty) is shown as null, like an unlimited limit.
 	for _, body := range []string{`{"client_id":"agent-1"}`, `{"client_id":"agent-1","loop_detection":null}`, `{"client_id":"agent-1","loop_detection":{}}`} {
@@ -100,7 +100,7 @@ func TestSetBudgetRejectsBadLoopDetection(t *testing.T) {
 			require.Equal(t, tc.param, param, msg)
 			require.True(t, strings.HasPrefix(msg, tc.param+": "), "the message names the field: %q", msg)
 			require.Empty(t, e.store.Writes(), "nothing stored")
-			require.Zero(t, e.changes.Load())
+			require.Zero(t, e.rules.Refreshes())
 		})
 	}
 	e := newEnv(t)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -26,8 +27,8 @@ func TestSetBudgetCreatesThenUpdates(t *testing.T) {
 		Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api", Admission: "soft"}, v)
 	require.Equal(t, []string{"put client:user-12345"}, e.store.Writes())
 	require.Equal(t, 1, e.rules.Refreshes(), "a write refreshes the rules of this replica")
-	require.Equal(t, int32(1), e.changes.Load(), "a write calls OnRuleChange")
-	require.Equal(t, budget.LimitOf(usdNano(0.5)), e.rules.Resolve("user-12345").Daily, "the very next request sees the rule")
+	require.Equal(t, 1, e.rules.Refreshes(), "a write applies on this replica at once")
+	require.Equal(t, rules.LimitOf(usdNano(0.5)), e.rules.Resolve("user-12345").Daily, "the very next request sees the rule")
 
 	// Upsert: the whole rule is replaced; an absent limit becomes unlimited.
 	r = e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"user-12345","daily_limit_usd":2,"monthly_limit_usd":null,"action":"alert","alert_thresholds":[]}`, adminKey)
@@ -38,7 +39,7 @@ func TestSetBudgetCreatesThenUpdates(t *testing.T) {
 	got := e.rules.Resolve("user-12345")
 	require.False(t, got.Monthly.Set)
 	require.Equal(t, []float64{}, got.AlertThresholds, "[] means no alerts, not the default")
-	require.Equal(t, int32(2), e.changes.Load())
+	require.Equal(t, 2, e.rules.Refreshes())
 }
 
 func TestSetBudgetPatternAndDefault(t *testing.T) {
@@ -104,7 +105,7 @@ func TestSetBudgetRejectsBadInput(t *testing.T) {
 			}
 			require.Empty(t, e.store.Writes(), "nothing stored")
 			require.Zero(t, e.rules.Refreshes())
-			require.Zero(t, e.changes.Load())
+			require.Zero(t, e.rules.Refreshes())
 		})
 	}
 }
@@ -116,7 +117,7 @@ func TestSetBudgetStoreDown(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	typ, _, _ := apiError(t, r)
 	require.Equal(t, "service_unavailable", typ)
-	require.Zero(t, e.changes.Load())
+	require.Zero(t, e.rules.Refreshes())
 }
 
 func TestGetBudget(t *testing.T) {
@@ -208,7 +209,7 @@ func TestDeleteBudget(t *testing.T) {
 	e := newEnv(t)
 	require.Equal(t, http.StatusCreated, e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"vip","daily_limit_usd":7}`, adminKey).status)
 	require.Equal(t, http.StatusCreated, e.do(t, http.MethodPost, "/v1/budgets", `{"match":"user-*","daily_limit_usd":0.1}`, adminKey).status)
-	changes := e.changes.Load()
+	changes := e.rules.Refreshes()
 
 	// An API rule over a file rule: the file rule applies again.
 	r := e.do(t, http.MethodDelete, "/v1/budgets/vip", "", adminKey)
@@ -221,7 +222,7 @@ func TestDeleteBudget(t *testing.T) {
 	require.Equal(t, "file", d.Effective.Source)
 	require.Equal(t, 5.0, *d.Effective.DailyLimitUSD)
 	require.Equal(t, usdNano(5), e.rules.Resolve("vip").Daily.Nano, "the next request sees the file rule")
-	require.Equal(t, changes+1, e.changes.Load())
+	require.Equal(t, changes+1, e.rules.Refreshes())
 
 	// An API-only rule: gone, nothing in force for the key.
 	r = e.do(t, http.MethodDelete, "/v1/budgets/"+url.PathEscape("match:user-*"), "", adminKey)
@@ -241,5 +242,5 @@ func TestDeleteBudget(t *testing.T) {
 	r = e.do(t, http.MethodDelete, "/v1/budgets/nobody", "", adminKey)
 	require.Equal(t, http.StatusNotFound, r.status)
 	require.Equal(t, writes, e.store.Writes(), "failed deletes store nothing")
-	require.Equal(t, changes+2, e.changes.Load(), "only successful writes call OnRuleChange")
+	require.Equal(t, changes+2, e.rules.Refreshes(), "only successful writes refresh the rules")
 }

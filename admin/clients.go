@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // Client states.
@@ -59,7 +59,7 @@ const maxCursorBytes = 4096
 // GetClient reports one client (a client never seen has zero spend), with
 // its recent loop events.
 func (s *Service) GetClient(ctx context.Context, clientID string) (ClientReport, error) {
-	if err := budget.ValidClientID(clientID); err != nil {
+	if err := rules.ValidClientID(clientID); err != nil {
 		return ClientReport{}, fieldErr("client_id", "%v", err)
 	}
 	now := s.opts.Now()
@@ -86,7 +86,7 @@ func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage,
 		return ClientsPage{}, err
 	}
 	if q.Prefix != "" {
-		if err := budget.ValidClientID(q.Prefix); err != nil {
+		if err := rules.ValidClientID(q.Prefix); err != nil {
 			return ClientsPage{}, fieldErr("prefix", "%v", err)
 		}
 	}
@@ -95,7 +95,7 @@ func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage,
 	}
 	now := s.opts.Now()
 	periods := s.opts.Calendar.Periods(now)
-	page, err := s.opts.Index.ListClients(ctx, budget.ClientQuery{Periods: periods, Sort: sort, Cursor: q.Cursor, Limit: limit, Prefix: q.Prefix})
+	page, err := s.opts.Store.ListClients(ctx, budget.ClientQuery{Periods: periods, Sort: sort, Cursor: q.Cursor, Limit: limit, Prefix: q.Prefix})
 	if err != nil {
 		if errors.Is(err, budget.ErrInvalid) && q.Cursor != "" {
 			return ClientsPage{}, fieldErr("cursor", "not a cursor returned by this API (or the sort or prefix changed)")
@@ -142,7 +142,7 @@ func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage,
 func (s *Service) report(ctx context.Context, id string, periods budget.Periods, now time.Time, recent bool) (ClientReport, error) {
 	rule := s.opts.Rules.Resolve(id)
 	loops := s.startLoopInfo(ctx, id, rule, now, recent)
-	spend, err := s.opts.Ledger.Spend(ctx, id, rule, periods, now)
+	spend, err := s.opts.Store.Spend(ctx, id, rule, periods, now)
 	info, loopErr := loops() // always wait: the reads must not outlive the call
 	if err != nil {
 		return ClientReport{}, s.unavailable(fmt.Sprintf("reading the spend of %q", id), err)
@@ -159,33 +159,16 @@ func (s *Service) report(ctx context.Context, id string, periods budget.Periods,
 	return r, nil
 }
 
-// state summarises a client: blocked when a limit of a blocking rule is used
-// up, alerting when spend passed the lowest alert threshold of any limit.
-func state(rule budget.Rule, s budget.ClientSpend) string {
-	lowest := math.Inf(1)
-	for _, t := range rule.Thresholds() {
-		lowest = math.Min(lowest, t)
+// state summarises a client with the ledger's own decisions: blocked when a
+// period of a blocking rule is exhausted, alerting when settled spend reached
+// the lowest alert threshold of a limit.
+func state(rule rules.Rule, s budget.ClientSpend) string {
+	if rule.Blocks() && (s.Day.Exhausted() || s.Month.Exhausted()) {
+		return StateBlocked
 	}
-	st := StateOK
-	for _, p := range []budget.PeriodSpend{s.Day, s.Month} {
-		if !p.Limit.Set {
-			continue
-		}
-		used := p.SpentNano + p.ReservedNano
-		if used >= p.Limit.Nano && rule.Blocks() {
-			return StateBlocked
-		}
-		if float64(p.SpentNano) >= lowest*float64(p.Limit.Nano) {
-			st = StateAlerting
-		}
+	thresholds := rule.Thresholds()
+	if s.Day.AlertReached(thresholds) || s.Month.AlertReached(thresholds) {
+		return StateAlerting
 	}
-	return st
-}
-
-// remaining is what is left of a period's limit (never negative); ok false when unlimited.
-func remaining(p budget.PeriodSpend) (int64, bool) {
-	if !p.Limit.Set {
-		return 0, false
-	}
-	return max(0, p.Limit.Nano-p.SpentNano-p.ReservedNano), true
+	return StateOK
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413.
@@ -41,7 +43,7 @@ func bodyError(err error) error {
 		tooLarge *http.MaxBytesError
 		syntax   *json.SyntaxError
 		typ      *json.UnmarshalTypeError
-		field    *FieldError
+		field    *rules.FieldError
 	)
 	switch {
 	case errors.As(err, &field): // from a type's own UnmarshalJSON
@@ -67,12 +69,7 @@ func bodyError(err error) error {
 		}
 		return fieldErr(typ.Field, "expected %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 	}
-	// encoding/json has no type for unknown fields: `json: unknown field "x"`.
-	if rest, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, uerr := strconv.Unquote(rest)
-		if uerr != nil {
-			name = rest
-		}
+	if name, ok := rules.UnknownJSONField(err); ok {
 		return fieldErr(name, "unknown field")
 	}
 	return fieldErr("", "malformed JSON: %v", err)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,19 +15,16 @@ import (
 	"github.com/proxide/proxide/admin/admintest"
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/openaierr"
 )
 
 var (
-	_ RuleStore   = (*admintest.RuleStore)(nil)
-	_ RuleSet     = (*admintest.Rules)(nil)
-	_ Ledger      = (*admintest.Ledger)(nil)
-	_ ClientIndex = (*admintest.Ledger)(nil)
-	_ LoopStore   = (*admintest.Loops)(nil)
+	_ Store   = admintest.Store{}
+	_ RuleSet = (*admintest.Rules)(nil)
 	// The real storage must fit the consumer interfaces too.
-	_ RuleStore   = (budget.RuleStore)(nil)
-	_ ClientIndex = (budget.ClientIndex)(nil)
-	_ Ledger      = (budget.Ledger)(nil)
-	_ LoopStore   = (budget.LoopStore)(nil)
+	_ Store   = (budget.Store)(nil)
+	_ RuleSet = (*rules.Dynamic)(nil)
 )
 
 // Test keys: one per scope combination.
@@ -43,24 +39,23 @@ var testNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 func usdNano(usd float64) int64 { return int64(math.Round(usd * 1e9)) }
 
 // fileRules are the rules of the (pretend) config file.
-func fileRules() []budget.Rule {
-	return []budget.Rule{
-		{Daily: budget.LimitOf(usdNano(1)), Monthly: budget.LimitOf(usdNano(10))},
-		{Match: "trial-*", Daily: budget.LimitOf(usdNano(0.05)), Action: budget.ActionAlert},
-		{ClientID: "vip", Daily: budget.LimitOf(usdNano(5))},
+func fileRules() []rules.Rule {
+	return []rules.Rule{
+		{Daily: rules.LimitOf(usdNano(1)), Monthly: rules.LimitOf(usdNano(10))},
+		{Match: "trial-*", Daily: rules.LimitOf(usdNano(0.05)), Action: rules.ActionAlert},
+		{ClientID: "vip", Daily: rules.LimitOf(usdNano(5))},
 	}
 }
 
 // testEnv is the real REST handler over hand-written fakes, on real HTTP.
 type testEnv struct {
-	store   *admintest.RuleStore
-	rules   *admintest.Rules
-	ledger  *admintest.Ledger
-	svc     *Service
-	srv     *httptest.Server
-	keys    *auth.Keys
-	loops   *admintest.Loops
-	changes atomic.Int32
+	store  *admintest.RuleStore
+	rules  *admintest.Rules
+	ledger *admintest.Ledger
+	svc    *Service
+	srv    *httptest.Server
+	keys   *auth.Keys
+	loops  *admintest.Loops
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -71,9 +66,8 @@ func newEnv(t *testing.T) *testEnv {
 	require.NoError(t, err)
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)
-	e.svc, err = NewService(ServiceOptions{Store: e.store, Rules: e.rules, Ledger: e.ledger, Index: e.ledger,
-		Calendar: cal, Now: func() time.Time { return testNow }, OnRuleChange: func() { e.changes.Add(1) },
-		Loops: e.loops})
+	e.svc, err = NewService(ServiceOptions{Store: admintest.Store{RuleStore: e.store, Ledger: e.ledger, Loops: e.loops},
+		Rules: e.rules, Calendar: cal, Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
 	e.keys, err = auth.NewKeys([]auth.KeySpec{
 		{Name: "ops", Key: adminKey, Scopes: []string{auth.ScopeAdmin}},
@@ -144,7 +138,7 @@ func (e *testEnv) get(t *testing.T, path string, v any) {
 func apiError(t *testing.T, r response) (typ, param, msg string) {
 	t.Helper()
 	require.Equal(t, "application/json", r.header.Get("Content-Type"), string(r.body))
-	var b errorBody
+	var b openaierr.Body
 	require.NoError(t, json.Unmarshal(r.body, &b), string(r.body))
 	if b.Error.Param != nil {
 		param = *b.Error.Param

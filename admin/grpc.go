@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
@@ -51,13 +52,13 @@ func (g *grpcServer) authorize(ctx context.Context) error {
 // grpcError maps a Service error to a status; invalid arguments carry a
 // google.rpc.BadRequest naming the field.
 func grpcError(err error) error {
-	var fe *FieldError
+	var fe *rules.FieldError
 	switch {
 	case errors.As(err, &fe):
 		st := status.New(codes.InvalidArgument, fe.Error())
-		if fe.Param != "" {
+		if fe.Field != "" {
 			if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-				{Field: fe.Param, Description: fe.Message}}}); derr == nil {
+				{Field: fe.Field, Description: fe.Msg}}}); derr == nil {
 				st = d
 			}
 		}
@@ -82,11 +83,11 @@ func (g *grpcServer) SetBudget(ctx context.Context, req *proxidev1.SetBudgetRequ
 	if err := g.authorize(ctx); err != nil {
 		return nil, err
 	}
-	in, err := budgetInputFromProto(req)
+	spec, err := specFromProto(req)
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	b, created, err := g.svc.SetBudget(ctx, in)
+	b, created, err := g.svc.SetBudget(ctx, spec)
 	if err != nil {
 		return nil, grpcError(err)
 	}

@@ -7,56 +7,57 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
-// budgetInputFromProto converts SetBudgetRequest; only the action enum can be
-// invalid here, everything else is the Service's to check.
-func budgetInputFromProto(req *proxidev1.SetBudgetRequest) (BudgetInput, error) {
-	in := BudgetInput{ClientID: req.GetClientId(), Match: req.GetMatch(), Default: req.GetDefault(),
-		Daily:   LimitInput{USD: req.DailyLimitUsd, Nano: req.DailyLimitNano},
-		Monthly: LimitInput{USD: req.MonthlyLimitUsd, Nano: req.MonthlyLimitNano}}
+// specFromProto converts SetBudgetRequest to the spec it describes; only the enums and
+// malformed durations can be invalid here, everything else is the Service's to check.
+func specFromProto(req *proxidev1.SetBudgetRequest) (rules.Spec, error) {
+	spec := rules.Spec{ClientID: req.GetClientId(), Match: req.GetMatch(), Default: req.GetDefault(),
+		DailyLimitUSD: req.DailyLimitUsd, DailyLimitNano: req.DailyLimitNano,
+		MonthlyLimitUSD: req.MonthlyLimitUsd, MonthlyLimitNano: req.MonthlyLimitNano}
 	switch req.GetAction() {
 	case proxidev1.Action_ACTION_UNSPECIFIED:
 	case proxidev1.Action_ACTION_BLOCK:
-		in.Action = string(budget.ActionBlock)
+		spec.Action = string(rules.ActionBlock)
 	case proxidev1.Action_ACTION_ALERT:
-		in.Action = string(budget.ActionAlert)
+		spec.Action = string(rules.ActionAlert)
 	default:
-		return BudgetInput{}, fieldErr("action", "unknown action %d", req.GetAction())
+		return rules.Spec{}, fieldErr("action", "unknown action %d", req.GetAction())
 	}
 	switch req.GetAdmission() {
 	case proxidev1.Admission_ADMISSION_UNSPECIFIED:
 	case proxidev1.Admission_ADMISSION_SOFT:
-		in.Admission = string(budget.AdmissionSoft)
+		spec.Admission = string(rules.AdmissionSoft)
 	case proxidev1.Admission_ADMISSION_STRICT:
-		in.Admission = string(budget.AdmissionStrict)
+		spec.Admission = string(rules.AdmissionStrict)
 	default:
-		return BudgetInput{}, fieldErr("admission", "unknown admission %d", req.GetAdmission())
+		return rules.Spec{}, fieldErr("admission", "unknown admission %d", req.GetAdmission())
 	}
 	switch req.GetUnmetered() {
 	case proxidev1.UnmeteredPolicy_UNMETERED_POLICY_UNSPECIFIED:
 	case proxidev1.UnmeteredPolicy_UNMETERED_POLICY_REFUSE:
-		in.Unmetered = string(budget.UnmeteredRefuse)
+		spec.Endpoints = &rules.EndpointsSpec{Unmetered: string(rules.UnmeteredRefuse)}
 	case proxidev1.UnmeteredPolicy_UNMETERED_POLICY_ALLOW:
-		in.Unmetered = string(budget.UnmeteredAllow)
+		spec.Endpoints = &rules.EndpointsSpec{Unmetered: string(rules.UnmeteredAllow)}
 	default:
-		return BudgetInput{}, fieldErr("endpoints.unmetered", "unknown policy %d", req.GetUnmetered())
+		return rules.Spec{}, fieldErr("endpoints.unmetered", "unknown policy %d", req.GetUnmetered())
 	}
 	if t := req.GetAlertThresholds(); t != nil {
-		in.AlertThresholds = append([]float64{}, t.GetValues()...)
+		spec.AlertThresholds = append([]float64{}, t.GetValues()...)
 	}
 	if l := req.GetLoopDetection(); l != nil {
-		loop, err := loopSettingsFromProto(l)
+		loop, err := loopSpecFromProto(l)
 		if err != nil {
-			return BudgetInput{}, err
+			return rules.Spec{}, err
 		}
-		in.Loop = loop
+		spec.LoopDetection = loop
 	}
-	return in, nil
+	return spec, nil
 }
 
-func nanoPtrs(l budget.Limit) (*float64, *int64) {
+func nanoPtrs(l rules.Limit) (*float64, *int64) {
 	if !l.Set {
 		return nil, nil
 	}
@@ -79,9 +80,9 @@ func budgetProto(b Budget) *proxidev1.Budget {
 		out.Admission = proxidev1.Admission_ADMISSION_STRICT
 	}
 	switch r.Unmetered {
-	case budget.UnmeteredRefuse:
+	case rules.UnmeteredRefuse:
 		out.Unmetered = proxidev1.UnmeteredPolicy_UNMETERED_POLICY_REFUSE
-	case budget.UnmeteredAllow:
+	case rules.UnmeteredAllow:
 		out.Unmetered = proxidev1.UnmeteredPolicy_UNMETERED_POLICY_ALLOW
 	}
 	return out
@@ -98,7 +99,7 @@ func periodProto(p budget.Period, s budget.PeriodSpend) *proxidev1.PeriodSpend {
 	out := &proxidev1.PeriodSpend{Period: p.Key, SpentUsd: USD(s.SpentNano), SpentNano: s.SpentNano,
 		ReservedUsd: USD(s.ReservedNano), ReservedNano: s.ReservedNano, ResetsAt: timestamp(p.End)}
 	out.LimitUsd, out.LimitNano = nanoPtrs(s.Limit)
-	if rem, ok := remaining(s); ok {
+	if rem, ok := s.Remaining(); ok {
 		out.RemainingUsd, out.RemainingNano = proto.Float64(USD(rem)), proto.Int64(rem)
 	}
 	return out

@@ -6,51 +6,53 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/proxide/proxide/budget"
-
+	"github.com/proxide/proxide/budget/rules"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
 var (
 	loopModeFromProto = map[proxidev1.LoopMode]string{
 		proxidev1.LoopMode_LOOP_MODE_UNSPECIFIED: "",
-		proxidev1.LoopMode_LOOP_MODE_OFF:         budget.LoopModeOff,
-		proxidev1.LoopMode_LOOP_MODE_BLOCK:       budget.LoopModeBlock,
-		proxidev1.LoopMode_LOOP_MODE_ALERT:       budget.LoopModeAlert,
+		proxidev1.LoopMode_LOOP_MODE_OFF:         rules.LoopModeOff,
+		proxidev1.LoopMode_LOOP_MODE_BLOCK:       rules.LoopModeBlock,
+		proxidev1.LoopMode_LOOP_MODE_ALERT:       rules.LoopModeAlert,
 	}
 	loopModeProto = map[string]proxidev1.LoopMode{
-		"":                   proxidev1.LoopMode_LOOP_MODE_UNSPECIFIED,
-		budget.LoopModeOff:   proxidev1.LoopMode_LOOP_MODE_OFF,
-		budget.LoopModeBlock: proxidev1.LoopMode_LOOP_MODE_BLOCK,
-		budget.LoopModeAlert: proxidev1.LoopMode_LOOP_MODE_ALERT,
+		"":                  proxidev1.LoopMode_LOOP_MODE_UNSPECIFIED,
+		rules.LoopModeOff:   proxidev1.LoopMode_LOOP_MODE_OFF,
+		rules.LoopModeBlock: proxidev1.LoopMode_LOOP_MODE_BLOCK,
+		rules.LoopModeAlert: proxidev1.LoopMode_LOOP_MODE_ALERT,
 	}
 )
 
-// loopSettingsFromProto converts the message; only the enum and malformed
-// durations can be invalid here, the ranges are the Service's to check.
-func loopSettingsFromProto(l *proxidev1.LoopDetection) (budget.LoopSettings, error) {
+// loopSpecFromProto converts the message; only the enum and malformed durations can be
+// invalid here, the ranges are the Service's to check.
+func loopSpecFromProto(l *proxidev1.LoopDetection) (*rules.LoopSpec, error) {
 	mode, ok := loopModeFromProto[l.GetMode()]
 	if !ok {
-		return budget.LoopSettings{}, fieldErr(loopParam("mode"), "unknown mode %d", l.GetMode())
+		return nil, fieldErr("loop_detection.mode", "unknown mode %d", l.GetMode())
 	}
-	out := budget.LoopSettings{Mode: mode, MaxRepeats: int(l.GetMaxRepeats()), Similarity: l.GetSimilarity()}
+	out := &rules.LoopSpec{Mode: mode, MaxRepeats: int(l.GetMaxRepeats()), Similarity: l.GetSimilarity()}
 	for _, d := range []struct {
 		field string
 		pb    *durationpb.Duration
-		dst   *int64
-	}{{"window", l.GetWindow(), (*int64)(&out.Window)}, {"cooldown", l.GetCooldown(), (*int64)(&out.Cooldown)}} {
+		dst   *string
+	}{{"window", l.GetWindow(), &out.Window}, {"cooldown", l.GetCooldown(), &out.Cooldown}} {
 		if d.pb == nil {
 			continue
 		}
 		if err := d.pb.CheckValid(); err != nil {
-			return budget.LoopSettings{}, fieldErr(loopParam(d.field), "not a valid duration: %v", err)
+			return nil, fieldErr("loop_detection."+d.field, "not a valid duration: %v", err)
 		}
-		*d.dst = int64(d.pb.AsDuration())
+		if v := d.pb.AsDuration(); v != 0 {
+			*d.dst = v.String() // exact: time.ParseDuration reads it back
+		}
 	}
 	return out, nil
 }
 
 // loopDetectionProto shows a rule's loop settings; nil when it inherits all of them.
-func loopDetectionProto(l budget.LoopSettings) *proxidev1.LoopDetection {
+func loopDetectionProto(l rules.LoopSettings) *proxidev1.LoopDetection {
 	if l.IsZero() {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
@@ -24,7 +25,7 @@ func TestGRPCSetBudgetLoopDetection(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, cmpProto(&proxidev1.LoopDetection{Mode: proxidev1.LoopMode_LOOP_MODE_ALERT, Window: durationpb.New(90 * time.Second),
 		MaxRepeats: 3, Similarity: 0.95, Cooldown: durationpb.New(time.Hour)}, res.GetBudget().GetLoopDetection()))
-	require.Equal(t, budget.LoopSettings{Mode: budget.LoopModeAlert, Window: 90 * time.Second, MaxRepeats: 3, Similarity: 0.95, Cooldown: time.Hour},
+	require.Equal(t, rules.LoopSettings{Mode: rules.LoopModeAlert, Window: 90 * time.Second, MaxRepeats: 3, Similarity: 0.95, Cooldown: time.Hour},
 		e.rules.Resolve("agent-1").Loop)
 
 	res, err = c.SetBudget(adminCtx, &proxidev1.SetBudgetRequest{Match: "eval-*", LoopDetection: &proxidev1.LoopDetection{Mode: proxidev1.LoopMode_LOOP_MODE_OFF}})

@@ -127,7 +127,7 @@ func TestGRPCSetBudget(t *testing.T) {
 		MonthlyLimitUsd: proto.Float64(5), MonthlyLimitNano: proto.Int64(5_000_000_000), Action: proxidev1.Action_ACTION_ALERT,
 		Source: "api", Admission: proxidev1.Admission_ADMISSION_SOFT}}, res))
 	require.Equal(t, []float64{}, e.rules.Resolve("user-1").AlertThresholds, "an empty AlertThresholds message means none")
-	require.Equal(t, int32(1), e.changes.Load())
+	require.Equal(t, 1, e.rules.Refreshes())
 
 	res, err = c.SetBudget(adminCtx, &proxidev1.SetBudgetRequest{Default: true})
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // RecentLoops is how many loop events GetClient shows.
@@ -18,7 +19,7 @@ const RecentLoops = 10
 // the NextCursor of the previous page.
 func (s *Service) ListLoops(ctx context.Context, q budget.LoopQuery) (budget.LoopPage, error) {
 	if q.ClientID != "" {
-		if err := budget.ValidClientID(q.ClientID); err != nil {
+		if err := rules.ValidClientID(q.ClientID); err != nil {
 			return budget.LoopPage{}, fieldErr("client_id", "%v", err)
 		}
 	}
@@ -30,13 +31,7 @@ func (s *Service) ListLoops(ctx context.Context, q budget.LoopQuery) (budget.Loo
 		return budget.LoopPage{}, fieldErr("cursor", "not a cursor returned by this API")
 	}
 	q.Limit = limit
-	if s.opts.Loops == nil {
-		if q.Cursor != "" {
-			return budget.LoopPage{}, fieldErr("cursor", "not a cursor returned by this API")
-		}
-		return budget.LoopPage{Events: []budget.LoopEvent{}}, nil
-	}
-	page, err := s.opts.Loops.LoopEvents(ctx, q)
+	page, err := s.opts.Store.LoopEvents(ctx, q)
 	if err != nil {
 		if errors.Is(err, budget.ErrInvalid) && q.Cursor != "" {
 			return budget.LoopPage{}, fieldErr("cursor", "not a cursor returned by this API (or client_id changed)")
@@ -52,13 +47,10 @@ func (s *Service) ListLoops(ctx context.Context, q budget.LoopQuery) (budget.Loo
 // ClearLoop ends a client's loop cooldown now. cleared is false when the
 // client had no loop state.
 func (s *Service) ClearLoop(ctx context.Context, clientID string) (cleared bool, err error) {
-	if err := budget.ValidClientID(clientID); err != nil {
+	if err := rules.ValidClientID(clientID); err != nil {
 		return false, fieldErr("client_id", "%v", err)
 	}
-	if s.opts.Loops == nil {
-		return false, nil
-	}
-	cleared, err = s.opts.Loops.ClearLoop(ctx, clientID)
+	cleared, err = s.opts.Store.ClearLoop(ctx, clientID)
 	if err != nil {
 		return false, s.unavailable(fmt.Sprintf("clearing the loop state of %q", clientID), err)
 	}
@@ -76,24 +68,22 @@ type loopInfo struct {
 // startLoopInfo starts reading a client's loop state (and, with recent, its
 // newest events) in the background, so that it overlaps the ledger read of
 // the client's spend; wait returns the result.
-func (s *Service) startLoopInfo(ctx context.Context, id string, rule budget.Rule, now time.Time, recent bool) (wait func() (loopInfo, error)) {
+func (s *Service) startLoopInfo(ctx context.Context, id string, rule rules.Rule, now time.Time, recent bool) (wait func() (loopInfo, error)) {
 	var (
 		info              loopInfo
 		stateErr, listErr error
 		wg                sync.WaitGroup
 	)
-	if s.opts.Loops != nil {
-		// A rule that turns detection off makes extproc skip the window, so a
-		// cooldown left from before does not pause the client.
-		if rule.Loop.Mode != budget.LoopModeOff {
-			wg.Go(func() { info.until, info.cooling, stateErr = s.opts.Loops.LoopState(ctx, id, now) })
-		}
-		if recent {
-			wg.Go(func() {
-				page, err := s.opts.Loops.LoopEvents(ctx, budget.LoopQuery{ClientID: id, Limit: RecentLoops})
-				info.recent, listErr = page.Events, err
-			})
-		}
+	// A rule that turns detection off makes extproc skip the window, so a
+	// cooldown left from before does not pause the client.
+	if rule.Loop.Mode != rules.LoopModeOff {
+		wg.Go(func() { info.until, info.cooling, stateErr = s.opts.Store.LoopState(ctx, id, now) })
+	}
+	if recent {
+		wg.Go(func() {
+			page, err := s.opts.Store.LoopEvents(ctx, budget.LoopQuery{ClientID: id, Limit: RecentLoops})
+			info.recent, listErr = page.Events, err
+		})
 	}
 	return func() (loopInfo, error) {
 		wg.Wait()

@@ -166,26 +166,3 @@ func TestClearLoop(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, r.status)
 	require.Equal(t, "DELETE", r.header.Get("Allow"))
 }
-
-// TestLoopsWithoutStore: a Service without a loop store has no events and
-// no cooldowns, rather than failing.
-func TestLoopsWithoutStore(t *testing.T) {
-	e := newEnv(t)
-	e.seed()
-	opts := e.svc.opts
-	opts.Loops = nil
-	svc, err := NewService(opts)
-	require.NoError(t, err)
-	e.svc = svc
-	e.srv.Config.Handler = New(Options{Service: svc, Keys: e.keys})
-
-	var page LoopListView
-	e.get(t, "/v1/loops", &page)
-	require.Equal(t, LoopListView{Loops: []LoopEventView{}}, page)
-	r := e.do(t, http.MethodDelete, "/v1/loops/vip", "", adminKey)
-	require.JSONEq(t, `{"client_id":"vip","cleared":false}`, string(r.body))
-	c := e.client(t, "vip")
-	require.Equal(t, StateOK, c.State)
-	require.Equal(t, []LoopEventView{}, c.RecentLoops)
-	require.Equal(t, http.StatusBadRequest, e.do(t, http.MethodGet, "/v1/loops?cursor=abc", "", adminKey).status)
-}

@@ -12,37 +12,35 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/memory"
+	budgetredis "github.com/proxide/proxide/budget/redis"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/loop"
 )
 
 // The real storage fits the consumer interfaces.
 var (
-	_ RuleSet     = (*budget.DynamicRules)(nil)
-	_ RuleStore   = (*budget.Memory)(nil)
-	_ ClientIndex = (*budget.Memory)(nil)
-	_ Ledger      = (*budget.Memory)(nil)
-	_ RuleStore   = (*budget.Resilient)(nil)
-	_ ClientIndex = (*budget.Resilient)(nil)
-	_ Ledger      = (*budget.Resilient)(nil)
-	_ LoopStore   = (*budget.Memory)(nil)
-	_ LoopStore   = (*budget.Redis)(nil)
-	_ LoopStore   = (*budget.Resilient)(nil)
+	_ RuleSet = (*rules.Dynamic)(nil)
+	_ Store   = (*memory.Store)(nil)
+	_ Store   = (*budgetredis.Store)(nil)
+	_ Store   = (*blockcache.Store)(nil)
 )
 
 // TestWithMemoryLedger runs the REST API over the real in-memory ledger and
-// budget.DynamicRules: a rule set through the API applies to the very next
+// rules.Dynamic: a rule set through the API applies to the very next
 // Resolve, listed clients come from the real index.
 func TestWithMemoryLedger(t *testing.T) {
 	ctx := context.Background()
-	mem := budget.NewMemory(budget.MemoryOptions{})
-	file, err := budget.NewRules(budget.Rule{Daily: budget.LimitOf(usdNano(1))}, []budget.Rule{{Match: "trial-*", Daily: budget.LimitOf(usdNano(0.05))}})
+	mem := memory.New(memory.Options{})
+	file, err := rules.NewSet(rules.Rule{Daily: rules.LimitOf(usdNano(1))}, []rules.Rule{{Match: "trial-*", Daily: rules.LimitOf(usdNano(0.05))}})
 	require.NoError(t, err)
-	dyn, err := budget.NewDynamicRules(ctx, budget.DynamicRulesOptions{File: file, Store: mem, Refresh: time.Hour})
+	dyn, err := rules.NewDynamic(ctx, rules.DynamicOptions{File: file, Store: mem, Refresh: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(dyn.Close)
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)
-	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Calendar: cal, Now: func() time.Time { return testNow }})
+	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Calendar: cal, Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
 	srv := httptest.NewServer(New(Options{Service: svc}))
 	t.Cleanup(srv.Close)
@@ -96,15 +94,15 @@ func TestWithMemoryLedger(t *testing.T) {
 // the cooldown state, and clearing it.
 func TestLoopsWithMemoryLedger(t *testing.T) {
 	ctx := context.Background()
-	mem := budget.NewMemory(budget.MemoryOptions{})
-	file, err := budget.NewRules(budget.Rule{Daily: budget.LimitOf(usdNano(1))}, nil)
+	mem := memory.New(memory.Options{})
+	file, err := rules.NewSet(rules.Rule{Daily: rules.LimitOf(usdNano(1))}, nil)
 	require.NoError(t, err)
-	dyn, err := budget.NewDynamicRules(ctx, budget.DynamicRulesOptions{File: file, Store: mem, Refresh: time.Hour})
+	dyn, err := rules.NewDynamic(ctx, rules.DynamicOptions{File: file, Store: mem, Refresh: time.Hour})
 	require.NoError(t, err)
 	t.Cleanup(dyn.Close)
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)
-	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Ledger: mem, Index: mem, Loops: mem, Calendar: cal,
+	svc, err := NewService(ServiceOptions{Store: mem, Rules: dyn, Calendar: cal,
 		Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
 	srv := httptest.NewServer(New(Options{Service: svc}))
@@ -119,7 +117,7 @@ func TestLoopsWithMemoryLedger(t *testing.T) {
 	rule := dyn.Resolve("agent-1")
 	require.Equal(t, 2, rule.Loop.MaxRepeats)
 
-	cfg, enabled, block := rule.Loop.Effective(budget.LoopDefaults{Config: loop.DefaultConfig()})
+	cfg, enabled, block := rule.Loop.Effective(rules.LoopDefaults{Config: loop.DefaultConfig()})
 	require.True(t, enabled)
 	periods := cal.Periods(testNow)
 	var fired bool

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/openaierr"
 )
 
 // routes registers the REST API. Each path also gets a method-less pattern so
@@ -53,12 +55,7 @@ func (s *server) setBudget(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	in, err := body.input()
-	if err != nil {
-		s.writeServiceError(w, err)
-		return
-	}
-	b, created, err := s.svc.SetBudget(r.Context(), in)
+	b, created, err := s.svc.SetBudget(r.Context(), body)
 	if err != nil {
 		s.writeServiceError(w, err)
 		return
@@ -250,24 +247,14 @@ func intParam(q map[string]string, name string) (int, error) {
 	return n, nil
 }
 
-// errorBody is an OpenAI-style error.
-type errorBody struct {
-	Error struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    *string `json:"code"`
-	} `json:"error"`
-}
-
 // writeServiceError maps a Service error to its HTTP status.
 func (s *server) writeServiceError(w http.ResponseWriter, err error) {
-	var fe *FieldError
+	var fe *rules.FieldError
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "", err.Error())
 	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_value", fe.Param, fe.Error())
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_value", fe.Field, fe.Error())
 	case errors.Is(err, budget.ErrInvalid):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_value", "", err.Error())
 	case errors.Is(err, ErrNotFound):
@@ -282,16 +269,9 @@ func (s *server) writeServiceError(w http.ResponseWriter, err error) {
 	}
 }
 
+// writeError answers OpenAI's error body; code and param "" are null.
 func writeError(w http.ResponseWriter, status int, errType, code, param, message string) {
-	var b errorBody
-	b.Error.Message, b.Error.Type = message, errType
-	if code != "" {
-		b.Error.Code = &code
-	}
-	if param != "" {
-		b.Error.Param = &param
-	}
-	writeJSON(w, status, b)
+	writeJSON(w, status, openaierr.New(errType, code, param, message))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

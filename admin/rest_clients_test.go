@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxide/proxide/admin/admintest"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func TestListClients(t *testing.T) {
@@ -158,22 +159,22 @@ func TestGetClient(t *testing.T) {
 }
 
 func TestState(t *testing.T) {
-	daily := budget.LimitOf(1_000)
+	daily := rules.LimitOf(1_000)
 	tests := []struct {
 		name  string
-		rule  budget.Rule
+		rule  rules.Rule
 		day   budget.PeriodSpend
 		month budget.PeriodSpend
 		want  string
 	}{
-		{"unlimited", budget.Rule{}, budget.PeriodSpend{SpentNano: 1e12}, budget.PeriodSpend{}, "ok"},
-		{"under threshold", budget.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 799, Limit: daily}, budget.PeriodSpend{}, "ok"},
-		{"at 80%", budget.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 800, Limit: daily}, budget.PeriodSpend{}, "alerting"},
-		{"reserved fills it", budget.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 500, ReservedNano: 500, Limit: daily}, budget.PeriodSpend{}, "blocked"},
-		{"monthly exhausted", budget.Rule{Monthly: daily}, budget.PeriodSpend{}, budget.PeriodSpend{SpentNano: 1000, Limit: daily}, "blocked"},
-		{"alert rule never blocked", budget.Rule{Daily: daily, Action: budget.ActionAlert}, budget.PeriodSpend{SpentNano: 5000, Limit: daily}, budget.PeriodSpend{}, "alerting"},
-		{"custom threshold", budget.Rule{Daily: daily, AlertThresholds: []float64{0.5}}, budget.PeriodSpend{SpentNano: 500, Limit: daily}, budget.PeriodSpend{}, "alerting"},
-		{"no thresholds", budget.Rule{Daily: daily, AlertThresholds: []float64{}}, budget.PeriodSpend{SpentNano: 999, Limit: daily}, budget.PeriodSpend{}, "ok"},
+		{"unlimited", rules.Rule{}, budget.PeriodSpend{SpentNano: 1e12}, budget.PeriodSpend{}, "ok"},
+		{"under threshold", rules.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 799, Limit: daily}, budget.PeriodSpend{}, "ok"},
+		{"at 80%", rules.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 800, Limit: daily}, budget.PeriodSpend{}, "alerting"},
+		{"reserved fills it", rules.Rule{Daily: daily}, budget.PeriodSpend{SpentNano: 500, ReservedNano: 500, Limit: daily}, budget.PeriodSpend{}, "blocked"},
+		{"monthly exhausted", rules.Rule{Monthly: daily}, budget.PeriodSpend{}, budget.PeriodSpend{SpentNano: 1000, Limit: daily}, "blocked"},
+		{"alert rule never blocked", rules.Rule{Daily: daily, Action: rules.ActionAlert}, budget.PeriodSpend{SpentNano: 5000, Limit: daily}, budget.PeriodSpend{}, "alerting"},
+		{"custom threshold", rules.Rule{Daily: daily, AlertThresholds: []float64{0.5}}, budget.PeriodSpend{SpentNano: 500, Limit: daily}, budget.PeriodSpend{}, "alerting"},
+		{"no thresholds", rules.Rule{Daily: daily, AlertThresholds: []float64{}}, budget.PeriodSpend{SpentNano: 999, Limit: daily}, budget.PeriodSpend{}, "ok"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

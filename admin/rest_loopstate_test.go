@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxide/proxide/admin/admintest"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func TestClientLoopState(t *testing.T) {
@@ -99,37 +100,32 @@ func TestRecentLoopsAreTheNewestTen(t *testing.T) {
 	}
 }
 
-// rendezvousLedger's Spend waits until the client's loop state is being read,
-// and the loop store's LoopState until the spend is: if report read them one
-// after the other, neither would return.
-type rendezvousLedger struct {
-	*admintest.Ledger
+// rendezvous's Spend waits until the client's loop state is being read, and its
+// LoopState until the spend is: if report read them one after the other, neither
+// would return.
+type rendezvous struct {
+	admintest.Store
 	spendStarted, stateStarted chan struct{}
 }
 
-func (l rendezvousLedger) Spend(ctx context.Context, id string, rule budget.Rule, p budget.Periods, now time.Time) (budget.ClientSpend, error) {
-	close(l.spendStarted)
+func (r rendezvous) Spend(ctx context.Context, id string, rule rules.Rule, p budget.Periods, now time.Time) (budget.ClientSpend, error) {
+	close(r.spendStarted)
 	select {
-	case <-l.stateStarted:
+	case <-r.stateStarted:
 	case <-ctx.Done():
 		return budget.ClientSpend{}, ctx.Err()
 	}
-	return l.Ledger.Spend(ctx, id, rule, p, now)
+	return r.Store.Spend(ctx, id, rule, p, now)
 }
 
-type rendezvousLoops struct {
-	*admintest.Loops
-	spendStarted, stateStarted chan struct{}
-}
-
-func (l rendezvousLoops) LoopState(ctx context.Context, id string, now time.Time) (time.Time, bool, error) {
-	close(l.stateStarted)
+func (r rendezvous) LoopState(ctx context.Context, id string, now time.Time) (time.Time, bool, error) {
+	close(r.stateStarted)
 	select {
-	case <-l.spendStarted:
+	case <-r.spendStarted:
 	case <-ctx.Done():
 		return time.Time{}, false, ctx.Err()
 	}
-	return l.Loops.LoopState(ctx, id, now)
+	return r.Store.LoopState(ctx, id, now)
 }
 
 func TestLoopStateReadAlongsideSpend(t *testing.T) {
@@ -138,8 +134,7 @@ func TestLoopStateReadAlongsideSpend(t *testing.T) {
 	loops := admintest.NewLoops()
 	loops.Cool("vip", testNow.Add(time.Minute))
 	opts := e.svc.opts
-	opts.Ledger = rendezvousLedger{Ledger: e.ledger, spendStarted: spend, stateStarted: state}
-	opts.Loops = rendezvousLoops{Loops: loops, spendStarted: spend, stateStarted: state}
+	opts.Store = rendezvous{Store: admintest.Store{RuleStore: e.store, Ledger: e.ledger, Loops: loops}, spendStarted: spend, stateStarted: state}
 	svc, err := NewService(opts)
 	require.NoError(t, err)
 	// A deadline only to turn a deadlock into a failure, not to measure time.

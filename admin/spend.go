@@ -3,11 +3,10 @@ package admin
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // Spend grouping.
@@ -51,11 +50,11 @@ type SpendReport struct {
 	Rows                        []SpendRow
 }
 
-// Spend reports spend of one client (Ledger.History) or of all clients
-// (ClientIndex.GlobalHistory).
+// Spend reports spend of one client (Store.History) or of all clients
+// (Store.GlobalHistory).
 func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) {
 	if q.ClientID != "" {
-		if err := budget.ValidClientID(q.ClientID); err != nil {
+		if err := rules.ValidClientID(q.ClientID); err != nil {
 			return SpendReport{}, fieldErr("client_id", "%v", err)
 		}
 	}
@@ -73,41 +72,44 @@ func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) 
 	q.From, q.To = from.Format(dateLayout), to.Format(dateLayout)
 	var days []budget.DayStats
 	if q.ClientID != "" {
-		days, err = s.opts.Ledger.History(ctx, q.ClientID, q.From, q.To)
+		days, err = s.opts.Store.History(ctx, q.ClientID, q.From, q.To)
 	} else {
-		days, err = s.opts.Index.GlobalHistory(ctx, q.From, q.To)
+		days, err = s.opts.Store.GlobalHistory(ctx, q.From, q.To)
 	}
 	if err != nil {
 		if errors.Is(err, budget.ErrInvalid) {
-			return SpendReport{}, &FieldError{Message: err.Error()}
+			return SpendReport{}, &rules.FieldError{Msg: err.Error()}
 		}
 		return SpendReport{}, s.unavailable("reading spend history", err)
 	}
-	rep := SpendReport{ClientID: q.ClientID, From: q.From, To: q.To, GroupBy: q.GroupBy}
+	var all budget.DayStats // every day summed, its models merged
+	for _, d := range days {
+		all.Add(d)
+	}
+	rep := SpendReport{ClientID: q.ClientID, From: q.From, To: q.To, GroupBy: q.GroupBy, Total: dayRow(all)}
 	if q.GroupBy == GroupByDay {
 		rep.Rows = make([]SpendRow, 0, len(days))
 		for _, d := range days {
-			row := SpendRow{Date: d.Day, Requests: d.Requests, Failed: d.Failed, CostNano: d.CostNano, EstimatedNano: d.EstimatedNano}
-			for _, m := range d.Models {
-				row.Estimated += m.Estimated
-				row.Tokens = addTokens(row.Tokens, m.Tokens)
-			}
+			row := dayRow(d)
+			row.Date = d.Day
 			rep.Rows = append(rep.Rows, row)
 		}
 	} else {
-		rep.Rows = byModel(days)
-	}
-	for _, d := range days {
-		rep.Total.Requests += d.Requests
-		rep.Total.Failed += d.Failed
-		rep.Total.CostNano += d.CostNano
-		rep.Total.EstimatedNano += d.EstimatedNano
-		for _, m := range d.Models {
-			rep.Total.Estimated += m.Estimated
-			rep.Total.Tokens = addTokens(rep.Total.Tokens, m.Tokens)
+		rep.Rows = make([]SpendRow, 0, len(all.Models))
+		for _, m := range all.Models { // highest cost first, then by name
+			rep.Rows = append(rep.Rows, SpendRow{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated,
+				Tokens: m.Tokens, CostNano: m.CostNano, EstimatedNano: m.EstimatedNano})
 		}
 	}
 	return rep, nil
+}
+
+// dayRow is a day's (or a range's) row: its own counters and its models' tokens and
+// estimated requests.
+func dayRow(d budget.DayStats) SpendRow {
+	t := d.Total()
+	return SpendRow{Requests: d.Requests, Failed: d.Failed, Estimated: t.Estimated, Tokens: t.Tokens,
+		CostNano: d.CostNano, EstimatedNano: d.EstimatedNano}
 }
 
 // dateRange parses and checks from and to, filling in the defaults.
@@ -139,42 +141,4 @@ func (s *Service) dateRange(fromS, toS string) (from, to time.Time, err error) {
 			from.Format(dateLayout), to.Format(dateLayout), n, MaxSpendDays)
 	}
 	return from, to, nil
-}
-
-// byModel sums each model over the days, highest cost first, then by name.
-func byModel(days []budget.DayStats) []SpendRow {
-	idx := map[string]int{}
-	rows := []SpendRow{}
-	for _, d := range days {
-		for _, m := range d.Models {
-			i, ok := idx[m.Model]
-			if !ok {
-				i = len(rows)
-				idx[m.Model] = i
-				rows = append(rows, SpendRow{Model: m.Model})
-			}
-			r := &rows[i]
-			r.Requests += m.Requests
-			r.Failed += m.Failed
-			r.Estimated += m.Estimated
-			r.Tokens = addTokens(r.Tokens, m.Tokens)
-			r.CostNano += m.CostNano
-			r.EstimatedNano += m.EstimatedNano
-		}
-	}
-	slices.SortFunc(rows, func(a, b SpendRow) int {
-		if a.CostNano != b.CostNano {
-			if a.CostNano > b.CostNano {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Model, b.Model)
-	})
-	return rows
-}
-
-func addTokens(a, b budget.Tokens) budget.Tokens {
-	return budget.Tokens{Prompt: a.Prompt + b.Prompt, Cached: a.Cached + b.Cached,
-		Completion: a.Completion + b.Completion, Reasoning: a.Reasoning + b.Reasoning}
 }

@@ -5,55 +5,24 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // The REST API's JSON. Package admin/client decodes the same types, so the
 // server and the CLI cannot disagree on the wire format.
 
-// BudgetRequest is the body of POST /v1/budgets. Unknown fields are refused.
-type BudgetRequest struct {
-	ClientID string `json:"client_id,omitempty"`
-	Match    string `json:"match,omitempty"`
-	Default  bool   `json:"default,omitempty"`
-	// Limits in USD; absent or null is unlimited.
-	DailyLimitUSD   *float64 `json:"daily_limit_usd,omitempty"`
-	MonthlyLimitUSD *float64 `json:"monthly_limit_usd,omitempty"`
-	Action          string   `json:"action,omitempty"`
-	// AlertThresholds absent or null is the default [0.8, 1.0]; [] is none.
-	AlertThresholds *[]float64 `json:"alert_thresholds,omitempty"`
-	// LoopDetection absent or null inherits every loop setting.
-	LoopDetection *LoopDetection `json:"loop_detection,omitempty"`
-	// Admission is "soft" (default) or "strict".
-	Admission string `json:"admission,omitempty"`
-	// Endpoints holds the rule's policy for paid endpoints Proxide cannot meter.
-	Endpoints *EndpointsView `json:"endpoints,omitempty"`
-}
+// BudgetRequest is the body of POST /v1/budgets: a rule as people write it, with the
+// keys of the config file (rules.Spec). Unknown fields are refused.
+type BudgetRequest = rules.Spec
 
-// EndpointsView is a rule's endpoint policy: unmetered "refuse" or "allow";
-// "" (or absent) inherits the global endpoints.unmetered.
-type EndpointsView struct {
-	Unmetered string `json:"unmetered"`
-}
+// LoopDetection is a rule's loop detection in the REST API, in the body of POST
+// /v1/budgets and in every rule shown. Every field is optional: absent or zero inherits
+// the global loop_detection setting. Durations are Go duration strings ("60s", "5m").
+type LoopDetection = rules.LoopSpec
 
-// input converts the body for the Service.
-func (b BudgetRequest) input() (BudgetInput, error) {
-	in := BudgetInput{ClientID: b.ClientID, Match: b.Match, Default: b.Default, Action: b.Action, Admission: b.Admission,
-		Daily: LimitInput{USD: b.DailyLimitUSD}, Monthly: LimitInput{USD: b.MonthlyLimitUSD}}
-	if b.AlertThresholds != nil {
-		in.AlertThresholds = append([]float64{}, *b.AlertThresholds...)
-	}
-	if b.Endpoints != nil {
-		in.Unmetered = b.Endpoints.Unmetered
-	}
-	if b.LoopDetection != nil {
-		l, err := b.LoopDetection.settings()
-		if err != nil {
-			return BudgetInput{}, err
-		}
-		in.Loop = l
-	}
-	return in, nil
-}
+// EndpointsView is a rule's endpoint policy: unmetered "refuse" or "allow"; "" (or
+// absent) inherits the global endpoints.unmetered.
+type EndpointsView = rules.EndpointsSpec
 
 // RuleView is a budget rule as the admin API shows it.
 type RuleView struct {
@@ -184,7 +153,7 @@ type SpendView struct {
 // does not show.
 func USD(nano int64) float64 { return math.Round(float64(nano)) / 1e9 }
 
-func limitPtr(l budget.Limit) *float64 {
+func limitPtr(l rules.Limit) *float64 {
 	if !l.Set {
 		return nil
 	}
@@ -197,19 +166,19 @@ func ruleView(b Budget) RuleView {
 	k := r.Key()
 	v := RuleView{Key: k.String(), ClientID: r.ClientID, Match: r.Match, Default: k.Default,
 		DailyLimitUSD: limitPtr(r.Daily), MonthlyLimitUSD: limitPtr(r.Monthly),
-		Action: string(budget.ActionBlock), AlertThresholds: r.Thresholds(), Source: b.Source}
+		Action: string(rules.ActionBlock), AlertThresholds: r.Thresholds(), Source: b.Source}
 	if !r.Blocks() {
-		v.Action = string(budget.ActionAlert)
+		v.Action = string(rules.ActionAlert)
 	}
 	if v.AlertThresholds == nil {
 		v.AlertThresholds = []float64{} // none, shown as [] rather than null
 	}
-	v.LoopDetection = loopView(r.Loop)
-	v.Admission = string(budget.AdmissionSoft)
+	v.LoopDetection = rules.LoopSpecOf(r.Loop)
+	v.Admission = string(rules.AdmissionSoft)
 	if r.Strict() {
-		v.Admission = string(budget.AdmissionStrict)
+		v.Admission = string(rules.AdmissionStrict)
 	}
-	if r.Unmetered != budget.UnmeteredInherit {
+	if r.Unmetered != rules.UnmeteredInherit {
 		v.Endpoints = &EndpointsView{Unmetered: string(r.Unmetered)}
 	}
 	return v
@@ -218,7 +187,7 @@ func ruleView(b Budget) RuleView {
 func periodView(p budget.Period, s budget.PeriodSpend) PeriodView {
 	v := PeriodView{Period: p.Key, SpentUSD: USD(s.SpentNano), ReservedUSD: USD(s.ReservedNano),
 		LimitUSD: limitPtr(s.Limit), ResetsAt: rfc3339(p.End)}
-	if rem, ok := remaining(s); ok {
+	if rem, ok := s.Remaining(); ok {
 		r := USD(rem)
 		v.RemainingUSD = &r
 	}

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,7 +30,7 @@ func TestAuthenticate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := keys.Authenticate(tc.header, tc.scope)
 			if tc.wantErr != nil {
-				require.True(t, errors.Is(err, tc.wantErr), "got %v", err)
+				require.ErrorIs(t, err, tc.wantErr)
 			} else {
 				require.NoError(t, err)
 			}
@@ -72,9 +71,9 @@ func TestKeyBoundToClientIDs(t *testing.T) {
 		"tenant-b-1": false, "tenant-a\u200b-1": false, "": false} {
 		require.Equal(t, want, k.Allows(id), id)
 	}
-	any, err := ks.Authenticate("Bearer prox-any", ScopeGateway)
+	open, err := ks.Authenticate("Bearer prox-any", ScopeGateway)
 	require.NoError(t, err)
-	require.True(t, any.Allows("whoever"), "a key without the list speaks for anyone")
+	require.True(t, open.Allows("whoever"), "a key without the list speaks for anyone")
 
 	_, err = NewKeys([]KeySpec{{Name: "bad", Key: "prox-b", Scopes: []string{ScopeGateway}, ClientIDs: []string{"*", "a*b*", ""}}})
 	require.ErrorContains(t, err, "client_ids[0]")

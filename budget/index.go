@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // ClientSort names the period whose settled spend orders ListClients.
@@ -59,8 +61,7 @@ type ClientPage struct {
 	Total int64
 }
 
-// ClientIndex lists clients and global analytics. *Memory and *Redis implement it;
-// *Resilient passes it through.
+// ClientIndex lists clients and global analytics; part of Store.
 //
 // A client enters a period's index with its first settlement in that period (failed
 // requests included, at spend 0); reservations alone do not count. On Redis the index and
@@ -82,6 +83,8 @@ type clientCursor struct {
 	spent  int64
 	client string
 }
+
+// The backends share the cursor format and the listing order through ListQuery.
 
 // cursorVersion starts every cursor, so the format can change without misreading old ones.
 const cursorVersion = "c1"
@@ -112,31 +115,46 @@ func decodeCursor(c string, sort ClientSort, period string) (clientCursor, error
 			truncate(parts[1], 16), truncate(parts[2], 16), sort, period)
 	}
 	spent, err := strconv.ParseInt(parts[3], 10, 64)
-	if err != nil || spent < 0 || ValidClientID(parts[4]) != nil {
+	if err != nil || spent < 0 || rules.ValidClientID(parts[4]) != nil {
 		return clientCursor{}, bad
 	}
 	return clientCursor{set: true, spent: spent, client: parts[4]}, nil
 }
 
-// after reports whether a row (spent, client) comes after the cursor in the listing order.
-func (c clientCursor) after(spent int64, client string) bool {
+// ListQuery is a validated ClientQuery with its defaults applied.
+type ListQuery struct {
+	ClientQuery
+	// Period is the key of the sorted period.
+	Period string
+	cursor clientCursor
+}
+
+// After reports whether a row (spent, client) comes after the query's cursor in the
+// listing order (spend descending, then client id ascending); true without a cursor. A
+// pointer receiver: it runs once per row of a listing.
+func (q *ListQuery) After(spent int64, client string) bool {
+	c := &q.cursor
 	if !c.set {
 		return true
 	}
 	return spent < c.spent || (spent == c.spent && client > c.client)
 }
 
-// listQuery is a validated ClientQuery.
-type listQuery struct {
-	ClientQuery
-	period string // key of the sorted period
-	cursor clientCursor
+// Cursor returns the sort key of the cursor's row: its spend and client id; ok is false
+// on the first page.
+func (q ListQuery) Cursor() (spent int64, client string, ok bool) {
+	return q.cursor.spent, q.cursor.client, q.cursor.set
 }
 
-// validate checks q and applies the defaults.
-func (q ClientQuery) validate() (listQuery, error) {
+// Before is the listing order of two rows: spend descending, then client id ascending.
+func Before(spentA int64, clientA string, spentB int64, clientB string) bool {
+	return spentA > spentB || (spentA == spentB && clientA < clientB)
+}
+
+// Validate checks q and applies the defaults; a problem wraps ErrInvalid.
+func (q ClientQuery) Validate() (ListQuery, error) {
 	var errs []error
-	if err := q.Periods.validate(); err != nil {
+	if err := q.Periods.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	switch q.Sort {
@@ -152,17 +170,17 @@ func (q ClientQuery) validate() (listQuery, error) {
 	case q.Limit < 1 || q.Limit > MaxClientLimit:
 		errs = append(errs, fmt.Errorf("limit: %d is outside [1, %d]", q.Limit, MaxClientLimit))
 	}
-	if len(q.Prefix) > MaxClientIDBytes {
-		errs = append(errs, fmt.Errorf("prefix: %d bytes, at most %d allowed", len(q.Prefix), MaxClientIDBytes))
-	} else if err := validText(q.Prefix, "prefix"); err != nil {
+	if len(q.Prefix) > rules.MaxClientIDBytes {
+		errs = append(errs, fmt.Errorf("prefix: %d bytes, at most %d allowed", len(q.Prefix), rules.MaxClientIDBytes))
+	} else if err := rules.ValidText(q.Prefix, "prefix"); err != nil {
 		errs = append(errs, fmt.Errorf("prefix: %w", err))
 	}
-	lq := listQuery{ClientQuery: q, period: q.Periods.Day.Key}
+	lq := ListQuery{ClientQuery: q, Period: q.Periods.Day.Key}
 	if q.Sort == SortMonth {
-		lq.period = q.Periods.Month.Key
+		lq.Period = q.Periods.Month.Key
 	}
 	if len(errs) == 0 {
-		c, err := decodeCursor(q.Cursor, q.Sort, lq.period)
+		c, err := decodeCursor(q.Cursor, q.Sort, lq.Period)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -172,27 +190,36 @@ func (q ClientQuery) validate() (listQuery, error) {
 }
 
 // sortKey is the spend that orders s in this query.
-func (q listQuery) sortKey(s ClientSummary) int64 {
+func (q ListQuery) sortKey(s ClientSummary) int64 {
 	if q.Sort == SortMonth {
 		return s.MonthSpentNano
 	}
 	return s.DaySpentNano
 }
 
-// next returns the cursor after the last row of a full page, or "" at the end.
-func (q listQuery) next(page []ClientSummary, more bool) string {
+// Next returns the cursor after the last row of a full page (more rows follow), or "" at
+// the end.
+func (q ListQuery) Next(page []ClientSummary, more bool) string {
 	if !more || len(page) == 0 {
 		return ""
 	}
 	last := page[len(page)-1]
-	return encodeCursor(q.Sort, q.period, q.sortKey(last), last.ClientID)
+	return encodeCursor(q.Sort, q.Period, q.sortKey(last), last.ClientID)
 }
 
-// globalDays validates a GlobalHistory range and returns its day keys.
-func globalDays(fromDay, toDay string) ([]string, error) {
+// GlobalDays validates the range of ClientIndex.GlobalHistory and returns its day keys.
+func GlobalDays(fromDay, toDay string) ([]string, error) {
 	days, errs := dayRange(fromDay, toDay)
 	if err := invalid("global history", errs); err != nil {
 		return nil, err
 	}
 	return days, nil
+}
+
+// UnixMilli turns a stored ms timestamp into a UTC time (zero for 0).
+func UnixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/loop"
 )
 
@@ -42,18 +43,17 @@ const MaxIDBytes = 128
 // MaxHistoryDays bounds one History query.
 const MaxHistoryDays = 1000
 
-// Ledger keeps per-client spend. *Memory and *Redis implement it with the same semantics,
-// checked by the contract suite in budget/ledgertest.
+// Ledger is the request path of the store: one round trip to admit a request (loop
+// check, budget check and reservation), one to settle it, lease renewals for requests
+// that run long, held charges for results fetched later, and remembered context sizes.
+// The backends implement it with the same semantics (budget/ledgertest checks them);
+// budget/resilient wraps it to survive an outage, budget/blockcache to answer certain
+// refusals locally.
 type Ledger interface {
 	// Reserve admits or refuses a request and, when admitted, reserves its estimate.
 	Reserve(ctx context.Context, r ReserveRequest) (Admission, error)
 	// Settle replaces a reservation with the actual cost; idempotent per ID.
 	Settle(ctx context.Context, s SettleRequest) (SettleResult, error)
-	// Spend returns the client's settled and reserved spend and today's stats.
-	Spend(ctx context.Context, clientID string, rule Rule, p Periods, now time.Time) (ClientSpend, error)
-	// History returns one DayStats per day from fromDay to toDay inclusive ("2026-11-28"),
-	// days without traffic included with zero counts.
-	History(ctx context.Context, clientID string, fromDay, toDay string) ([]DayStats, error)
 	// Extend renews the expiry of in-flight reservations whose requests are still running,
 	// so that only a dead sidecar's reservations expire. Unknown ids are skipped.
 	Extend(ctx context.Context, leases []Lease) error
@@ -68,19 +68,35 @@ type Ledger interface {
 	// Remember keeps values under keys of a client without a settlement (a batch
 	// input file's estimate), like SettleRequest.Remember.
 	Remember(ctx context.Context, clientID string, rs []Remember, now time.Time) error
-	// Close releases the ledger's resources.
+}
+
+// Store is everything one backend keeps: the request path, each client's spend and
+// history, the client index and global analytics, loop events and cooldowns, and the rules
+// written through the admin API. budget/memory and budget/redis implement it and pass one
+// contract suite (budget/ledgertest).
+type Store interface {
+	Ledger
+	// Spend returns the client's settled and reserved spend and today's stats.
+	Spend(ctx context.Context, clientID string, rule rules.Rule, p Periods, now time.Time) (ClientSpend, error)
+	// History returns one DayStats per day from fromDay to toDay inclusive ("2026-11-28"),
+	// days without traffic included with zero counts.
+	History(ctx context.Context, clientID string, fromDay, toDay string) ([]DayStats, error)
+	ClientIndex
+	LoopStore
+	rules.Store
+	// FlushIndex makes every settlement so far visible to the ClientIndex and the
+	// all-clients loop listing (Redis writes them in the background).
+	FlushIndex(ctx context.Context) error
+	// Ping checks that the store answers (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
 	Close() error
 }
 
 // PeriodSpend is a client's spend in one period.
 type PeriodSpend struct {
 	SpentNano, ReservedNano int64
-	Limit                   Limit
-}
-
-// exhausted reports whether the period's limit leaves no room: spent+reserved >= limit.
-func (p PeriodSpend) exhausted() bool {
-	return p.Limit.Set && addSat(p.SpentNano, p.ReservedNano) >= p.Limit.Nano
+	Limit                   rules.Limit
 }
 
 // ReserveRequest asks to admit one request and reserve its estimated cost.
@@ -89,7 +105,7 @@ type ReserveRequest struct {
 	// from client input: Settle recognises duplicates by it.
 	ID       string
 	ClientID string
-	Rule     Rule
+	Rule     rules.Rule
 	Periods  Periods
 	// EstimateNano is the estimated cost, >= 0.
 	EstimateNano int64
@@ -128,7 +144,7 @@ type Admission struct {
 	Day, Month PeriodSpend
 	// Duplicate: a reservation with this ID already existed; nothing was reserved again.
 	Duplicate bool
-	// Degraded: the ledger was unavailable and a fail-open Resilient admitted blindly
+	// Degraded: the store was unavailable and a fail-open resilient.Ledger admitted blindly
 	// (without loop detection).
 	Degraded bool
 	// Loop is the loop verdict when ReserveRequest.Loop was set (zero otherwise). With
@@ -175,7 +191,7 @@ type Tokens struct{ Prompt, Cached, Completion, Reasoning int64 }
 type SettleRequest struct {
 	ID       string
 	ClientID string
-	Rule     Rule
+	Rule     rules.Rule
 	// Periods at settle time: the actual cost is charged to them.
 	Periods Periods
 	// ActualNano is the actual cost, >= 0. 0 with Failed releases the reservation and
@@ -210,7 +226,7 @@ type SettleResult struct {
 	// Crossings are the thresholds this settlement crossed first in their period.
 	Crossings  []Crossing
 	Day, Month PeriodSpend
-	// Degraded: the ledger was unavailable; a Resilient buffered the settlement.
+	// Degraded: the store was unavailable; a resilient.Ledger buffered the settlement.
 	Degraded bool
 	// NotHeld: OnlyIfHeld was set and nothing was held under the id; nothing changed.
 	NotHeld bool
@@ -243,82 +259,4 @@ type ClientSpend struct {
 	ClientID   string
 	Day, Month PeriodSpend
 	Today      DayStats
-}
-
-// admission builds the Admission from the spend before the reservation; admitted is the
-// store's decision, reserved tells whether the estimate was added. A strict refusal of a
-// period that is not exhausted reports the period the estimate does not fit in.
-func admission(p Periods, day, month PeriodSpend, admitted, reserved bool, estimate int64, strict bool) Admission {
-	a := Admission{Admitted: admitted, Exceeded: exceeded(p, day, month), Strict: strict}
-	if !admitted && strict && a.Exceeded == nil {
-		a.Exceeded = doesNotFit(p, day, month, estimate)
-	}
-	if a.Exceeded != nil && strict {
-		a.Exceeded.EstimateNano = estimate
-	}
-	if reserved {
-		day.ReservedNano = addSat(day.ReservedNano, estimate)
-		month.ReservedNano = addSat(month.ReservedNano, estimate)
-	}
-	a.Day, a.Month = day, month
-	return a
-}
-
-// exceeded reports the exhausted period at decision time, preferring the month.
-func exceeded(p Periods, day, month PeriodSpend) *Exceeded {
-	pick := func(kind PeriodKind, ps PeriodSpend, per Period) *Exceeded {
-		return &Exceeded{
-			Kind:        kind,
-			LimitNano:   ps.Limit.Nano,
-			SpentNano:   addSat(ps.SpentNano, ps.ReservedNano),
-			Period:      per,
-			SettledOnly: ps.SpentNano >= ps.Limit.Nano,
-		}
-	}
-	switch {
-	case month.exhausted():
-		return pick(Monthly, month, p.Month)
-	case day.exhausted():
-		return pick(Daily, day, p.Day)
-	}
-	return nil
-}
-
-// doesNotFit reports the period (the month first) in which spent + reserved + estimate
-// passes the limit.
-func doesNotFit(p Periods, day, month PeriodSpend, estimate int64) *Exceeded {
-	pick := func(kind PeriodKind, ps PeriodSpend, per Period) *Exceeded {
-		return &Exceeded{Kind: kind, LimitNano: ps.Limit.Nano, SpentNano: addSat(ps.SpentNano, ps.ReservedNano),
-			Period: per, DoesNotFit: true, EstimateNano: estimate, RemainingNano: ps.remaining()}
-	}
-	switch {
-	case !month.fits(estimate):
-		return pick(Monthly, month, p.Month)
-	case !day.fits(estimate):
-		return pick(Daily, day, p.Day)
-	}
-	return nil
-}
-
-// fits reports whether the period's limit leaves room for estimate: spent + reserved +
-// estimate <= limit (always when unlimited).
-func (p PeriodSpend) fits(estimate int64) bool {
-	return !p.Limit.Set || addSat(addSat(p.SpentNano, p.ReservedNano), estimate) <= p.Limit.Nano
-}
-
-// remaining is what is left of the limit, at least 0.
-func (p PeriodSpend) remaining() int64 {
-	return max(p.Limit.Nano-addSat(p.SpentNano, p.ReservedNano), 0)
-}
-
-// admits is the admission rule shared by both ledgers (the Redis script mirrors it): soft
-// while spent + reserved < limit, strict while the estimate fits.
-func admits(rule Rule, day, month PeriodSpend, estimate int64) bool {
-	if !rule.Blocks() {
-		return true
-	}
-	if rule.Strict() {
-		return day.fits(estimate) && month.fits(estimate)
-	}
-	return !day.exhausted() && !month.exhausted()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/loop"
 )
 
@@ -32,7 +33,7 @@ const (
 // check: the client's window observes Sig (loop.Window.Observe semantics).
 type LoopCheck struct {
 	Sig loop.Signature
-	// Config is the rule's effective loop config (LoopSettings.Effective); it must be valid.
+	// Config is the rule's effective loop config (rules.LoopSettings.Effective); it must be valid.
 	Config loop.Config
 	// Block refuses the request on a loop or during its cooldown (action block); without
 	// it the verdict is only reported and a new loop recorded (action alert).
@@ -77,8 +78,7 @@ type LoopPage struct {
 	NextCursor string
 }
 
-// LoopStore lists loop events and manages cooldowns (admin API). *Memory and *Redis
-// implement it; *Resilient passes it through.
+// LoopStore lists loop events and manages cooldowns (admin API); part of Store.
 type LoopStore interface {
 	// LoopEvents returns one page of events, newest first. A client's own listing is
 	// immediate; the all-clients listing lags by up to 250 ms on Redis.
@@ -116,8 +116,8 @@ func cutExcerpt(s string) string {
 	return s[:n]
 }
 
-// Loop events are stored as one string each, the same in both ledgers and in the
-// client's Redis list (written by lua/reserve.lua) and the global zset (written by the
+// Loop events are stored as one string each, the same in both stores and in the
+// client's Redis list (written by redis/lua/reserve.lua) and the global zset (written by the
 // batcher):
 //
 //	entry:  1|<at ms>|<kind code>|<repeats>|<until ms>|<blocked 0|1>|<exact hex16>|<sim hex16>|<excerpt>
@@ -138,18 +138,23 @@ func loopKindCode(kind string) int {
 	return 0
 }
 
-// loopEntryHead is what reserve.lua prepends to loopEntryTail: the verdict's fields.
-func loopEntryHead(at int64, v loop.Verdict) string {
+// LoopEntryHead is what redis/lua/reserve.lua prepends to LoopEntryTail: the verdict's fields.
+func LoopEntryHead(at int64, v loop.Verdict) string {
 	until := int64(0)
 	if !v.Until.IsZero() {
 		until = v.Until.UnixMilli()
 	}
-	return "1|" + itoa(at) + "|" + strconv.Itoa(loopKindCode(v.Kind)) + "|" + strconv.Itoa(v.Repeats) + "|" + itoa(until)
+	return "1|" + strconv.FormatInt(at, 10) + "|" + strconv.Itoa(loopKindCode(v.Kind)) + "|" + strconv.Itoa(v.Repeats) + "|" +
+		strconv.FormatInt(until, 10)
 }
 
-// loopEntryTail is the part of an entry Go knows before the script runs.
-func loopEntryTail(c *LoopCheck) string {
-	return "|" + boolArg(c.Block) + "|" + hex16(c.Sig.Exact) + "|" + hex16(c.Sig.Sim) + "|" + c.excerpt()
+// LoopEntryTail is the part of an entry Go knows before the script runs.
+func LoopEntryTail(c *LoopCheck) string {
+	blocked := "0"
+	if c.Block {
+		blocked = "1"
+	}
+	return "|" + blocked + "|" + hex16(c.Sig.Exact) + "|" + hex16(c.Sig.Sim) + "|" + c.excerpt()
 }
 
 func hex16(x uint64) string {
@@ -157,10 +162,10 @@ func hex16(x uint64) string {
 	return strings.Repeat("0", 16-len(s)) + s
 }
 
-func clientTag(clientID string) string { return base64.RawURLEncoding.EncodeToString([]byte(clientID)) }
-
-// loopMember is the global (all-clients) form of an entry.
-func loopMember(clientID, entry string) string { return clientTag(clientID) + "|" + entry }
+// LoopMember is the global (all-clients) form of a client's entry.
+func LoopMember(clientID, entry string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(clientID)) + "|" + entry
+}
 
 // errLoopEntry is returned for an entry that does not decode.
 var errLoopEntry = errors.New("malformed loop event")
@@ -172,14 +177,14 @@ func parseLoopMember(member string) (LoopEvent, error) {
 		return LoopEvent{}, errLoopEntry
 	}
 	id, err := base64.RawURLEncoding.DecodeString(tag)
-	if err != nil || ValidClientID(string(id)) != nil {
+	if err != nil || rules.ValidClientID(string(id)) != nil {
 		return LoopEvent{}, errLoopEntry
 	}
-	return parseLoopEntry(string(id), entry)
+	return ParseLoopEntry(string(id), entry)
 }
 
-// parseLoopEntry decodes a client's entry.
-func parseLoopEntry(clientID, entry string) (LoopEvent, error) {
+// ParseLoopEntry decodes a client's entry.
+func ParseLoopEntry(clientID, entry string) (LoopEvent, error) {
 	f := strings.SplitN(entry, "|", 9)
 	if len(f) != 9 || f[0] != "1" {
 		return LoopEvent{}, errLoopEntry
@@ -194,38 +199,40 @@ func parseLoopEntry(clientID, entry string) (LoopEvent, error) {
 		kind < 1 || kind >= len(loopKinds) || (f[5] != "0" && f[5] != "1") {
 		return LoopEvent{}, errLoopEntry
 	}
-	return LoopEvent{ClientID: clientID, At: unixMilli(at), Kind: loopKinds[kind], Repeats: reps, Exact: exact, Sim: sim,
-		Excerpt: f[8], Blocked: f[5] == "1", Until: unixMilli(until)}, nil
+	return LoopEvent{ClientID: clientID, At: UnixMilli(at), Kind: loopKinds[kind], Repeats: reps, Exact: exact, Sim: sim,
+		Excerpt: f[8], Blocked: f[5] == "1", Until: UnixMilli(until)}, nil
 }
 
 // loopCursorVersion starts every loop cursor.
 const loopCursorVersion = "l1|"
 
-// loopKey is an event's position in the listing order.
-type loopKey struct {
-	at     int64
-	member string
+// LoopKey is an event's position in the listing order: its time (unix ms) and member.
+type LoopKey struct {
+	At     int64
+	Member string
 }
 
-// before reports whether k comes before o in the listing (newest first).
-func (k loopKey) before(o loopKey) bool {
-	return k.at > o.at || (k.at == o.at && k.member > o.member)
+// Before reports whether k comes before o in the listing (newest first).
+func (k LoopKey) Before(o LoopKey) bool {
+	return k.At > o.At || (k.At == o.At && k.Member > o.Member)
 }
 
-func (k loopKey) cursor() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(loopCursorVersion + k.member))
+func (k LoopKey) cursor() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(loopCursorVersion + k.Member))
 }
 
-// loopQuery is a validated LoopQuery.
-type loopQuery struct {
+// LoopPageQuery is a validated LoopQuery with its defaults applied.
+type LoopPageQuery struct {
 	LoopQuery
-	after *loopKey // the cursor's event; nil on the first page
+	// After is the cursor's event; nil on the first page.
+	After *LoopKey
 }
 
-func (q LoopQuery) validate() (loopQuery, error) {
+// Validate checks q and applies the defaults; a problem wraps ErrInvalid.
+func (q LoopQuery) Validate() (LoopPageQuery, error) {
 	var errs []error
 	if q.ClientID != "" {
-		if err := ValidClientID(q.ClientID); err != nil {
+		if err := rules.ValidClientID(q.ClientID); err != nil {
 			errs = append(errs, fmt.Errorf("client_id: %w", err))
 		}
 	}
@@ -235,7 +242,7 @@ func (q LoopQuery) validate() (loopQuery, error) {
 	case q.Limit < 1 || q.Limit > MaxLoopLimit:
 		errs = append(errs, fmt.Errorf("limit: %d is outside [1, %d]", q.Limit, MaxLoopLimit))
 	}
-	lq := loopQuery{LoopQuery: q}
+	lq := LoopPageQuery{LoopQuery: q}
 	if q.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		member, ok := strings.CutPrefix(string(raw), loopCursorVersion)
@@ -246,21 +253,21 @@ func (q LoopQuery) validate() (loopQuery, error) {
 		if err != nil || !ok {
 			errs = append(errs, errors.New("cursor: malformed; pass the next_cursor of the previous page unchanged"))
 		} else {
-			lq.after = &loopKey{at: ev.At.UnixMilli(), member: member}
+			lq.After = &LoopKey{At: ev.At.UnixMilli(), Member: member}
 		}
 	}
 	return lq, invalid("loop events", errs)
 }
 
-// page cuts one page from keys sorted in listing order that all come after the cursor;
-// more says whether keys holds more than the page.
-func (q loopQuery) page(keys []loopKey) (LoopPage, error) {
+// Page cuts one page from keys sorted in listing order that all come after the cursor;
+// keys may hold one more than the page, which only says that another page follows.
+func (q LoopPageQuery) Page(keys []LoopKey) (LoopPage, error) {
 	n := min(len(keys), q.Limit)
 	out := LoopPage{Events: make([]LoopEvent, 0, n)}
 	for _, k := range keys[:n] {
-		ev, err := parseLoopMember(k.member)
+		ev, err := parseLoopMember(k.Member)
 		if err != nil {
-			return LoopPage{}, fmt.Errorf("loop event %q: %w", truncate(k.member, 64), err)
+			return LoopPage{}, fmt.Errorf("loop event %q: %w", truncate(k.Member, 64), err)
 		}
 		out.Events = append(out.Events, ev)
 	}
@@ -270,10 +277,10 @@ func (q loopQuery) page(keys []loopKey) (LoopPage, error) {
 	return out, nil
 }
 
-// validateLoopState checks LoopState's arguments.
-func validateLoopState(clientID string, now time.Time) error {
+// ValidateLoopState checks the arguments of LoopStore.LoopState.
+func ValidateLoopState(clientID string, now time.Time) error {
 	var errs []error
-	if err := ValidClientID(clientID); err != nil {
+	if err := rules.ValidClientID(clientID); err != nil {
 		errs = append(errs, fmt.Errorf("client_id: %w", err))
 	}
 	if now.IsZero() {
@@ -282,8 +289,9 @@ func validateLoopState(clientID string, now time.Time) error {
 	return invalid("loop state", errs)
 }
 
-func validateClearLoop(clientID string) error {
-	if err := ValidClientID(clientID); err != nil {
+// ValidateClearLoop checks the argument of LoopStore.ClearLoop.
+func ValidateClearLoop(clientID string) error {
+	if err := rules.ValidClientID(clientID); err != nil {
 		return invalid("clear loop", []error{fmt.Errorf("client_id: %w", err)})
 	}
 	return nil

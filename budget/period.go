@@ -105,8 +105,8 @@ func startOfDay(y int, m time.Month, d int, loc *time.Location) time.Time {
 	return t
 }
 
-// validate checks the shape of periods handed to a ledger.
-func (p Periods) validate() error {
+// Validate checks the shape of periods handed to a ledger.
+func (p Periods) Validate() error {
 	var errs []error
 	if p.Day.Kind != Daily {
 		errs = append(errs, fmt.Errorf("periods.day.kind: %q, want %q", p.Day.Kind, Daily))

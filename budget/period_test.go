@@ -63,7 +63,7 @@ func TestCalendarPeriods(t *testing.T) {
 			require.NotEqual(t, tc.day, cal.Periods(p.Day.End).Day.Key)
 			require.Equal(t, cal.Periods(p.Day.End).Day.Start, p.Day.End, "days tile without gaps")
 			require.Equal(t, p.Day.Start.Location(), cal.Location())
-			require.NoError(t, p.validate())
+			require.NoError(t, p.Validate())
 		})
 	}
 }
@@ -79,12 +79,12 @@ func TestRetryAfter(t *testing.T) {
 
 func TestPeriodsValidate(t *testing.T) {
 	good := mustCal(t, "").Periods(time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
-	require.NoError(t, good.validate())
+	require.NoError(t, good.Validate())
 	bad := good
 	bad.Day.Key = "2026-11-28x"
 	bad.Month.Kind = Daily
-	err := bad.validate()
+	err := bad.Validate()
 	require.ErrorContains(t, err, "periods.day.key")
 	require.ErrorContains(t, err, "periods.month.kind")
-	require.Error(t, Periods{}.validate())
+	require.Error(t, Periods{}.Validate())
 }

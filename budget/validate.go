@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // invalid wraps problems as ErrInvalid, or returns nil when there are none.
@@ -24,7 +26,7 @@ func validID(id string) error {
 	if len(id) > MaxIDBytes {
 		return fmt.Errorf("id: %d bytes, at most %d allowed", len(id), MaxIDBytes)
 	}
-	if err := validText(id, "id"); err != nil {
+	if err := rules.ValidText(id, "id"); err != nil {
 		return fmt.Errorf("id: %w", err)
 	}
 	return nil
@@ -38,15 +40,15 @@ func validAmount(field string, n int64) error {
 }
 
 // common checks the fields every ledger call shares.
-func common(clientID string, rule Rule, p Periods, now time.Time) []error {
+func common(clientID string, rule rules.Rule, p Periods, now time.Time) []error {
 	var errs []error
-	if err := ValidClientID(clientID); err != nil {
+	if err := rules.ValidClientID(clientID); err != nil {
 		errs = append(errs, fmt.Errorf("client_id: %w", err))
 	}
 	if err := rule.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("rule: %w", err))
 	}
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if now.IsZero() {
@@ -55,8 +57,9 @@ func common(clientID string, rule Rule, p Periods, now time.Time) []error {
 	return errs
 }
 
-// validate checks r and returns its TTL with the default applied.
-func (r ReserveRequest) validate() (time.Duration, error) {
+// Validate checks r and returns its TTL with the default applied. Every backend calls it
+// first; a problem wraps ErrInvalid and nothing changes.
+func (r ReserveRequest) Validate() (time.Duration, error) {
 	errs := common(r.ClientID, r.Rule, r.Periods, r.Now)
 	if err := validID(r.ID); err != nil {
 		errs = append(errs, err)
@@ -77,7 +80,8 @@ func (r ReserveRequest) validate() (time.Duration, error) {
 	return ttl, invalid("reserve", errs)
 }
 
-func (s SettleRequest) validate() error {
+// Validate checks s; a problem wraps ErrInvalid.
+func (s SettleRequest) Validate() error {
 	errs := common(s.ClientID, s.Rule, s.Periods, s.Now)
 	if err := validID(s.ID); err != nil {
 		errs = append(errs, err)
@@ -97,14 +101,16 @@ func (s SettleRequest) validate() error {
 	return invalid("settle", errs)
 }
 
-func validateSpend(clientID string, rule Rule, p Periods, now time.Time) error {
+// ValidateSpend checks the arguments of Store.Spend.
+func ValidateSpend(clientID string, rule rules.Rule, p Periods, now time.Time) error {
 	return invalid("spend", common(clientID, rule, p, now))
 }
 
-// historyDays validates a History range and returns its day keys in order.
-func historyDays(clientID, fromDay, toDay string) ([]string, error) {
+// HistoryDays validates the arguments of Store.History and returns the range's day keys
+// in order.
+func HistoryDays(clientID, fromDay, toDay string) ([]string, error) {
 	var errs []error
-	if err := ValidClientID(clientID); err != nil {
+	if err := rules.ValidClientID(clientID); err != nil {
 		errs = append(errs, fmt.Errorf("client_id: %w", err))
 	}
 	days, rangeErrs := dayRange(fromDay, toDay)
@@ -146,9 +152,10 @@ func dayRange(fromDay, toDay string) ([]string, []error) {
 // maxModelBytes bounds the model name kept in stats.
 const maxModelBytes = 128
 
-// modelName normalises the model label of stats instead of rejecting the settlement: a
-// garbled upstream model name must never lose spend.
-func modelName(m string) string {
+// ModelName normalises the model label of stats instead of rejecting the settlement: a
+// garbled upstream model name must never lose spend. "" is "unknown"; '|' (the Redis
+// field separator) and control characters become '_'; at most 128 bytes.
+func ModelName(m string) string {
 	if m == "" {
 		return "unknown"
 	}
@@ -169,8 +176,9 @@ func modelName(m string) string {
 	return m
 }
 
-func (h HoldRequest) validate() error {
-	errs := common(h.ClientID, Rule{}, h.Periods, h.Now)
+// Validate checks h; a problem wraps ErrInvalid.
+func (h HoldRequest) Validate() error {
+	errs := common(h.ClientID, rules.Rule{}, h.Periods, h.Now)
 	if err := validID(h.ID); err != nil {
 		errs = append(errs, err)
 	}
@@ -201,4 +209,41 @@ func validRemember(rs []Remember) []error {
 		}
 	}
 	return errs
+}
+
+// ValidateLeases checks the arguments of Ledger.Extend.
+func ValidateLeases(leases []Lease) error {
+	for _, l := range leases {
+		if err := validID(l.ID); err != nil {
+			return fmt.Errorf("%w: extend: %w", ErrInvalid, err)
+		}
+		if err := rules.ValidClientID(l.ClientID); err != nil {
+			return fmt.Errorf("%w: extend: %w", ErrInvalid, err)
+		}
+	}
+	return nil
+}
+
+// ValidateRemember checks the arguments of Ledger.Remember.
+func ValidateRemember(clientID string, rs []Remember) error {
+	if err := ValidateClient("remember", clientID); err != nil {
+		return err
+	}
+	return invalid("remember", validRemember(rs))
+}
+
+// ValidateClient checks the client id of the call op; a problem wraps ErrInvalid.
+func ValidateClient(op, clientID string) error {
+	if err := rules.ValidClientID(clientID); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, op, err)
+	}
+	return nil
+}
+
+// truncate shortens s for error messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

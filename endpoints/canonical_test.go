@@ -1,7 +1,6 @@
 package endpoints
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -81,7 +80,7 @@ func TestCanonicalize(t *testing.T) {
 			p, err := Canonicalize(tt.raw, testPrefixes)
 			if tt.ambiguous {
 				require.Error(t, err, "got %+v", p)
-				require.True(t, errors.Is(err, ErrAmbiguousPath), "%v", err)
+				require.ErrorIs(t, err, ErrAmbiguousPath)
 				return
 			}
 			require.NoError(t, err)

@@ -25,7 +25,7 @@ func mutate(path string, ops []byte) string {
 		ops = ops[2:]
 		switch what % 6 {
 		case 0: // percent-encode an unreserved character, either hex case
-			if i := nth(path, where, func(c byte) bool { return isUnreserved(c) }); i >= 0 {
+			if i := nth(path, where, isUnreserved); i >= 0 {
 				hex := strings.ToUpper
 				if what&0x80 != 0 {
 					hex = strings.ToLower

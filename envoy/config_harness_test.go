@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +59,9 @@ type proxide struct {
 func buildProxide(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "proxide")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goTool, "build", "-trimpath", "-o", bin, "../cmd/proxide")
+	goTool, err := exec.LookPath("go") // the go command that runs the tests
+	require.NoError(t, err)
+	cmd := exec.CommandContext(t.Context(), goTool, "build", "-trimpath", "-o", bin, "../cmd/proxide")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build ./cmd/proxide: %s", out)
@@ -68,14 +69,17 @@ func buildProxide(t *testing.T) string {
 }
 
 // startProxide runs the binary on loopback ports chosen by the kernel and
-// reads them back from its "proxide serving" log line. It is stopped with
-// SIGTERM (its production shutdown path) when the test ends.
+// reads them back from its "proxide serving" log line. When the test ends
+// (t.Context() is cancelled) it is stopped with SIGINT, its production
+// shutdown path, and killed if it has not exited 10 s later.
 func startProxide(t *testing.T, bin string) proxide {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "proxide.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(harnessConfig()), 0o600))
-	cmd := exec.Command(bin, "serve", "--config", cfg)
+	cmd := exec.CommandContext(t.Context(), bin, "serve", "--config", cfg)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = []string{"OPENAI_API_KEY=" + harnessUpstream, "HOME=" + dir}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -83,12 +87,9 @@ func startProxide(t *testing.T, bin string) proxide {
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		// Wait reports the cancellation itself; anything else is worth a line.
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("proxide: %v", err)
 		}
 	})
 
@@ -187,7 +188,12 @@ func exerciseGateway(t *testing.T, base string, fake *fakeopenai.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	do := func(method, path, key, client, body string) (*http.Response, string) {
+	// reply is what the client saw; the response body is read and closed.
+	type reply struct {
+		status int
+		header http.Header
+	}
+	do := func(method, path, key, client, body string) (reply, string) {
 		req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
 		require.NoError(t, err)
 		if key != "" {
@@ -201,15 +207,15 @@ func exerciseGateway(t *testing.T, base string, fake *fakeopenai.Server) {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
-		return resp, string(b)
+		return reply{status: resp.StatusCode, header: resp.Header}, string(b)
 	}
 	const chat = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}`
 
-	resp, body := do("POST", "/openai/v1/chat/completions", harnessKey, "app-1", chat)
-	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	resp, body := do(http.MethodPost, "/openai/v1/chat/completions", harnessKey, "app-1", chat)
+	require.Equal(t, http.StatusOK, resp.status, body)
 	require.Contains(t, body, `"usage"`)
 	up := fake.Last()
 	require.Equal(t, "/v1/chat/completions", up.Path, "prefix_rewrite /openai/v1/ → /v1/")
@@ -217,31 +223,31 @@ func exerciseGateway(t *testing.T, base string, fake *fakeopenai.Server) {
 	require.Empty(t, up.Header.Get("x-proxide-client-id"), "the client id is stripped")
 	require.Empty(t, up.Header.Get("accept-encoding"))
 
-	resp, body = do("POST", "/openai/v1/chat/completions", harnessKey, "app-1",
+	resp, body = do(http.MethodPost, "/openai/v1/chat/completions", harnessKey, "app-1",
 		`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hello"}]}`)
-	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	require.Contains(t, resp.Header.Get("content-type"), "text/event-stream")
+	require.Equal(t, http.StatusOK, resp.status, body)
+	require.Contains(t, resp.header.Get("content-type"), "text/event-stream")
 	require.Contains(t, body, "data: [DONE]")
 
-	resp, body = do("GET", "/openai/v1/models", harnessKey, "app-1", "")
-	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	resp, body = do(http.MethodGet, "/openai/v1/models", harnessKey, "app-1", "")
+	require.Equal(t, http.StatusOK, resp.status, body)
 	require.Equal(t, "/v1/models", fake.Last().Path)
 
 	n := len(fake.Requests())
-	resp, body = do("POST", "/openai/v1/chat/completions", "prox-wrong", "app-1", chat)
-	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, body)
+	resp, body = do(http.MethodPost, "/openai/v1/chat/completions", "prox-wrong", "app-1", chat)
+	require.Equal(t, http.StatusUnauthorized, resp.status, body)
 	require.Contains(t, body, "invalid_api_key")
 
-	resp, body = do("POST", "/openai/v1/chat/completions", harnessKey, tinyClient, chat)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "the first request of a fresh budget is admitted: %s", body)
-	resp, body = do("POST", "/openai/v1/chat/completions", harnessKey, tinyClient, chat)
-	require.Equal(t, http.StatusPaymentRequired, resp.StatusCode, body)
+	resp, body = do(http.MethodPost, "/openai/v1/chat/completions", harnessKey, tinyClient, chat)
+	require.Equal(t, http.StatusOK, resp.status, "the first request of a fresh budget is admitted: %s", body)
+	resp, body = do(http.MethodPost, "/openai/v1/chat/completions", harnessKey, tinyClient, chat)
+	require.Equal(t, http.StatusPaymentRequired, resp.status, body)
 	require.Contains(t, body, `"budget_exceeded"`)
-	require.NotEmpty(t, resp.Header.Get("retry-after"))
+	require.NotEmpty(t, resp.header.Get("retry-after"))
 	require.Len(t, fake.Requests(), n+1, "refused requests never reach the upstream")
 
-	resp, _ = do("GET", "/not-openai", "", "", "")
-	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, _ = do(http.MethodGet, "/not-openai", "", "", "")
+	require.Equal(t, http.StatusNotFound, resp.status)
 }
 
 // TestRawPathsProxideCanonicalises runs the production stand-in config with
@@ -276,7 +282,7 @@ func TestRawPathsProxideCanonicalises(t *testing.T) {
 			o.KeepRawPath = true
 			si, err := envoy.New(o)
 			require.NoError(t, err)
-			defer si.Close()
+			defer func() { require.NoError(t, si.Close()) }()
 			front := httptest.NewServer(si)
 			defer front.Close()
 
@@ -291,9 +297,9 @@ func TestRawPathsProxideCanonicalises(t *testing.T) {
 				req.Header.Set("content-type", "application/json")
 				resp, err := http.DefaultClient.Do(req)
 				require.NoError(t, err)
-				defer resp.Body.Close()
 				b, err := io.ReadAll(resp.Body)
 				require.NoError(t, err)
+				require.NoError(t, resp.Body.Close())
 				return resp.StatusCode, string(b)
 			}
 			status, body := post(tt.path)

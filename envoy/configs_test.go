@@ -186,7 +186,7 @@ func TestConfigsDriveStandIn(t *testing.T) {
 			defer up.Close()
 			si, err := envoy.New(standInOptions(t, bs, px.grpc, up.URL))
 			require.NoError(t, err)
-			defer si.Close()
+			defer func() { require.NoError(t, si.Close()) }()
 			front := httptest.NewServer(si)
 			defer front.Close()
 			exerciseGateway(t, front.URL, fake)

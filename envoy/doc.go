@@ -7,8 +7,8 @@
 //	front := httptest.NewServer(si) // clients use front.URL + "/openai/v1"
 //	defer si.Close()
 //
-// The behaviour follows /work/shared/ENVOY-EXTPROC.md (§2–§6 and the §9
-// checklist), which in turn follows Envoy's filter source: ext_proc.cc
+// The behaviour follows the project's ext_proc reference notes (§2–§6 and
+// the §9 checklist), which in turn follow Envoy's filter source: ext_proc.cc
 // (onReceiveMessage, timeouts, stream close optimisation), processor_state.cc
 // (per-direction state, header and body replies), mutation_utils.cc and
 // mutation_rules.cc (header mutations and the default checker). The defaults

@@ -3,6 +3,7 @@ package envoy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -148,19 +149,19 @@ func startEnvoy(t *testing.T, envoyBin string, bs *bootstrapv3.Bootstrap) string
 	require.NoError(t, os.WriteFile(cfg, b, 0o600))
 	adminPath := filepath.Join(dir, "admin-address")
 	logs := &lockedBuffer{}
-	cmd := exec.Command(envoyBin, "-c", cfg, "--admin-address-path", adminPath,
+	cmd := exec.CommandContext(t.Context(), envoyBin, "-c", cfg, "--admin-address-path", adminPath,
 		"--disable-hot-restart", "--concurrency", "1", "--log-level", "warn", "--drain-time-s", "1")
 	cmd.Stdout, cmd.Stderr = io.Discard, logs
+	// When the test ends (t.Context() is cancelled) envoy gets SIGINT and is
+	// killed if it has not exited 10 s later.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
+		if err := <-exited; err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("envoy: %v", err)
 		}
 	})
 
@@ -185,7 +186,7 @@ func startEnvoy(t *testing.T, envoyBin string, bs *bootstrapv3.Bootstrap) string
 }
 
 func adminOK(ctx context.Context, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return false
 	}
@@ -193,13 +194,13 @@ func adminOK(ctx context.Context, url string) bool {
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // nothing was read; only the status matters
 	return resp.StatusCode == http.StatusOK
 }
 
 // listenerAddr reads a listener's bound address from /listeners?format=json.
-func listenerAddr(ctx context.Context, admin, name string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/listeners?format=json", nil)
+func listenerAddr(ctx context.Context, admin, name string) (_ string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/listeners?format=json", http.NoBody)
 	if err != nil {
 		return "", err
 	}
@@ -207,7 +208,7 @@ func listenerAddr(ctx context.Context, admin, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	var out struct {
 		ListenerStatuses []struct {
 			Name         string `json:"name"`

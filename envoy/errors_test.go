@@ -43,7 +43,7 @@ func TestImmediateResponseBeforeResponseHeadersIsALocalReply(t *testing.T) {
 			res := h.do(http.MethodPost, "/openai/v1/chat/completions", chatBody, nil)
 			require.NoError(t, res.err)
 			require.Equal(t, http.StatusPaymentRequired, res.status)
-			require.Equal(t, budgetBody, res.body)
+			require.Equal(t, budgetBody, res.body) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 			require.Equal(t, "application/json", res.header.Get("Content-Type"), "kept because the body is not empty")
 			require.Equal(t, "60", res.header.Get("Retry-After"))
 			ps := h.nextStream()
@@ -61,7 +61,7 @@ func TestImmediateResponseBeforeResponseHeadersIsALocalReply(t *testing.T) {
 }
 
 func TestImmediateResponseDefaults(t *testing.T) {
-	h := newHarness(t, replyWith(func(r *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	h := newHarness(t, replyWith(func(*extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{
 			ImmediateResponse: &extprocv3.ImmediateResponse{Headers: &extprocv3.HeaderMutation{
 				SetHeaders: []*corev3.HeaderValueOption{setHeader("content-type", "application/json", nil)}}},
@@ -130,7 +130,7 @@ func TestSpuriousReplies(t *testing.T) {
 			require.Equal(t, tc.want, res.status)
 			require.Equal(t, int64(1), h.si.Stats().SpuriousMessages)
 			if tc.failOpen {
-				require.Equal(t, chatBody, string(h.fake.Last().Body), "continues unprocessed")
+				require.Equal(t, chatBody, string(h.fake.Last().Body), "continues unprocessed") //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 				require.Contains(t, res.body, "chat.completion")
 			} else {
 				require.Empty(t, h.fake.Requests())
@@ -143,14 +143,14 @@ func TestGRPCErrorFailClosedAndOpen(t *testing.T) {
 	for _, failOpen := range []bool{false, true} {
 		h := newHarness(t, func(ps *procStream) error {
 			if _, err := ps.recv(); err != nil {
-				return nil
+				return err
 			}
 			return status.Error(codes.Internal, "boom")
 		}, func(o *Options) { o.FailureModeAllow = failOpen }, nil)
 		res := h.do(http.MethodPost, "/openai/v1/chat/completions", chatBody, nil)
 		if failOpen {
 			require.Equal(t, http.StatusOK, res.status)
-			require.Equal(t, chatBody, string(h.fake.Last().Body))
+			require.Equal(t, chatBody, string(h.fake.Last().Body)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 			require.Equal(t, int64(1), h.si.Stats().FailureModeAllowed)
 		} else {
 			require.Equal(t, http.StatusInternalServerError, res.status)
@@ -161,7 +161,7 @@ func TestGRPCErrorFailClosedAndOpen(t *testing.T) {
 }
 
 func TestSidecarUnreachable(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	dead := lis.Addr().String()
 	require.NoError(t, lis.Close())
@@ -188,7 +188,7 @@ func TestSidecarOKCloseContinuesUnprocessed(t *testing.T) {
 	res := h.do(http.MethodPost, "/openai/v1/chat/completions", streamBody, nil)
 	require.Equal(t, http.StatusOK, res.status)
 	require.Contains(t, res.body, "data: [DONE]")
-	require.Equal(t, streamBody, string(h.fake.Last().Body))
+	require.Equal(t, streamBody, string(h.fake.Last().Body)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	require.Equal(t, []string{"request_headers"}, h.nextStream().kinds())
 	require.Equal(t, int64(1), h.si.Stats().StreamsStarted)
 }
@@ -208,7 +208,7 @@ func TestMessageTimeout(t *testing.T) {
 		res := h.do(http.MethodPost, "/openai/v1/chat/completions", chatBody, nil)
 		if failOpen {
 			require.Equal(t, http.StatusOK, res.status)
-			require.Equal(t, chatBody, string(h.fake.Last().Body))
+			require.Equal(t, chatBody, string(h.fake.Last().Body)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 		} else {
 			require.Equal(t, http.StatusGatewayTimeout, res.status, "504 whatever status_on_error says")
 			require.Empty(t, h.fake.Requests())
@@ -234,7 +234,7 @@ func TestOverrideMessageTimeout(t *testing.T) {
 				for {
 					req, err := ps.recv()
 					if err != nil {
-						return nil
+						return err
 					}
 					if kind(req) == "request_headers" {
 						_ = ps.send(&extprocv3.ProcessingResponse{OverrideMessageTimeout: durationpb.New(tc.override)})

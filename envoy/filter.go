@@ -240,7 +240,7 @@ func (f *filter) cleanup() {
 	f.enc.stopTimer()
 	if f.stream != nil {
 		if f.outcome == outcomeComplete {
-			f.closeStream() // onDestroy: close()
+			f.closeStream() // as Envoy's onDestroy closes the stream
 		} else {
 			f.abortStream() // the sidecar sees codes.Canceled
 		}

@@ -224,7 +224,7 @@ func (f *filter) handleBodyResponse(st *procState, resp *extprocv3.BodyResponse)
 		return nil
 	}
 	common := resp.GetResponse()
-	shouldContinue := false
+	var shouldContinue bool
 	switch st.cb {
 	case cbBufferedBody:
 		if m := common.GetHeaderMutation(); m != nil && st.headersMutable {
@@ -323,11 +323,8 @@ func validateContentLength(st *procState, bm *extprocv3.BodyMutation) error {
 	if !ok {
 		return nil
 	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return nil
-	}
-	if n != uint64(len(bm.GetBody())) {
+	// Like Envoy, only a content-length that parses as a number is compared.
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil && n != uint64(len(bm.GetBody())) {
 		return fmt.Errorf("%w: mismatch between content length and the length of the mutated body", errMutation)
 	}
 	return nil

@@ -143,7 +143,3 @@ func (h *headerMap) addHTTPHeader(src http.Header) {
 		}
 	}
 }
-
-func (h *headerMap) clone() *headerMap {
-	return &headerMap{entries: append([]headerEntry(nil), h.entries...)}
-}

@@ -3,6 +3,7 @@ package envoy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -48,7 +49,13 @@ func (p *procServer) Process(srv extprocv3.ExternalProcessor_ProcessServer) erro
 	default:
 	}
 	defer close(ps.done)
-	return p.script(ps)
+	err := p.script(ps)
+	if err != nil && errors.Is(err, ps.endErr()) {
+		// The stand-in ended the stream (EOF, cancel): for a scripted server
+		// that is the normal end of the exchange, not a failure to report.
+		return nil
+	}
+	return err
 }
 
 func (ps *procStream) recv() (*extprocv3.ProcessingRequest, error) {
@@ -148,14 +155,14 @@ func replyWith(reply func(req *extprocv3.ProcessingRequest) *extprocv3.Processin
 		for {
 			req, err := ps.recv()
 			if err != nil {
-				return nil
+				return err
 			}
 			resp := reply(req)
 			if resp == nil {
 				resp = continueFor(req)
 			}
 			if err := ps.send(resp); err != nil {
-				return nil
+				return err
 			}
 		}
 	}
@@ -177,7 +184,7 @@ type harness struct {
 // unless given), the stand-in and a front HTTP server.
 func newHarness(t testing.TB, script func(*procStream) error, opt func(*Options), upstream http.Handler) *harness {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	h := &harness{t: t, proc: &procServer{script: script, streams: make(chan *procStream, 64)}}
 	gs := grpc.NewServer()
@@ -253,8 +260,8 @@ func (h *harness) do(method, path, body string, hdr map[string]string) result {
 	if err != nil {
 		return result{err: err}
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	err = errors.Join(err, resp.Body.Close())
 	return result{status: resp.StatusCode, header: resp.Header, body: string(b), err: err}
 }
 
@@ -275,7 +282,7 @@ func headerValue(hm *corev3.HeaderMap, key string) (string, bool) {
 func setHeader(key, value string, appendValue *bool) *corev3.HeaderValueOption {
 	o := &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: key, RawValue: []byte(value)}}
 	if appendValue != nil {
-		o.Append = wrapperspb.Bool(*appendValue)
+		o.Append = wrapperspb.Bool(*appendValue) //nolint:staticcheck // SA1019: the field Envoy reads (see mutation.go), so the tests set it
 	}
 	return o
 }

@@ -3,6 +3,7 @@ package envoy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -51,14 +52,14 @@ func openOnFirstRequestBody(gate chan struct{}) func(*procStream) error {
 		for {
 			req, err := ps.recv()
 			if err != nil {
-				return nil
+				return err
 			}
 			if kind(req) == "request_body" && !opened {
 				opened = true
 				close(gate)
 			}
-			if ps.send(continueFor(req)) != nil {
-				return nil
+			if err := ps.send(continueFor(req)); err != nil {
+				return err
 			}
 		}
 	}
@@ -76,8 +77,8 @@ func postGated(t *testing.T, h *harness, head, tail string, gate chan struct{}, 
 	}
 	resp, err := h.front.Client().Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	err = errors.Join(err, resp.Body.Close())
 	return result{status: resp.StatusCode, header: resp.Header, body: string(b), err: err}
 }
 

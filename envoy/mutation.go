@@ -162,7 +162,9 @@ func applyHeaderMutations(m *extprocv3.HeaderMutation, h *headerMap, replacing, 
 			return rejected + 1, fmt.Errorf("%w: invalid character in set_headers mutation", errMutation)
 		}
 		name := strings.ToLower(hv.GetKey())
-		appendValue := sh.GetAppend().GetValue() // append_action is ignored
+		// Envoy's mutation_utils.cc reads the deprecated append field and ignores
+		// append_action, and the stand-in must behave as Envoy does.
+		appendValue := sh.GetAppend().GetValue() //nolint:staticcheck // SA1019: deliberate, see above
 		op := opSet
 		if appendValue && h.has(name) {
 			op = opAppend

@@ -168,7 +168,7 @@ func TestHeaderMutationErrorsAre500(t *testing.T) {
 }
 
 func TestStatusOnErrorIsConfigurable(t *testing.T) {
-	h := newHarness(t, replyWith(func(r *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	h := newHarness(t, replyWith(func(*extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 		return requestHeadersReply(&extprocv3.CommonResponse{HeaderMutation: mut(setHeader("x-a", "\x00", nil))})
 	}), func(o *Options) { o.StatusOnError = 503 }, nil)
 	res := h.do(http.MethodGet, "/openai/v1/models", "", nil)

@@ -12,7 +12,8 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
 
-// Defaults mirror the example envoy.yaml in ENVOY-EXTPROC.md §7.
+// Defaults mirror the example envoy.yaml of the ext_proc reference notes (§7),
+// as configs/front-proxy.yaml does.
 const (
 	DefaultRoutePrefix       = "/openai/v1/"
 	DefaultPrefixRewrite     = "/v1/"

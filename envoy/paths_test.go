@@ -92,7 +92,7 @@ func TestPathNormalization(t *testing.T) {
 			h := newHarness(t, continueAll(), tt.opt, up)
 			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.front.URL, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.front.URL, http.NoBody)
 			require.NoError(t, err)
 			req.URL.Opaque = tt.path // sent exactly as written
 			client := h.front.Client()

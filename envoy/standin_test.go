@@ -59,7 +59,7 @@ func TestPostSSEMessageOrderAndPlacement(t *testing.T) {
 
 	rb := reqs[1].GetRequestBody()
 	require.True(t, rb.GetEndOfStream())
-	require.Equal(t, streamBody, string(rb.GetBody()))
+	require.Equal(t, streamBody, string(rb.GetBody())) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 
 	resph := reqs[2].GetResponseHeaders()
 	require.False(t, resph.GetEndOfStream())
@@ -82,14 +82,14 @@ func TestPostSSEMessageOrderAndPlacement(t *testing.T) {
 	reqAttrs := reqs[0].GetAttributes()[attributesKey].GetFields()
 	require.Equal(t, "/openai/v1/chat/completions", reqAttrs["request.path"].GetStringValue())
 	require.Equal(t, "POST", reqAttrs["request.method"].GetStringValue())
-	require.Equal(t, float64(200), reqs[2].GetAttributes()[attributesKey].GetFields()["response.code"].GetNumberValue())
+	require.InDelta(t, 200, reqs[2].GetAttributes()[attributesKey].GetFields()["response.code"].GetNumberValue(), 0)
 
 	require.Equal(t, res.body, string(responseBodies(reqs)), "the client gets exactly the chunks the sidecar saw")
 	requireNormalEnd(t, ps.endErr())
 
 	up := h.fake.Last()
 	require.Equal(t, "/v1/chat/completions", up.Path, "prefix rewrite after ext_proc")
-	require.Equal(t, streamBody, string(up.Body))
+	require.Equal(t, streamBody, string(up.Body)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	require.Equal(t, "Bearer prox-test", up.Header.Get("Authorization"))
 
 	s := h.si.Stats()
@@ -261,7 +261,7 @@ func TestModeOverride(t *testing.T) {
 			res := h.do(http.MethodPost, "/openai/v1/chat/completions", chatBody, nil)
 			require.Equal(t, http.StatusOK, res.status)
 			require.Contains(t, res.body, "chat.completion")
-			require.Equal(t, chatBody, string(h.fake.Last().Body))
+			require.Equal(t, chatBody, string(h.fake.Last().Body)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 			ps := h.nextStream()
 			kinds := ps.kinds()
 			if len(tc.wantKinds) == 4 {

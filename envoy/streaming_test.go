@@ -35,22 +35,25 @@ func TestResponseChunksArePipelined(t *testing.T) {
 		for {
 			req, err := ps.recv()
 			if err != nil {
-				return nil
+				return err
 			}
 			if kind(req) != "response_body" || sawSecondFirst.Load() {
-				if ps.send(continueFor(req)) != nil {
-					return nil
+				if err := ps.send(continueFor(req)); err != nil {
+					return err
 				}
 				continue
 			}
 			close(gate)              // let the upstream send the rest
 			second, err := ps.recv() // and wait for it before answering chunk 1
 			if err != nil {
-				return nil
+				return err
 			}
 			sawSecondFirst.Store(kind(second) == "response_body")
-			if ps.send(continueFor(req)) != nil || ps.send(continueFor(second)) != nil {
-				return nil
+			if err := ps.send(continueFor(req)); err != nil {
+				return err
+			}
+			if err := ps.send(continueFor(second)); err != nil {
+				return err
 			}
 		}
 	}, nil, gatedSSE(gate))
@@ -178,7 +181,7 @@ func stallAfterFirstChunk(gate chan struct{}) func(*procStream) error {
 		for {
 			req, err := ps.recv()
 			if err != nil {
-				return nil
+				return err
 			}
 			if kind(req) == "response_body" {
 				chunks++
@@ -186,8 +189,8 @@ func stallAfterFirstChunk(gate chan struct{}) func(*procStream) error {
 					continue
 				}
 			}
-			if ps.send(continueFor(req)) != nil {
-				return nil
+			if err := ps.send(continueFor(req)); err != nil {
+				return err
 			}
 			if chunks == 1 {
 				close(gate)

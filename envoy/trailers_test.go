@@ -39,7 +39,7 @@ func (u *trailerUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	for _, c := range u.respChunks {
 		_, _ = io.WriteString(w, c)
-		http.NewResponseController(w).Flush()
+		_ = http.NewResponseController(w).Flush() // a failed flush shows in what the client reads
 	}
 	for k, v := range u.respTrailers {
 		w.Header().Set(http.TrailerPrefix+k, v)
@@ -56,9 +56,17 @@ func (u *trailerUpstream) got() (string, http.Header, int) {
 // is what carries HTTP/1.1 trailers.
 type noLength struct{ io.Reader }
 
+// readResponse is a response whose body was read to the end and closed, so
+// its trailers are filled in.
+type readResponse struct {
+	ProtoMajor int
+	StatusCode int
+	Trailer    http.Header
+}
+
 // postWithTrailers sends body chunked with the given trailers and returns
-// the response with its body read (so resp.Trailer is filled).
-func postWithTrailers(t *testing.T, client *http.Client, url, body string, trailers map[string]string) (*http.Response, string) {
+// the response with its body read.
+func postWithTrailers(t *testing.T, client *http.Client, url, body string, trailers map[string]string) (readResponse, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -72,10 +80,10 @@ func postWithTrailers(t *testing.T, client *http.Client, url, body string, trail
 	}
 	resp, err := client.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp, string(b)
+	require.NoError(t, resp.Body.Close())
+	return readResponse{ProtoMajor: resp.ProtoMajor, StatusCode: resp.StatusCode, Trailer: resp.Trailer}, string(b)
 }
 
 func withTrailers(mode *extprocfilterv3.ProcessingMode) func(*Options) {
@@ -126,12 +134,12 @@ func TestTrailersBufferedRequestSkip(t *testing.T) {
 	require.Equal(t, "x-checksum", declared, "ext_proc sees the trailer declaration")
 	bodies := ofKind(reqs, "request_body")
 	require.Len(t, bodies, 1, "one BUFFERED message")
-	require.Equal(t, chatBody, string(bodyOf(bodies[0])))
+	require.Equal(t, chatBody, string(bodyOf(bodies[0]))) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	require.False(t, bodies[0].GetRequestBody().GetEndOfStream(), "trailers follow: end_of_stream=false even in BUFFERED mode")
 	require.Empty(t, ofKind(reqs, "request_trailers"), "trailer mode SKIP")
 
 	body, tr, _ := up.got()
-	require.Equal(t, chatBody, body)
+	require.Equal(t, chatBody, body) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	require.Equal(t, "abc", tr.Get("X-Checksum"), "the upstream receives the trailers")
 }
 
@@ -320,7 +328,7 @@ func TestTrailersHTTP2Client(t *testing.T) {
 // spurious: 500 when failing closed.
 func TestTrailersSpuriousResponse(t *testing.T) {
 	up := &trailerUpstream{}
-	script := replyWith(func(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	script := replyWith(func(*extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
 	})
 	h := newHarness(t, script, withTrailers(nil), up)
@@ -339,13 +347,13 @@ func TestTrailersMessageTimeout(t *testing.T) {
 		for {
 			req, err := ps.recv()
 			if err != nil {
-				return nil
+				return err
 			}
 			if kind(req) == "request_trailers" {
 				continue // never answered
 			}
-			if ps.send(continueFor(req)) != nil {
-				return nil
+			if err := ps.send(continueFor(req)); err != nil {
+				return err
 			}
 		}
 	}
@@ -388,13 +396,13 @@ func TestTrailersBufferedRequestArrivalOrder(t *testing.T) {
 					for {
 						req, err := ps.recv()
 						if err != nil {
-							return nil
+							return err
 						}
 						if kind(req) == "request_headers" && before {
 							time.Sleep(settle) // the whole body and its trailers arrive meanwhile
 						}
-						if ps.send(continueFor(req)) != nil {
-							return nil
+						if err := ps.send(continueFor(req)); err != nil {
+							return err
 						}
 						if kind(req) == "request_headers" && !before {
 							time.AfterFunc(settle, func() { close(gate) }) // the rest comes after the reply
@@ -424,11 +432,11 @@ func TestTrailersBufferedRequestArrivalOrder(t *testing.T) {
 				reqs := h.nextStream().requests()
 				bodies := ofKind(reqs, "request_body")
 				require.Len(t, bodies, 1)
-				require.Equal(t, chatBody, string(bodyOf(bodies[0])))
+				require.Equal(t, chatBody, string(bodyOf(bodies[0]))) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 				require.False(t, bodies[0].GetRequestBody().GetEndOfStream())
 				require.Len(t, ofKind(reqs, "request_trailers"), map[bool]int{true: 1}[tm == extprocfilterv3.ProcessingMode_SEND])
 				body, tr, _ := up.got()
-				require.Equal(t, chatBody, body)
+				require.Equal(t, chatBody, body) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 				require.Equal(t, "abc", tr.Get("X-Checksum"))
 			})
 		}

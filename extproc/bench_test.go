@@ -11,11 +11,16 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
 )
 
 // noopLedger admits everything without doing anything: the benchmarks measure
 // the state machine, the ledgers have their own benchmarks in budget/.
 type noopLedger struct{}
+
+func (noopLedger) Refused(string, time.Time) (blockcache.Refusal, bool) {
+	return blockcache.Refusal{}, false
+}
 
 func (noopLedger) Reserve(context.Context, budget.ReserveRequest) (budget.Admission, error) {
 	return budget.Admission{Admitted: true}, nil

@@ -8,7 +8,7 @@ import (
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/endpoints"
 	"github.com/proxide/proxide/media"
 	"github.com/proxide/proxide/usage"
@@ -72,7 +72,7 @@ type exchange struct {
 
 	req        usage.Request
 	est        estimate
-	rule       budget.Rule
+	rule       rules.Rule
 	resID      string
 	reserved   bool // a reservation is outstanding (not settled, not held)
 	forwarded  bool // the admitted request went upstream (its reply was sent)

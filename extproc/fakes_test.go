@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // fakeStream replays Envoy's messages and records the sidecar's replies. After
@@ -46,8 +48,10 @@ func (f *fakeStream) Send(r *extprocv3.ProcessingResponse) error {
 
 // fakeLedger admits by a scripted answer and records every call.
 type fakeLedger struct {
-	mu       sync.Mutex
-	admit    func(budget.ReserveRequest) (budget.Admission, error)
+	mu    sync.Mutex
+	admit func(budget.ReserveRequest) (budget.Admission, error)
+	// refusals are the clients certain to be refused (budget/blockcache's in production).
+	refusals map[string]blockcache.Refusal
 	reserves []budget.ReserveRequest
 	settles  []budget.SettleRequest
 	extends  [][]budget.Lease
@@ -57,6 +61,13 @@ type fakeLedger struct {
 }
 
 var _ Ledger = (*fakeLedger)(nil)
+
+func (l *fakeLedger) Refused(clientID string, _ time.Time) (blockcache.Refusal, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.refusals[clientID]
+	return r, ok
+}
 
 func (l *fakeLedger) Reserve(_ context.Context, r budget.ReserveRequest) (budget.Admission, error) {
 	l.mu.Lock()
@@ -117,9 +128,9 @@ func (l *fakeLedger) Contexts(_ context.Context, _ string, keys []string, _ time
 	return out, nil
 }
 
-type staticRules struct{ rule budget.Rule }
+type staticRules struct{ rule rules.Rule }
 
-func (r staticRules) Resolve(string) budget.Rule { return r.rule }
+func (r staticRules) Resolve(string) rules.Rule { return r.rule }
 
 // Envoy-side message builders, with values in raw_value as current Envoy sends them.
 

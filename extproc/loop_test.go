@@ -7,10 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/loop"
 )
 
-var loopDefaults = budget.LoopDefaults{Enabled: true, Block: true, Config: loop.Config{Window: time.Minute, MaxRepeats: 5, Similarity: 0.9, Cooldown: 5 * time.Minute}}
+var loopDefaults = rules.LoopDefaults{Enabled: true, Block: true, Config: loop.Config{Window: time.Minute, MaxRepeats: 5, Similarity: 0.9, Cooldown: 5 * time.Minute}}
 
 func TestLoopDetectedAnswers429AndCoolsDown(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Loop = loopDefaults })
@@ -36,7 +38,10 @@ func TestLoopDetectedAnswers429AndCoolsDown(t *testing.T) {
 	require.Contains(t, e["message"], "5 nearly identical requests within 1m0s")
 	require.Empty(t, f.ledger.settles, "nothing was reserved")
 
-	// The cooldown is certain: the next request is refused at the headers.
+	// The cooldown is certain (the ledger remembers it): the next request is
+	// refused at the headers.
+	v := loop.Verdict{Loop: true, Cooldown: true, Repeats: 5, Kind: loop.KindSimilar, Until: fixedNow.Add(5 * time.Minute)}
+	f.ledger.refusals = map[string]blockcache.Refusal{"user-12345": {Loop: &v, Window: time.Minute}}
 	out = f.run(t, nil, chatHeaders(), reqBody(body))
 	require.Len(t, out, 1)
 	code, _, got = immediateOf(t, out[0])
@@ -61,20 +66,20 @@ func TestLoopAlertOnlyAdmits(t *testing.T) {
 func TestLoopSettingsPerRule(t *testing.T) {
 	tests := []struct {
 		name     string
-		defaults budget.LoopDefaults
-		rule     budget.LoopSettings
+		defaults rules.LoopDefaults
+		rule     rules.LoopSettings
 		want     bool
 	}{
-		{"global on", loopDefaults, budget.LoopSettings{}, true},
-		{"rule turns it off (an eval harness)", loopDefaults, budget.LoopSettings{Mode: "off"}, false},
-		{"global off", budget.LoopDefaults{Config: loopDefaults.Config}, budget.LoopSettings{}, false},
-		{"rule turns it on", budget.LoopDefaults{Config: loopDefaults.Config}, budget.LoopSettings{Mode: "alert"}, true},
+		{"global on", loopDefaults, rules.LoopSettings{}, true},
+		{"rule turns it off (an eval harness)", loopDefaults, rules.LoopSettings{Mode: "off"}, false},
+		{"global off", rules.LoopDefaults{Config: loopDefaults.Config}, rules.LoopSettings{}, false},
+		{"rule turns it on", rules.LoopDefaults{Config: loopDefaults.Config}, rules.LoopSettings{Mode: "alert"}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, func(o *Options) {
 				o.Loop = tc.defaults
-				o.Rules = staticRules{budget.Rule{Loop: tc.rule}}
+				o.Rules = staticRules{rules.Rule{Loop: tc.rule}}
 			})
 			f.run(t, nil, chatHeaders(), reqBody(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}`))
 			require.Len(t, f.ledger.reserves, 1)

@@ -196,26 +196,18 @@ func (x *exchange) reserve(ctx context.Context, estimate int64, loopCheck *budge
 		return adm, nil
 	}
 	var r refusal
-	var until time.Time
 	switch {
 	case (adm.Loop.Loop || adm.Loop.Cooldown) && loopCheck != nil:
 		v := adm.Loop
-		r, until = refusal{loop: &v, window: loopCheck.Config.Window}, v.Until
+		r = refusal{loop: &v, window: loopCheck.Config.Window}
 	case adm.Exceeded != nil:
 		ex := *adm.Exceeded
 		r = refusal{exceeded: &ex}
-		if ex.SettledOnly {
-			until = ex.Period.End
-		}
 		x.log.Info("over budget", "limit_type", ex.Kind, "limit_nano", ex.LimitNano, "spent_nano", ex.SpentNano,
 			"estimate_nano", estimate, "strict", adm.Strict)
 	default:
 		x.log.Error("ledger refused without a reason; refusing as unavailable")
 		return adm, openAIError(503, "budget_unavailable", "budget_unavailable", "", "Proxide's budget ledger gave no answer; retry shortly.")
-	}
-	// Certain refusals are remembered so the next ones cost no round trip.
-	if !until.IsZero() && s.opts.BlockCacheTTL > 0 {
-		s.blocked.put(x.clientID, r, earlier(until, now.Add(s.opts.BlockCacheTTL)))
 	}
 	return adm, x.refuse(r, now)
 }
@@ -226,7 +218,7 @@ func (x *exchange) reserve(ctx context.Context, estimate int64, loopCheck *budge
 func (x *exchange) admitUnmetered(ctx context.Context) *extprocv3.ProcessingResponse {
 	s := x.s
 	now := s.opts.Now()
-	if r, blocked := s.blocked.get(x.clientID, now); blocked {
+	if r, blocked := s.refused(x.clientID, now); blocked {
 		return x.refuse(r, now)
 	}
 	x.resID = newReservationID()
@@ -253,13 +245,6 @@ func (x *exchange) refuse(r refusal, now time.Time) *extprocv3.ProcessingRespons
 	s.opts.Metrics.Blocked(string(r.exceeded.Kind))
 	s.opts.Metrics.Request(x.opName(), "budget_exceeded")
 	return budgetExceeded(x.clientID, *r.exceeded, now)
-}
-
-func earlier(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 func bodyReply(body []byte, hm *extprocv3.HeaderMutation) *extprocv3.ProcessingResponse {

@@ -8,7 +8,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/auth"
-	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/endpoints"
 	"github.com/proxide/proxide/usage"
 )
@@ -61,7 +61,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		}
 		id = s.opts.DefaultClientID
 	}
-	if err := budget.ValidClientID(id); err != nil {
+	if err := rules.ValidClientID(id); err != nil {
 		return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
 			"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()))
 	}
@@ -96,7 +96,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		if h.GetEndOfStream() {
 			return x.reject(openAIError(400, "invalid_request_error", "invalid_body", "", "A batch needs a JSON request body."))
 		}
-		if r, blocked := s.blocked.get(id, s.opts.Now()); blocked {
+		if r, blocked := s.refused(id, s.opts.Now()); blocked {
 			return x.reject(x.refuse(r, s.opts.Now()))
 		}
 		return headersReply(mutation), phaseRequestBody
@@ -127,7 +127,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		return x.reject(openAIError(400, "invalid_request_error", "invalid_body", "",
 			"This endpoint needs a JSON request body."))
 	}
-	if r, blocked := s.blocked.get(id, s.opts.Now()); blocked {
+	if r, blocked := s.refused(id, s.opts.Now()); blocked {
 		return x.reject(x.refuse(r, s.opts.Now()))
 	}
 	return headersReply(mutation), phaseRequestBody
@@ -176,14 +176,14 @@ func (x *exchange) unmetered(ctx context.Context, mutation *extprocv3.HeaderMuta
 	s := x.s
 	x.rule = s.opts.Rules.Resolve(x.clientID)
 	policy := x.rule.Unmetered
-	if policy == budget.UnmeteredInherit {
+	if policy == rules.UnmeteredInherit {
 		policy = s.opts.Unmetered
 	}
 	name := x.opName()
 	if !x.route.Known {
 		name = strings.ToUpper(x.method) + " " + x.path.Suffix
 	}
-	if policy != budget.UnmeteredAllow {
+	if policy != rules.UnmeteredAllow {
 		s.opts.Metrics.Request(x.opName(), "endpoint_not_metered")
 		return x.reject(endpointNotMetered(name, why))
 	}

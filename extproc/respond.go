@@ -16,6 +16,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/openaierr"
 )
 
 // headerValue reads a header the way current Envoy sends it (raw_value) and
@@ -54,14 +55,6 @@ var releaseAfterHeaders = &filterv3.ProcessingMode{
 	ResponseTrailerMode: filterv3.ProcessingMode_SKIP,
 }
 
-// apiError is an OpenAI-style error body, with Proxide's extra fields.
-type apiError struct {
-	Message string  `json:"message"`
-	Type    string  `json:"type"`
-	Param   *string `json:"param"`
-	Code    *string `json:"code"`
-}
-
 func marshalJSON(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -72,8 +65,6 @@ func marshalJSON(v any) []byte {
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
-
-func strPtr(s string) *string { return &s }
 
 // immediate builds a local reply with a JSON body. Every refusal Proxide makes
 // carries x-should-retry: false, which the official SDKs obey: they would
@@ -95,15 +86,10 @@ func immediate(code int, details string, body []byte, extra ...*corev3.HeaderVal
 // openAIError answers with OpenAI's error shape, which every SDK parses:
 // message, type, param (null when none) and code (the type when none).
 func openAIError(code int, errType, errCode, param, message string) *extprocv3.ProcessingResponse {
-	e := apiError{Message: message, Type: errType}
 	if errCode == "" {
 		errCode = errType
 	}
-	e.Code = strPtr(errCode)
-	if param != "" {
-		e.Param = strPtr(param)
-	}
-	return immediate(code, "proxide_"+errCode, marshalJSON(map[string]any{"error": e}))
+	return immediate(code, "proxide_"+errCode, marshalJSON(openaierr.New(errType, errCode, param, message)))
 }
 
 // endpointNotMetered refuses a paid endpoint Proxide cannot meter.

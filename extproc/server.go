@@ -25,6 +25,8 @@ import (
 
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/metrics"
 	"github.com/proxide/proxide/pricing"
 	"github.com/proxide/proxide/usage"
@@ -32,9 +34,11 @@ import (
 
 // Ledger is the part of the budget ledger a request needs: one round trip to
 // admit (check + reserve) and one to settle, lease renewals for requests that
-// run long, held charges for results fetched later, and remembered context
-// sizes for multi-turn requests.
+// run long, held charges for results fetched later, remembered context sizes
+// for multi-turn requests, and the clients certain to be refused, answered at
+// the request headers without a round trip (budget/blockcache).
 type Ledger interface {
+	Refused(clientID string, now time.Time) (blockcache.Refusal, bool)
 	Reserve(ctx context.Context, r budget.ReserveRequest) (budget.Admission, error)
 	Settle(ctx context.Context, s budget.SettleRequest) (budget.SettleResult, error)
 	Extend(ctx context.Context, leases []budget.Lease) error
@@ -54,7 +58,7 @@ type Pricer interface {
 
 // RuleResolver finds the budget rule of a client.
 type RuleResolver interface {
-	Resolve(clientID string) budget.Rule
+	Resolve(clientID string) rules.Rule
 }
 
 // Authenticator checks an Authorization header for a scope.
@@ -112,7 +116,6 @@ type Options struct {
 	// finished before it is charged as estimated (default 48h: the 24h
 	// completion window and a day to look).
 	BatchTTL      time.Duration
-	BlockCacheTTL time.Duration // how long a settled-over-limit client is refused at the headers without a ledger call (default 1s)
 	SettleTimeout time.Duration // bound on the final ledger call once Envoy is gone (default 5s)
 	// LedgerTimeout bounds every ledger call made while Envoy waits for a
 	// reply (default 500ms): it must end well inside Envoy's ext_proc
@@ -122,13 +125,13 @@ type Options struct {
 	LedgerTimeout time.Duration
 	Usage         usage.Options
 	// Unmetered is the global policy for paid endpoints Proxide cannot meter:
-	// budget.UnmeteredRefuse (default) or budget.UnmeteredAllow; rules may
+	// rules.UnmeteredRefuse (default) or rules.UnmeteredAllow; rules may
 	// override it.
-	Unmetered budget.EndpointPolicy
+	Unmetered rules.EndpointPolicy
 
 	// Loop holds the global loop_detection settings; each rule may override
-	// them (budget.Rule.Loop). LoopStatus is the refusal status (default 429).
-	Loop       budget.LoopDefaults
+	// them (rules.Rule.Loop). LoopStatus is the refusal status (default 429).
+	Loop       rules.LoopDefaults
 	LoopStatus int
 
 	Now     func() time.Time
@@ -141,7 +144,6 @@ type Options struct {
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 	opts     Options
-	blocked  *blockCache
 	contexts *contextCache
 
 	leaseMu sync.Mutex
@@ -188,17 +190,14 @@ func New(opts Options) (*Server, error) {
 	if opts.ContextTTL <= 0 {
 		opts.ContextTTL = 30 * 24 * time.Hour
 	}
-	if opts.BlockCacheTTL == 0 {
-		opts.BlockCacheTTL = time.Second
-	}
 	if opts.SettleTimeout <= 0 {
 		opts.SettleTimeout = 5 * time.Second
 	}
 	if opts.LedgerTimeout <= 0 {
 		opts.LedgerTimeout = 500 * time.Millisecond
 	}
-	if opts.Unmetered == budget.UnmeteredInherit {
-		opts.Unmetered = budget.UnmeteredRefuse
+	if opts.Unmetered == rules.UnmeteredInherit {
+		opts.Unmetered = rules.UnmeteredRefuse
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -216,17 +215,9 @@ func New(opts Options) (*Server, error) {
 		}
 		opts.Calendar = cal
 	}
-	return &Server{opts: opts, blocked: newBlockCache(100_000), contexts: newContextCache(100_000),
+	return &Server{opts: opts, contexts: newContextCache(100_000),
 		leases: make(map[*exchange]struct{})}, nil
 }
-
-// ForgetAllBlocked empties the local refusal cache: the rules changed, so
-// every client's next request is decided by the ledger again.
-func (s *Server) ForgetAllBlocked() { s.blocked.forgetAll() }
-
-// ForgetBlocked drops a client from the local refusal cache, e.g. after its
-// rule changed, so the very next request is decided by the ledger again.
-func (s *Server) ForgetBlocked(clientID string) { s.blocked.forget(clientID) }
 
 // Process runs one HTTP request's exchange. The exchange's phase advances
 // only once its reply was sent: a request whose body reply never reached

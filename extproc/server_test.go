@@ -21,6 +21,8 @@ import (
 
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/pricing"
 	"github.com/proxide/proxide/usage"
 )
@@ -49,7 +51,7 @@ func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	opts := Options{
 		Ledger:      l,
 		Pricer:      pricing.New(pricing.Options{}),
-		Rules:       staticRules{budget.Rule{Daily: budget.LimitOf(500_000_000)}},
+		Rules:       staticRules{rules.Rule{Daily: rules.LimitOf(500_000_000)}},
 		Calendar:    cal,
 		Keys:        keys,
 		UpstreamKey: "sk-upstream",
@@ -316,17 +318,16 @@ func TestOverBudgetAnswersExact402(t *testing.T) {
 	require.Equal(t, "application/json", h["content-type"])
 	require.Empty(t, f.ledger.settles, "a refused request holds no reservation")
 
-	// Settled spend alone is over the limit: the next request is refused at
-	// the headers, without a ledger round trip.
+	// A client the ledger knows to be refused (settled spend alone is over the
+	// limit) is refused at the headers, without a ledger round trip.
+	f.ledger.refusals = map[string]blockcache.Refusal{"user-12345": {Exceeded: &budget.Exceeded{Kind: budget.Daily,
+		LimitNano: 500_000_000, SpentNano: 520_000_000, Period: periods.Day, SettledOnly: true}}}
 	out = f.run(t, nil, chatHeaders(), reqBody(body))
 	require.Len(t, out, 1)
-	code, _, _ := immediateOf(t, out[0])
+	code, _, got := immediateOf(t, out[0])
 	require.Equal(t, 402, code)
+	require.Equal(t, "budget_exceeded", got["error"].(map[string]any)["type"])
 	require.Len(t, f.ledger.reserves, 1)
-
-	f.srv.ForgetBlocked("user-12345")
-	f.run(t, nil, chatHeaders(), reqBody(body))
-	require.Len(t, f.ledger.reserves, 2, "after ForgetBlocked the ledger decides again")
 }
 
 func TestMonthlyLimitMessage(t *testing.T) {

@@ -40,7 +40,7 @@ func (x *exchange) unitHeaders(h *extprocv3.HttpHeaders, mutation *extprocv3.Hea
 		s.opts.Metrics.Request(x.opName(), "bad_request")
 		return x.reject(openAIError(400, "invalid_request_error", "invalid_body", "", "This endpoint needs a request body."))
 	}
-	if r, blocked := s.blocked.get(x.clientID, s.opts.Now()); blocked {
+	if r, blocked := s.refused(x.clientID, s.opts.Now()); blocked {
 		return x.reject(x.refuse(r, s.opts.Now()))
 	}
 	isForm := strings.HasPrefix(strings.ToLower(strings.TrimSpace(x.contentType)), "multipart/")

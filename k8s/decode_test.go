@@ -166,8 +166,7 @@ func checkMetadata(t *testing.T, objs []object) {
 			require.Empty(t, validation.IsDNS1035Label(o.Name), "%s: a Service name is a DNS-1035 label", id)
 		}
 		var labels map[string]string
-		switch v := o.Obj.(type) {
-		case interface{ GetLabels() map[string]string }:
+		if v, ok := o.Obj.(interface{ GetLabels() map[string]string }); ok {
 			labels = v.GetLabels()
 		}
 		for k, v := range labels {

@@ -74,7 +74,7 @@ func requireStatic(t *testing.T, bin string) {
 	t.Helper()
 	f, err := elf.Open(bin)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { require.NoError(t, f.Close()) }()
 	for _, p := range f.Progs {
 		require.NotEqual(t, elf.PT_INTERP, p.Type, "%s is dynamically linked", bin)
 	}

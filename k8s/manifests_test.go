@@ -192,7 +192,7 @@ func TestKustomizeBuilds(t *testing.T) {
 	}
 	for _, dir := range []string{sidecarDir, "mesh/istio", "mesh/envoy-gateway"} {
 		t.Run(dir, func(t *testing.T) {
-			out, err := exec.Command(kubectl, "kustomize", dir).CombinedOutput()
+			out, err := exec.CommandContext(t.Context(), kubectl, "kustomize", dir).CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			docs := splitDocs(out)
 			require.NotEmpty(t, docs)

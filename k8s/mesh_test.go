@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -371,6 +370,6 @@ func TestMeshReadmeNamesEveryExample(t *testing.T) {
 	for _, dir := range []string{"manifests/sidecar", "helm/proxide", "mesh/istio", "mesh/envoy-gateway"} {
 		_, err := os.Stat(dir)
 		require.NoError(t, err)
-		require.True(t, strings.Contains(readme, dir), "k8s/README.md does not mention %s", dir)
+		require.Contains(t, readme, dir, "k8s/README.md does not mention %s", dir)
 	}
 }

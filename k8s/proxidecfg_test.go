@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,7 +126,7 @@ func listenPort(t *testing.T, addr string) int32 {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
 	require.NoError(t, err, "listen address %q", addr)
-	n, err := strconv.Atoi(p)
+	n, err := strconv.ParseInt(p, 10, 32)
 	require.NoError(t, err)
 	return int32(n)
 }
@@ -137,7 +136,9 @@ func listenPort(t *testing.T, addr string) int32 {
 func buildProxide(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "proxide")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", bin, "./cmd/proxide")
+	goTool, err := exec.LookPath("go") // the go command that runs the tests
+	require.NoError(t, err)
+	cmd := exec.CommandContext(t.Context(), goTool, "build", "-trimpath", "-o", bin, "./cmd/proxide")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
@@ -173,7 +174,7 @@ func serve(t *testing.T, bin string, cfg []byte) (bool, string) {
 	require.NoError(t, os.WriteFile(path, cfg, 0o600))
 	keyFile := filepath.Join(dir, "api-key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("sk-test-only\n"), 0o600))
-	cmd := exec.Command(bin, "serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "info")
+	cmd := exec.CommandContext(t.Context(), bin, "serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "info")
 	cmd.Env = []string{"HOME=" + dir, "PROXIDE_STORE_REDIS_URL=", "PROXIDE_UPSTREAM_API_KEY_FILE=" + keyFile, "OPENAI_API_KEY=sk-test-only"}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)

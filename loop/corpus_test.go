@@ -22,7 +22,7 @@ const corpusPath = "testdata/corpus.jsonl.gz"
 func TestCorpusIsUpToDate(t *testing.T) {
 	f, err := os.Open(corpusPath)
 	require.NoError(t, err)
-	defer f.Close()
+	t.Cleanup(func() { require.NoError(t, f.Close()) })
 	zr, err := gzip.NewReader(f)
 	require.NoError(t, err)
 	committed, err := io.ReadAll(zr)

@@ -35,7 +35,7 @@ func (w *Window) MarshalBinary() ([]byte, error) {
 	b = append(b, encVersion)
 	b = appendUint48(b, clampMillis(w.until))
 	b = append(b, w.kind)
-	b = binary.BigEndian.AppendUint16(b, uint16(min(w.repeats, maxRepeatsCode)))
+	b = binary.BigEndian.AppendUint16(b, clampUint16(w.repeats))
 	for _, e := range w.entries {
 		b = appendUint48(b, clampMillis(e.at))
 		b = binary.BigEndian.AppendUint64(b, e.sig.Exact)
@@ -81,7 +81,19 @@ func (w *Window) UnmarshalBinary(b []byte) error {
 func clampMillis(ms int64) int64 { return min(max(ms, 0), maxMillis) }
 
 func appendUint48(b []byte, v int64) []byte {
+	//nolint:gosec // G115: byte() keeps the low 8 bits on purpose: v is written as a big-endian 48-bit field
 	return append(b, byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// clampUint16 stores a count in a 16-bit field, saturating at 0xffff.
+func clampUint16(n int) uint16 {
+	switch {
+	case n < 0:
+		return 0
+	case n > maxRepeatsCode:
+		return maxRepeatsCode
+	}
+	return uint16(n)
 }
 
 func uint48(b []byte) int64 {

@@ -93,10 +93,10 @@ func Compute(r usage.Request) Signature {
 			// A bounded text hides its middle: its length, to 64 bytes, is
 			// all that is left to tell two long texts apart.
 			k.salt = model ^ saltCut
-			k.token(uint64(cut >> 6))
+			k.token(uint64(cut >> 6)) //nolint:gosec // G115: cut > len(TailCut) > 0 here, since Size > len(Text)
 		}
 	}
-	return Signature{Exact: r.Digest, Sim: k.bits, Size: uint16(min(k.size, 0xffff))}
+	return Signature{Exact: r.Digest, Sim: k.bits, Size: clampUint16(k.size)}
 }
 
 // tailRange selects the meaningful tail: the last exchange of the

@@ -43,7 +43,7 @@ func upload(ct string, pieces [][]byte, withMeter bool) (FormResult, *DurationMe
 	var dm *DurationMeter
 	lim := FormLimits{}
 	if withMeter {
-		lim.FileSink = func(_, filename, contentType string) io.Writer {
+		lim.FileSink = func(_, _, contentType string) io.Writer {
 			dm = NewDurationMeter(contentType)
 			return dm
 		}
@@ -101,7 +101,7 @@ func TestFormUploadAllocs(t *testing.T) {
 		})
 	}
 	small, large := allocs(100<<10), allocs(10<<20)
-	require.Equal(t, small, large)
+	require.InDelta(t, small, large, 0, "allocations do not grow with the body")
 	require.LessOrEqual(t, large, 40.0) // parsing the content type, a few strings a part, the meter
 }
 
@@ -117,7 +117,7 @@ func BenchmarkDurationMeter(b *testing.B) {
 	for i := 0; len(ogg) < 10<<20; i++ {
 		ogg = append(ogg, oggPage(0, uint64(960*(i+1)), 1, uint32(i+2), make([]byte, 4000))...)
 	}
-	ogg = append(opusFile(1)[:0:0], append(oggPage(oggBOS, 0, 1, 0, opusHead()), ogg...)...)
+	ogg = append(oggPage(oggBOS, 0, 1, 0, opusHead()), ogg...)
 	streams := []struct {
 		name string
 		data []byte

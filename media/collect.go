@@ -96,9 +96,18 @@ func span(units, perSecond uint64) time.Duration {
 	}
 	// perSecond < 2^32 (an MP4 timescale at most), so frac*1e9 fits.
 	frac := units % perSecond * uint64(time.Second) / perSecond
-	d := time.Duration(secs)*time.Second + time.Duration(frac)
+	d := time.Duration(secs)*time.Second + time.Duration(frac) //nolint:gosec // G115: frac < 1e9, a share of one second; secs is bounded above
 	if d < 0 {
 		return math.MaxInt64
 	}
 	return d
+}
+
+// unsigned widens a count (samples, a rate, bytes) for the unsigned duration
+// arithmetic; counts are never negative, and a negative one would count as 0.
+func unsigned[T int | int64](n T) uint64 {
+	if n < 0 {
+		return 0
+	}
+	return uint64(n)
 }

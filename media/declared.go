@@ -112,7 +112,7 @@ func (m *mp4) step() {
 	case size == 0 || size < hdr || size-hdr > math.MaxInt64:
 		m.done = true // a box to the end of the file, or a corrupt size
 	default:
-		m.c.next(int64(size - hdr))
+		m.c.next(int64(size - hdr)) //nolint:gosec // G115: the case above excludes size-hdr > MaxInt64
 	}
 }
 

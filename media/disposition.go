@@ -134,10 +134,15 @@ func decodeExtValue(v string) (string, error) {
 	for i := 0; i < len(enc); i++ {
 		c := enc[i]
 		if c == '%' {
-			if i+2 >= len(enc) || unhex(enc[i+1]) < 0 || unhex(enc[i+2]) < 0 {
+			if i+2 >= len(enc) {
 				return "", errors.New("bad percent-encoding in an RFC 5987 value")
 			}
-			c = byte(unhex(enc[i+1])<<4 | unhex(enc[i+2]))
+			hi, okHi := unhex(enc[i+1])
+			lo, okLo := unhex(enc[i+2])
+			if !okHi || !okLo {
+				return "", errors.New("bad percent-encoding in an RFC 5987 value")
+			}
+			c = hi<<4 | lo
 			i += 2
 		}
 		raw = append(raw, c)
@@ -155,14 +160,14 @@ func decodeExtValue(v string) (string, error) {
 	return "", errors.New("unsupported charset " + charset + " in an RFC 5987 value")
 }
 
-func unhex(c byte) int {
+func unhex(c byte) (byte, bool) {
 	switch {
 	case '0' <= c && c <= '9':
-		return int(c - '0')
+		return c - '0', true
 	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
+		return c - 'a' + 10, true
 	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
+		return c - 'A' + 10, true
 	}
-	return -1
+	return 0, false
 }

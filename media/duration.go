@@ -134,7 +134,7 @@ func (m *DurationMeter) result(rest int64) (time.Duration, bool) {
 	if k == kindUnknown {
 		k = m.hint
 	}
-	return span(uint64(m.size+rest), floorBytesPerSecond(k)), false
+	return span(unsigned(m.size+rest), floorBytesPerSecond(k)), false
 }
 
 // Format names the format the meter follows ("wav", "pcm", "mp3", "aac",
@@ -185,5 +185,5 @@ const pcmBytesPerSecond = 24000 * 2
 func (p *pcm) write(b []byte) { p.n += int64(len(b)) }
 
 func (p *pcm) result(rest int64) (time.Duration, bool) {
-	return span(uint64(p.n+rest)/2, pcmBytesPerSecond/2), true // whole samples
+	return span(unsigned(p.n+rest)/2, pcmBytesPerSecond/2), true // whole samples
 }

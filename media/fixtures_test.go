@@ -160,7 +160,7 @@ func adtsFrame(sfi byte, size, blocks int) []byte {
 // flacFile is "fLaC", a STREAMINFO block and a few frame-like bytes.
 func flacFile(rate uint32, total uint64, extra int) []byte {
 	out := []byte("fLaC")
-	out = append(out, 0x80|0, 0, 0, 34) // last block, STREAMINFO, 34 bytes
+	out = append(out, 0x80, 0, 0, 34) // last-block flag | type 0 (STREAMINFO), 34 bytes
 	si := make([]byte, 34)
 	binary.BigEndian.PutUint16(si[0:], 4096)
 	binary.BigEndian.PutUint16(si[2:], 4096)

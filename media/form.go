@@ -247,7 +247,7 @@ func (f *Form) fail(err error) error {
 // validBoundary reports whether b is an RFC 2046 boundary: 1–70 bchars, not
 // ending in a space.
 func validBoundary(b string) bool {
-	if len(b) == 0 || len(b) > maxBoundary || b[len(b)-1] == ' ' {
+	if b == "" || len(b) > maxBoundary || b[len(b)-1] == ' ' {
 		return false
 	}
 	for i := range len(b) {

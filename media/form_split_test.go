@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -171,7 +172,7 @@ func TestFormMatchesMimeMultipart(t *testing.T) {
 		goFields, goContent := map[string][]string{}, map[string]string{}
 		for {
 			p, err := mr.NextPart()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			require.NoError(t, err)

@@ -101,15 +101,15 @@ func (s *frames) header() {
 	}
 	switch {
 	case s.locked:
-		s.total += uint64(f.samples)
+		s.total += unsigned(f.samples)
 	case s.hasCand && f.key == s.cand.key:
 		s.locked, s.ref, s.hasCand = true, s.cand, false
 		if s.candIsTag {
 			s.tag = s.candTag
 		} else {
-			s.total += uint64(s.cand.samples)
+			s.total += unsigned(s.cand.samples)
 		}
-		s.total += uint64(f.samples)
+		s.total += unsigned(f.samples)
 	default:
 		s.hasCand, s.cand, s.candIsTag, s.candTag = true, f, false, 0
 		if n := min(s.codec.probeLen(f), f.size); n > len(b) {
@@ -131,20 +131,20 @@ func (s *frames) result(rest int64) (time.Duration, bool) {
 		if !s.hasCand || s.probing || s.c.skip > 0 || s.c.n > 0 {
 			return 0, false
 		}
-		ref, total, tag = s.cand, uint64(s.cand.samples), 0
+		ref, total, tag = s.cand, unsigned(s.cand.samples), 0
 		if s.candIsTag {
 			total, tag = 0, s.candTag
 		}
 	}
-	summary := uint64(tag) * uint64(ref.samples)
+	summary := uint64(tag) * unsigned(ref.samples)
 	if rest > 0 {
 		// Only the head was seen: only an encoder's summary tells the rest.
 		if tag > 0 {
-			return span(summary, uint64(ref.rate)), true
+			return span(summary, unsigned(ref.rate)), true
 		}
 		return 0, false
 	}
 	// A summary larger than what was counted (a stale or lying header, a
 	// truncated upload) is believed: an estimate must not fall short.
-	return span(max(total, summary), uint64(ref.rate)), true
+	return span(max(total, summary), unsigned(ref.rate)), true
 }

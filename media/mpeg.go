@@ -83,7 +83,7 @@ func (mpeg) probeLen(f frame) int {
 
 // probe looks for a Xing or Info header (LAME, most encoders) after the
 // side information, or a VBRI header (Fraunhofer) 32 bytes in.
-func (mpeg) probe(b []byte, f frame) (int64, bool) {
+func (mpeg) probe(b []byte, _ frame) (int64, bool) {
 	if len(b) < mpegHeaderLen || b[1]>>1&3 != layer3 {
 		return 0, false
 	}

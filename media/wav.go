@@ -168,7 +168,7 @@ func (w *wav) result(rest int64) (time.Duration, bool) {
 			}
 			data += min(rest, w.dataLeft)
 		}
-		return span(uint64(data)/uint64(w.blockAlign), uint64(w.rate)), true
+		return span(unsigned(data)/uint64(w.blockAlign), uint64(w.rate)), true
 	}
 	if w.haveFact {
 		// A compressed codec (ADPCM, GSM, …): the fact chunk states the

@@ -1,7 +1,6 @@
 package pricing
 
 import (
-	"errors"
 	"math"
 	"testing"
 
@@ -98,7 +97,7 @@ func TestUSDToNano(t *testing.T) {
 	}
 	require.InDelta(t, 0.003, NanoToUSD(3_000_000), 1e-15)
 	require.InDelta(t, 0.52, NanoToUSD(520_000_000), 1e-15)
-	require.Equal(t, 0.0, NanoToUSD(0))
+	require.Zero(t, NanoToUSD(0))
 }
 
 func TestCostOf(t *testing.T) {
@@ -174,7 +173,7 @@ func TestCostOfErrors(t *testing.T) {
 	got, err := CostOf(TierPrice{Input: 1_000_000, Output: 1}, Usage{PromptTokens: math.MaxInt64, CompletionTokens: 499_999})
 	require.NoError(t, err)
 	require.Equal(t, int64(math.MaxInt64), got)
-	require.False(t, errors.Is(err, ErrOverflow))
+	require.NotErrorIs(t, err, ErrOverflow)
 }
 
 // rich has a different price for every component, so a test can tell which

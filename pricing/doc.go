@@ -6,8 +6,9 @@
 // model_prices_and_context_window.json (an object keyed by model name). The
 // default table is embedded from data/openai.json: the OpenAI rows of the
 // snapshot named by [Snapshot], a few legacy rows and a hand-kept supplement
-// (see data/SOURCE); `go generate ./pricing` regenerates it from
-// ../shared/data and data/supplement.json. Operators can load any newer
+// (see data/SOURCE); `make generate LITELLM=path/to/snapshot.json`
+// regenerates it from a LiteLLM snapshot, which is kept outside the
+// repository, and data/supplement.json. Operators can load any newer
 // LiteLLM file with [LoadFile] or [Parse] and add custom prices with
 // [Table.With].
 //
@@ -139,8 +140,11 @@
 // add them to a request through [Usage.FeeNano].
 package pricing
 
-//go:generate go run ./internal/gen -in ../../shared/data/litellm-model-prices-2026-07-24.json -supplement data/supplement.json -out data/openai.json
+// The snapshot is not in the repository: `make generate` passes its path in
+// $LITELLM (LITELLM=file.json, an absolute path; see the Makefile).
+//go:generate go run ./internal/gen -in $LITELLM -supplement data/supplement.json -out data/openai.json
 
 // Snapshot names the LiteLLM price snapshot the embedded default table was
-// generated from (../shared/data/<Snapshot>.json; also recorded in data/SOURCE).
+// generated from (the file <Snapshot>.json given to make generate; also
+// recorded in data/SOURCE).
 const Snapshot = "litellm-model-prices-2026-07-24"

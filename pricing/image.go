@@ -122,9 +122,9 @@ func (t *Table) ImagePrice(model, size, quality string) (nanoPerImage int64, kno
 	return best, known
 }
 
-// imageQuality normalises quality per model family; any=true means the
-// worst case over every listed quality.
-func imageQuality(base, quality string) (want string, any bool) {
+// imageQuality normalises quality per model family; anyQuality=true means
+// the worst case over every listed quality.
+func imageQuality(base, quality string) (want string, anyQuality bool) {
 	switch {
 	case strings.HasPrefix(base, "dall-e-2"):
 		return "", true // DALL·E 2 has a single quality

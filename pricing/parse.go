@@ -34,12 +34,11 @@ var unitPriceFields = []string{
 
 // LoadFile reads a LiteLLM-format price file; see Parse.
 func LoadFile(path string) (*Table, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the price file; reading it is the point
 	if err != nil {
 		return nil, fmt.Errorf("pricing: %w", err)
 	}
-	defer f.Close()
-	t, err := Parse(f)
+	t, err := Parse(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

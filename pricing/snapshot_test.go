@@ -16,9 +16,10 @@ import (
 	"github.com/proxide/proxide/pricing/internal/subset"
 )
 
-// sharedSnapshot returns the path and bytes of the LiteLLM snapshot in
+// sharedSnapshot returns the path and bytes of the LiteLLM snapshot, which is
+// kept outside the repository: make generate's default LITELLM file in
 // ../shared/data beside the repository (pricing/ → ../ is the repo root →
-// ../../ its parent), or skips when that directory is absent.
+// ../../ its parent). It skips when the file is absent.
 func sharedSnapshot(t *testing.T) (string, []byte) {
 	t.Helper()
 	path := filepath.Join("..", "..", "shared", "data", Snapshot+".json")
@@ -31,7 +32,7 @@ func sharedSnapshot(t *testing.T) (string, []byte) {
 }
 
 // TestEmbeddedMatchesGenerator fails when data/ was edited by hand or the
-// generator changed without `go generate ./pricing`.
+// generator changed without `make generate`.
 func TestEmbeddedMatchesGenerator(t *testing.T) {
 	path, src := sharedSnapshot(t)
 	supplementPath := filepath.Join("data", "supplement.json")
@@ -39,13 +40,13 @@ func TestEmbeddedMatchesGenerator(t *testing.T) {
 	require.NoError(t, err)
 	res, err := subset.OpenAI(src, supplement)
 	require.NoError(t, err)
-	require.True(t, bytes.Equal(res.JSON, embedded), "data/openai.json is stale: run go generate ./pricing")
+	require.True(t, bytes.Equal(res.JSON, embedded), "data/openai.json is stale: run make generate")
 	require.Empty(t, res.LegacyMissing)
 	require.Empty(t, res.Shadowed)
 
 	source, err := os.ReadFile(filepath.Join("data", "SOURCE"))
 	require.NoError(t, err)
-	require.Equal(t, string(subset.Source(path, supplementPath, res)), string(source), "data/SOURCE is stale: run go generate ./pricing")
+	require.Equal(t, string(subset.Source(path, supplementPath, res)), string(source), "data/SOURCE is stale: run make generate")
 }
 
 // TestSourceRecordsSnapshot runs without ../shared: the recorded snapshot

@@ -148,7 +148,7 @@ func TestTableWith(t *testing.T) {
 	flex := &TierPrice{Input: 1, CachedInput: 1, Output: 1}
 	custom := map[string]Price{
 		"gpt-4o":        {Standard: TierPrice{Input: 7, CachedInput: 7, Output: 7}, Mode: "chat"},
-		" my-model ":    {Standard: TierPrice{Input: 1_000_000_000, CachedInput: 500_000_000, Output: 2_000_000_000}, Flex: flex},
+		" my-model ":    {Standard: TierPrice{Input: 1_000_000_000, CachedInput: 500_000_000, Output: 2_000_000_000}, Flex: flex}, //nolint:gocritic // mapKey: the padding is the test: With trims model names
 		"":              {Standard: TierPrice{Input: 9}},
 		"my-model-0613": {Standard: TierPrice{Input: 42}},
 		"My-Audio":      {Standard: TierPrice{Input: 5, Output: 6, AudioInput: 0, AudioOutput: 80}},

@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -33,7 +34,7 @@ func FuzzMeter(f *testing.F) {
 		if noStrip && (wholeRep || partsRep) {
 			t.Fatalf("replaced without stripping")
 		}
-		if string(whole) != string(parts) {
+		if !bytes.Equal(whole, parts) {
 			t.Fatalf("output depends on the split at %d:\n%q\n%q", at, whole, parts)
 		}
 		if len(body) >= textBatch { // batch boundaries may move a token or two
@@ -54,7 +55,7 @@ func meterRunChecked(t *testing.T, opts MeterOptions, chunks ...[]byte) ([]byte,
 	replaced := false
 	for i, c := range chunks {
 		o, r := m.Write(c, i == len(chunks)-1)
-		if !r && string(o) != string(c) {
+		if !r && !bytes.Equal(o, c) {
 			t.Fatalf("replaced=false with different bytes")
 		}
 		replaced = replaced || r
@@ -93,7 +94,8 @@ func FuzzParseRequest(f *testing.F) {
 				IncludeUsage any `json:"include_usage"`
 			} `json:"stream_options"`
 		}
-		if err := json.Unmarshal(out, &v); err != nil || v.StreamOptions.IncludeUsage != true {
+		err = json.Unmarshal(out, &v)
+		if included, _ := v.StreamOptions.IncludeUsage.(bool); err != nil || !included {
 			t.Fatalf("inject did not set include_usage: %q (%v)", out, err)
 		}
 	})

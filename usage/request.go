@@ -172,9 +172,9 @@ func decodeBody(body []byte, v any) error {
 		field := strings.TrimPrefix(typ.Field, "commonFields.") // the embedded struct is no JSON field
 		return fmt.Errorf("%w: field %q must be %s, got %s", ErrBadRequest, field, kindName(typ.Type), typ.Value)
 	case errors.As(err, &syn), len(body) == 0:
-		return fmt.Errorf("%w: not JSON: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: not JSON: %w", ErrBadRequest, err)
 	default:
-		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 }
 

@@ -105,7 +105,7 @@ type functionCall struct {
 }
 
 func (w *chatRequest) fill(r *Request, p *prompt) (err error) {
-	if err = w.commonFields.fill(r, true); err != nil {
+	if err := w.commonFields.fill(r, true); err != nil {
 		return err
 	}
 	if r.MaxOutputTokens, err = outputLimit(w.MaxCompletionTokens, w.MaxTokens); err != nil {
@@ -165,7 +165,7 @@ type completionsRequest struct {
 }
 
 func (w *completionsRequest) fill(r *Request, p *prompt) (err error) {
-	if err = w.commonFields.fill(r, true); err != nil {
+	if err := w.commonFields.fill(r, true); err != nil {
 		return err
 	}
 	if r.MaxOutputTokens, err = outputLimit(w.MaxCompletionTokens, w.MaxTokens); err != nil {
@@ -278,7 +278,7 @@ func (c *conversationID) UnmarshalJSON(b []byte) error {
 }
 
 func (w *responsesRequest) fill(r *Request, p *prompt) (err error) {
-	if err = w.commonFields.fill(r, true); err != nil {
+	if err := w.commonFields.fill(r, true); err != nil {
 		return err
 	}
 	r.IncludeUsage = true // response.completed always carries usage

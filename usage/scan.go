@@ -341,7 +341,8 @@ func (s *scanner) skip(data []byte, i int, base int64) int {
 		case '{', '[':
 			s.skipDepth++
 		case '}', ']':
-			if s.skipDepth--; s.skipDepth == 0 {
+			s.skipDepth--
+			if s.skipDepth == 0 {
 				i++
 				s.valueDone(base+int64(i), data, i)
 				return i

@@ -85,7 +85,8 @@ func (s *scanner) escape(c byte) bool {
 		return false
 	}
 	s.hex = s.hex<<4 | v
-	if s.esc++; s.esc == 6 {
+	s.esc++
+	if s.esc == 6 {
 		s.esc = 0
 		s.codePoint(s.hex)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // ClientData is one fake client's spend.
@@ -49,7 +50,7 @@ func (l *Ledger) Set(id string, d ClientData) {
 func (l *Ledger) SpendCalls() int64 { return l.spends.Load() }
 
 // Spend returns the client's spend under rule's limits.
-func (l *Ledger) Spend(_ context.Context, id string, rule budget.Rule, p budget.Periods, _ time.Time) (budget.ClientSpend, error) {
+func (l *Ledger) Spend(_ context.Context, id string, rule rules.Rule, p budget.Periods, _ time.Time) (budget.ClientSpend, error) {
 	l.spends.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()

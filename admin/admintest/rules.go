@@ -1,7 +1,7 @@
 // Package admintest has hand-written fakes of the storage the admin API
-// consumes (rule store, rule set, ledger, client index), for the tests of
-// package admin and of the CLI in admin/client. It imports only budget, so
-// package admin's own tests can use it.
+// consumes (rule store, rule set, ledger, client index, loops), for the tests
+// of package admin and of the CLI in admin/client. It imports only budget and
+// budget/rules, so package admin's own tests can use it.
 package admintest
 
 import (
@@ -12,12 +12,13 @@ import (
 	"sync"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // RuleStore is an in-memory rule store that records every write.
 type RuleStore struct {
-	mu    sync.Mutex
-	rules map[budget.RuleKey]budget.Rule
+	mu     sync.Mutex
+	stored map[rules.Key]rules.Rule
 	// Writes lists the successful writes in order: "put <key>" or "delete <key>".
 	writes []string
 	// Err, when set, fails every call.
@@ -25,7 +26,7 @@ type RuleStore struct {
 }
 
 // NewRuleStore returns an empty store.
-func NewRuleStore() *RuleStore { return &RuleStore{rules: map[budget.RuleKey]budget.Rule{}} }
+func NewRuleStore() *RuleStore { return &RuleStore{stored: map[rules.Key]rules.Rule{}} }
 
 // Writes returns the successful writes so far.
 func (s *RuleStore) Writes() []string {
@@ -35,7 +36,7 @@ func (s *RuleStore) Writes() []string {
 }
 
 // PutRule stores r by its key.
-func (s *RuleStore) PutRule(_ context.Context, r budget.Rule) (bool, error) {
+func (s *RuleStore) PutRule(_ context.Context, r rules.Rule) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Err != nil {
@@ -44,63 +45,63 @@ func (s *RuleStore) PutRule(_ context.Context, r budget.Rule) (bool, error) {
 	if err := r.Validate(); err != nil {
 		return false, fmt.Errorf("%w: %w", budget.ErrInvalid, err)
 	}
-	_, existed := s.rules[r.Key()]
-	s.rules[r.Key()] = r
+	_, existed := s.stored[r.Key()]
+	s.stored[r.Key()] = r
 	s.writes = append(s.writes, "put "+r.Key().String())
 	return !existed, nil
 }
 
 // GetRule returns the rule under k.
-func (s *RuleStore) GetRule(_ context.Context, k budget.RuleKey) (budget.Rule, bool, error) {
+func (s *RuleStore) GetRule(_ context.Context, k rules.Key) (rules.Rule, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Err != nil {
-		return budget.Rule{}, false, s.Err
+		return rules.Rule{}, false, s.Err
 	}
-	r, ok := s.rules[k]
+	r, ok := s.stored[k]
 	return r, ok, nil
 }
 
 // DeleteRule removes the rule under k.
-func (s *RuleStore) DeleteRule(_ context.Context, k budget.RuleKey) (bool, error) {
+func (s *RuleStore) DeleteRule(_ context.Context, k rules.Key) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Err != nil {
 		return false, s.Err
 	}
-	if _, ok := s.rules[k]; !ok {
+	if _, ok := s.stored[k]; !ok {
 		return false, nil
 	}
-	delete(s.rules, k)
+	delete(s.stored, k)
 	s.writes = append(s.writes, "delete "+k.String())
 	return true, nil
 }
 
 // ListRules returns the stored rules by key.
-func (s *RuleStore) ListRules(context.Context) ([]budget.Rule, error) {
+func (s *RuleStore) ListRules(context.Context) ([]rules.Rule, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Err != nil {
 		return nil, s.Err
 	}
-	out := make([]budget.Rule, 0, len(s.rules))
-	for _, r := range s.rules {
+	out := make([]rules.Rule, 0, len(s.stored))
+	for _, r := range s.stored {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b budget.Rule) int { return strings.Compare(a.Key().String(), b.Key().String()) })
+	slices.SortFunc(out, func(a, b rules.Rule) int { return strings.Compare(a.Key().String(), b.Key().String()) })
 	return out, nil
 }
 
 // Rules merges file rules with the store's rules (the store wins) like
-// budget.DynamicRules, but only when Refresh is called.
+// rules.Dynamic, but only when Refresh is called.
 type Rules struct {
 	store *RuleStore
-	file  map[budget.RuleKey]budget.Rule
+	file  map[rules.Key]rules.Rule
 
 	mu        sync.Mutex
-	api       map[budget.RuleKey]budget.Rule
-	effective []budget.Rule
-	resolver  *budget.Rules
+	api       map[rules.Key]rules.Rule
+	effective []rules.Rule
+	resolver  *rules.Set
 	refreshes int
 	// RefreshErr, when set, fails Refresh (the old rules stay).
 	RefreshErr error
@@ -108,8 +109,8 @@ type Rules struct {
 
 // NewRules returns the rule set of file rules (a rule without client id and
 // match is the default) over store, already refreshed once.
-func NewRules(store *RuleStore, file ...budget.Rule) (*Rules, error) {
-	r := &Rules{store: store, file: map[budget.RuleKey]budget.Rule{}}
+func NewRules(store *RuleStore, file ...rules.Rule) (*Rules, error) {
+	r := &Rules{store: store, file: map[rules.Key]rules.Rule{}}
 	for _, f := range file {
 		r.file[f.Key()] = f
 	}
@@ -139,8 +140,8 @@ func (r *Rules) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	api := map[budget.RuleKey]budget.Rule{}
-	merged := map[budget.RuleKey]budget.Rule{}
+	api := map[rules.Key]rules.Rule{}
+	merged := map[rules.Key]rules.Rule{}
 	for k, f := range r.file {
 		merged[k] = f
 	}
@@ -148,9 +149,9 @@ func (r *Rules) Refresh(ctx context.Context) error {
 		api[s.Key()] = s
 		merged[s.Key()] = s
 	}
-	var def budget.Rule
-	others := []budget.Rule{}
-	effective := []budget.Rule{}
+	var def rules.Rule
+	others := []rules.Rule{}
+	effective := []rules.Rule{}
 	for k, m := range merged {
 		effective = append(effective, m)
 		if k.Default {
@@ -159,7 +160,7 @@ func (r *Rules) Refresh(ctx context.Context) error {
 		}
 		others = append(others, m)
 	}
-	res, err := budget.NewRules(def, others)
+	res, err := rules.NewSet(def, others)
 	if err != nil {
 		return err
 	}
@@ -168,28 +169,28 @@ func (r *Rules) Refresh(ctx context.Context) error {
 }
 
 // Resolve returns the rule of a client: exact > longest prefix > default.
-func (r *Rules) Resolve(clientID string) budget.Rule {
+func (r *Rules) Resolve(clientID string) rules.Rule {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.resolver.Resolve(clientID)
 }
 
 // Effective lists the merged rules, in no particular order.
-func (r *Rules) Effective() []budget.Rule {
+func (r *Rules) Effective() []rules.Rule {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.effective)
 }
 
 // Source is "api", "file" or "".
-func (r *Rules) Source(k budget.RuleKey) string {
+func (r *Rules) Source(k rules.Key) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.api[k]; ok {
-		return budget.SourceAPI
+		return rules.SourceAPI
 	}
 	if _, ok := r.file[k]; ok {
-		return budget.SourceFile
+		return rules.SourceFile
 	}
 	return ""
 }

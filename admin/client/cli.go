@@ -171,13 +171,13 @@ func parseFraction(name, s string) (float64, error) {
 }
 
 // parseThresholds reads "0.5,0.8,1", "50%,80%" or "none"; "" is the default.
-func parseThresholds(s string) (*[]float64, error) {
+func parseThresholds(s string) ([]float64, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
 	case "":
 		return nil, nil
 	case "none":
-		return &[]float64{}, nil
+		return []float64{}, nil
 	}
 	var out []float64
 	for _, part := range strings.Split(s, ",") {
@@ -192,5 +192,5 @@ func parseThresholds(s string) (*[]float64, error) {
 		}
 		out = append(out, v/div)
 	}
-	return &out, nil
+	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/proxide/proxide/admin/admintest"
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -41,11 +42,11 @@ type server struct {
 func newServer(t *testing.T) server {
 	t.Helper()
 	store := admintest.NewRuleStore()
-	rules, err := admintest.NewRules(store,
-		budget.Rule{Daily: budget.LimitOf(nano(1)), Monthly: budget.LimitOf(nano(10))},
-		budget.Rule{Match: "trial-*", Daily: budget.LimitOf(nano(0.05)), Action: budget.ActionAlert,
-			Loop: budget.LoopSettings{Mode: budget.LoopModeAlert, Window: 2 * time.Minute, MaxRepeats: 8}},
-		budget.Rule{ClientID: "vip", Daily: budget.LimitOf(nano(5)), AlertThresholds: []float64{0.5, 0.9}},
+	set, err := admintest.NewRules(store,
+		rules.Rule{Daily: rules.LimitOf(nano(1)), Monthly: rules.LimitOf(nano(10))},
+		rules.Rule{Match: "trial-*", Daily: rules.LimitOf(nano(0.05)), Action: rules.ActionAlert,
+			Loop: rules.LoopSettings{Mode: rules.LoopModeAlert, Window: 2 * time.Minute, MaxRepeats: 8}},
+		rules.Rule{ClientID: "vip", Daily: rules.LimitOf(nano(5)), AlertThresholds: []float64{0.5, 0.9}},
 	)
 	require.NoError(t, err)
 	ledger := admintest.NewLedger()
@@ -71,8 +72,8 @@ func newServer(t *testing.T) server {
 	loops.Cool("vip", testNow.Add(4*time.Minute+30*time.Second))
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)
-	svc, err := admin.NewService(admin.ServiceOptions{Store: store, Rules: rules, Ledger: ledger, Index: ledger, Calendar: cal,
-		Loops: loops, Now: func() time.Time { return testNow }})
+	svc, err := admin.NewService(admin.ServiceOptions{Store: admintest.Store{RuleStore: store, Ledger: ledger, Loops: loops},
+		Rules: set, Calendar: cal, Now: func() time.Time { return testNow }})
 	require.NoError(t, err)
 	keys, err := auth.NewKeys([]auth.KeySpec{{Name: "ops", Key: testKey, Scopes: []string{auth.ScopeAdmin}}})
 	require.NoError(t, err)

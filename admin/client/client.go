@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/openaierr"
 )
 
 // DefaultAddr is the admin API address when neither --addr nor
@@ -113,14 +114,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 func PathEscape(s string) string { return url.PathEscape(s) }
 
 func (c *Client) apiError(status int, data []byte) error {
-	var b struct {
-		Error struct {
-			Message string  `json:"message"`
-			Type    string  `json:"type"`
-			Param   *string `json:"param"`
-			Code    *string `json:"code"`
-		} `json:"error"`
-	}
+	var b openaierr.Body
 	e := &APIError{Status: status}
 	if json.Unmarshal(data, &b) == nil && b.Error.Message != "" {
 		e.Type, e.Message = b.Error.Type, b.Error.Message

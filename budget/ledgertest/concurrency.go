@@ -11,13 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // RunConcurrency has 200 goroutines reserve and settle against one client's $0.50 daily
-// limit, spread over the given ledgers (several ledgers on one store act as replicas).
+// limit, spread over the given stores (several stores on one backend act as replicas).
 // Estimates are never below the actual cost, so the settled total may exceed the limit by
 // at most one request's cost; every charged nano must be accounted for exactly.
-func RunConcurrency(t *testing.T, ledgers ...budget.Ledger) {
+func RunConcurrency(t *testing.T, ledgers ...budget.Store) {
 	const (
 		workers   = 200
 		perWorker = 4
@@ -28,7 +29,7 @@ func RunConcurrency(t *testing.T, ledgers ...budget.Ledger) {
 	require.NoError(t, err)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	p := cal.Periods(now)
-	rule := budget.Rule{Daily: budget.LimitOf(limit), Monthly: budget.LimitOf(10 * limit)}
+	rule := rules.Rule{Daily: rules.LimitOf(limit), Monthly: rules.LimitOf(10 * limit)}
 	client := "swarm"
 	ctx := context.Background()
 

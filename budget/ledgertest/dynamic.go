@@ -8,18 +8,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // ReplicaFactory returns two handles on one new, empty rule store, as two sidecar
 // replicas would hold them (for Memory, the same instance twice).
-type ReplicaFactory func(t *testing.T) (a, b budget.RuleStore)
+type ReplicaFactory func(t *testing.T) (a, b rules.Store)
 
 // RunDynamicRules runs the DynamicRules tests against stores made by newStores.
 func RunDynamicRules(t *testing.T, newStores ReplicaFactory) {
 	for _, tc := range []struct {
 		name string
-		fn   func(t *testing.T, a, b budget.RuleStore)
+		fn   func(t *testing.T, a, b rules.Store)
 	}{
 		{"APIOverFile", testAPIOverFile},
 		{"RefreshAppliesAtOnce", testRefreshAtOnce},
@@ -33,19 +33,19 @@ func RunDynamicRules(t *testing.T, newStores ReplicaFactory) {
 }
 
 // fileRules are the config-file rules of the DynamicRules tests.
-func fileRules(t *testing.T) *budget.Rules {
-	rs, err := budget.NewRules(budget.Rule{Daily: budget.LimitOf(100 * Cent)}, []budget.Rule{
-		{ClientID: "user-12345", Daily: budget.LimitOf(50 * Cent)},
-		{Match: "trial-*", Daily: budget.LimitOf(5 * Cent), Action: budget.ActionAlert},
-		{Match: "user-*", Daily: budget.LimitOf(20 * Cent)},
+func fileRules(t *testing.T) *rules.Set {
+	rs, err := rules.NewSet(rules.Rule{Daily: rules.LimitOf(100 * Cent)}, []rules.Rule{
+		{ClientID: "user-12345", Daily: rules.LimitOf(50 * Cent)},
+		{Match: "trial-*", Daily: rules.LimitOf(5 * Cent), Action: rules.ActionAlert},
+		{Match: "user-*", Daily: rules.LimitOf(20 * Cent)},
 	})
 	require.NoError(t, err)
 	return rs
 }
 
-func newDynamic(t *testing.T, s budget.RuleStore, refresh time.Duration, onChange func()) *budget.DynamicRules {
+func newDynamic(t *testing.T, s rules.Store, refresh time.Duration, onChange func()) *rules.Dynamic {
 	t.Helper()
-	d, err := budget.NewDynamicRules(context.Background(), budget.DynamicRulesOptions{
+	d, err := rules.NewDynamic(context.Background(), rules.DynamicOptions{
 		File: fileRules(t), Store: s, Refresh: refresh, OnChange: onChange,
 	})
 	require.NoError(t, err)
@@ -53,25 +53,25 @@ func newDynamic(t *testing.T, s budget.RuleStore, refresh time.Duration, onChang
 	return d
 }
 
-func daily(d *budget.DynamicRules, id string) int64 { return d.Resolve(id).Daily.Nano }
+func daily(d *rules.Dynamic, id string) int64 { return d.Resolve(id).Daily.Nano }
 
-func testAPIOverFile(t *testing.T, s, _ budget.RuleStore) {
+func testAPIOverFile(t *testing.T, s, _ rules.Store) {
 	ctx := context.Background()
 	var changes atomic.Int64
 	d := newDynamic(t, s, time.Hour, func() { changes.Add(1) }) // only Refresh reloads
 	require.Equal(t, int64(50*Cent), daily(d, "user-12345"))
 	require.Equal(t, int64(20*Cent), daily(d, "user-9"))
 	require.Equal(t, int64(100*Cent), daily(d, "someone"))
-	require.Equal(t, budget.SourceFile, d.Source(budget.RuleKey{ClientID: "user-12345"}))
-	require.Equal(t, budget.SourceFile, d.Source(budget.RuleKey{Default: true}))
-	require.Empty(t, d.Source(budget.RuleKey{ClientID: "nobody"}))
+	require.Equal(t, rules.SourceFile, d.Source(rules.Key{ClientID: "user-12345"}))
+	require.Equal(t, rules.SourceFile, d.Source(rules.Key{Default: true}))
+	require.Empty(t, d.Source(rules.Key{ClientID: "nobody"}))
 
-	for _, r := range []budget.Rule{
-		{ClientID: "user-12345", Daily: budget.LimitOf(7 * Cent)}, // same key as a file rule
-		{Match: "user-*", Daily: budget.LimitOf(8 * Cent)},        // same pattern as a file rule
-		{Daily: budget.LimitOf(9 * Cent)},                         // the default rule
-		{ClientID: "vip", Daily: budget.LimitOf(1000 * Cent)},     // new
-		{Match: "user-vip-*", Daily: budget.LimitOf(11 * Cent)},   // new, longer prefix
+	for _, r := range []rules.Rule{
+		{ClientID: "user-12345", Daily: rules.LimitOf(7 * Cent)}, // same key as a file rule
+		{Match: "user-*", Daily: rules.LimitOf(8 * Cent)},        // same pattern as a file rule
+		{Daily: rules.LimitOf(9 * Cent)},                         // the default rule
+		{ClientID: "vip", Daily: rules.LimitOf(1000 * Cent)},     // new
+		{Match: "user-vip-*", Daily: rules.LimitOf(11 * Cent)},   // new, longer prefix
 	} {
 		_, err := s.PutRule(ctx, r)
 		require.NoError(t, err)
@@ -89,10 +89,10 @@ func testAPIOverFile(t *testing.T, s, _ budget.RuleStore) {
 	} {
 		require.Equal(t, want, daily(d, id), id)
 	}
-	require.Equal(t, budget.ActionAlert, d.Resolve("trial-x").Action)
-	require.Equal(t, budget.SourceAPI, d.Source(budget.RuleKey{ClientID: "user-12345"}))
-	require.Equal(t, budget.SourceAPI, d.Source(budget.RuleKey{Default: true}))
-	require.Equal(t, budget.SourceFile, d.Source(budget.RuleKey{Match: "trial-*"}))
+	require.Equal(t, rules.ActionAlert, d.Resolve("trial-x").Action)
+	require.Equal(t, rules.SourceAPI, d.Source(rules.Key{ClientID: "user-12345"}))
+	require.Equal(t, rules.SourceAPI, d.Source(rules.Key{Default: true}))
+	require.Equal(t, rules.SourceFile, d.Source(rules.Key{Match: "trial-*"}))
 
 	var keys []string
 	for _, r := range d.Effective() {
@@ -106,7 +106,7 @@ func testAPIOverFile(t *testing.T, s, _ budget.RuleStore) {
 	require.Equal(t, int64(1), changes.Load())
 
 	// Deleting the API rules brings the file rules back.
-	for _, k := range []budget.RuleKey{{ClientID: "user-12345"}, {Default: true}, {Match: "user-*"}} {
+	for _, k := range []rules.Key{{ClientID: "user-12345"}, {Default: true}, {Match: "user-*"}} {
 		ok, err := s.DeleteRule(ctx, k)
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -116,14 +116,14 @@ func testAPIOverFile(t *testing.T, s, _ budget.RuleStore) {
 	require.Equal(t, int64(50*Cent), daily(d, "user-12345"))
 	require.Equal(t, int64(20*Cent), daily(d, "user-9"))
 	require.Equal(t, int64(100*Cent), daily(d, "someone"))
-	require.Equal(t, budget.SourceFile, d.Source(budget.RuleKey{Default: true}))
+	require.Equal(t, rules.SourceFile, d.Source(rules.Key{Default: true}))
 }
 
-func testRefreshAtOnce(t *testing.T, s, _ budget.RuleStore) {
+func testRefreshAtOnce(t *testing.T, s, _ rules.Store) {
 	ctx := context.Background()
 	d := newDynamic(t, s, time.Hour, nil)
 	for i := range int64(5) {
-		_, err := s.PutRule(ctx, budget.Rule{ClientID: "c", Daily: budget.LimitOf(i)})
+		_, err := s.PutRule(ctx, rules.Rule{ClientID: "c", Daily: rules.LimitOf(i)})
 		require.NoError(t, err)
 		require.NoError(t, d.Refresh(ctx))
 		require.Equal(t, i, daily(d, "c"), "visible on the very next Resolve after Refresh")
@@ -132,14 +132,14 @@ func testRefreshAtOnce(t *testing.T, s, _ budget.RuleStore) {
 
 // testCrossReplica: a rule written through one replica is applied by another, which only
 // polls, within one second at the default refresh interval.
-func testCrossReplica(t *testing.T, a, b budget.RuleStore) {
+func testCrossReplica(t *testing.T, a, b rules.Store) {
 	ctx := context.Background()
 	var changed atomic.Bool
 	d1 := newDynamic(t, a, 0, nil)
 	d2 := newDynamic(t, b, 0, func() { changed.Store(true) })
 	require.Equal(t, int64(100*Cent), daily(d2, "new-client"))
 
-	_, err := a.PutRule(ctx, budget.Rule{ClientID: "new-client", Daily: budget.LimitOf(3 * Cent)})
+	_, err := a.PutRule(ctx, rules.Rule{ClientID: "new-client", Daily: rules.LimitOf(3 * Cent)})
 	require.NoError(t, err)
 	require.NoError(t, d1.Refresh(ctx))
 	require.Equal(t, int64(3*Cent), daily(d1, "new-client"))
@@ -148,7 +148,7 @@ func testCrossReplica(t *testing.T, a, b budget.RuleStore) {
 	t.Logf("applied by the other replica after %v", time.Since(start))
 	require.True(t, changed.Load(), "OnChange ran on the polling replica")
 
-	ok, err := b.DeleteRule(ctx, budget.RuleKey{ClientID: "new-client"})
+	ok, err := b.DeleteRule(ctx, rules.Key{ClientID: "new-client"})
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Eventually(t, func() bool { return daily(d1, "new-client") == 100*Cent }, time.Second, 5*time.Millisecond)

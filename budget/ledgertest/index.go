@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // summary is the part of a ClientSummary the index tests compare.
@@ -76,7 +77,7 @@ func expectOrder(ss []summary, month bool) []summary {
 // failed records a failed request (no cost) for client.
 func (f *Fixture) failed(client string) {
 	f.T.Helper()
-	s := f.SettleReq(f.NextID(), client, budget.Rule{}, 0)
+	s := f.SettleReq(f.NextID(), client, rules.Rule{}, 0)
 	s.Failed = true
 	_, err := f.L.Settle(f.ctx, s)
 	require.NoError(f.T, err)
@@ -85,7 +86,7 @@ func (f *Fixture) failed(client string) {
 // seedIndex charges clients today and yesterday; it returns today's expected rows (day
 // spend and month spend) and the clients only seen yesterday.
 func seedIndex(f *Fixture) (today []summary, yesterdayOnly []summary) {
-	rule := budget.Rule{}
+	rule := rules.Rule{}
 	day := f.Now
 	f.Advance(-24 * time.Hour)
 	for i := range 4 { // month-only clients, one also active today
@@ -128,7 +129,7 @@ func testIndexOrder(t *testing.T, f *Fixture) {
 
 	// LastSeen is the request time of the latest settlement, to the millisecond.
 	f.Advance(90*time.Minute + 1234567*time.Microsecond)
-	f.Charge("user-03", budget.Rule{}, 1)
+	f.Charge("user-03", rules.Rule{}, 1)
 	f.SyncIndex()
 	p, err = f.Index().ListClients(f.ctx, budget.ClientQuery{Periods: f.Periods(), Prefix: "user-03"})
 	require.NoError(t, err)
@@ -168,7 +169,7 @@ func testIndexPrefix(t *testing.T, f *Fixture) {
 
 	// Glob characters in a prefix are literal.
 	for _, id := range []string{"a*b-1", "a*b-2", "axb-3", "a?c", "a[b]", `a\b`} {
-		f.Charge(id, budget.Rule{}, 1)
+		f.Charge(id, rules.Rule{}, 1)
 	}
 	f.SyncIndex()
 	for prefix, n := range map[string]int{"a*b": 2, "a?": 1, "a[": 1, `a\`: 1, "a": 6, "zzz": 0} {
@@ -180,7 +181,7 @@ func testIndexPrefix(t *testing.T, f *Fixture) {
 // testIndexCursorStability: a client whose spend changes between pages may move, but
 // every other client is still listed exactly once.
 func testIndexCursorStability(t *testing.T, f *Fixture) {
-	rule := budget.Rule{}
+	rule := rules.Rule{}
 	for i := range 12 {
 		f.Charge(fmt.Sprintf("t%02d", i), rule, 5) // one block of equal spend
 	}
@@ -217,8 +218,8 @@ func ids(cs []budget.ClientSummary) []string {
 }
 
 func testIndexInvalid(t *testing.T, f *Fixture) {
-	f.Charge("a", budget.Rule{}, 1)
-	f.Charge("b", budget.Rule{}, 1)
+	f.Charge("a", rules.Rule{}, 1)
+	f.Charge("b", rules.Rule{}, 1)
 	f.SyncIndex()
 	ix := f.Index()
 	p, err := ix.ListClients(f.ctx, budget.ClientQuery{Periods: f.Periods(), Limit: 1})
@@ -235,7 +236,7 @@ func testIndexInvalid(t *testing.T, f *Fixture) {
 		"cursor of the month": {Periods: f.Periods(), Sort: budget.SortMonth, Cursor: p.NextCursor},
 		"cursor of a day ago": {Periods: other, Cursor: p.NextCursor},
 		"control in prefix":   {Periods: f.Periods(), Prefix: "a\x00"},
-		"prefix too long":     {Periods: f.Periods(), Prefix: string(make([]byte, budget.MaxClientIDBytes+1))},
+		"prefix too long":     {Periods: f.Periods(), Prefix: string(make([]byte, rules.MaxClientIDBytes+1))},
 	} {
 		_, err := ix.ListClients(f.ctx, q)
 		require.ErrorIs(t, err, budget.ErrInvalid, name)
@@ -269,8 +270,8 @@ func traffic(f *Fixture, clients []string, days int) {
 				n++
 				id := f.NextID()
 				cost := int64(n*37%1000) * 1000
-				f.Reserve(id, c, budget.Rule{}, cost)
-				s := f.SettleReq(id, c, budget.Rule{}, cost)
+				f.Reserve(id, c, rules.Rule{}, cost)
+				s := f.SettleReq(id, c, rules.Rule{}, cost)
 				s.Model = models[(n+k)%len(models)]
 				s.Tokens = budget.Tokens{Prompt: int64(n), Cached: int64(n % 5), Completion: int64(2 * n), Reasoning: int64(n % 3)}
 				s.Failed = n%9 == 0
@@ -349,7 +350,7 @@ func testGlobalHistory(t *testing.T, f *Fixture) {
 }
 
 func testGlobalDuplicate(t *testing.T, f *Fixture) {
-	rule := budget.Rule{}
+	rule := rules.Rule{}
 	f.Reserve("dup", "c", rule, 10)
 	f.Settle("dup", "c", rule, 10)
 	f.SyncIndex()

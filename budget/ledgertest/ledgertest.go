@@ -2,7 +2,7 @@
 // and the Redis ledger run the same tests, so they cannot drift apart:
 //
 //	func TestMemoryContract(t *testing.T) {
-//		ledgertest.Run(t, func(t *testing.T) budget.Ledger { return budget.NewMemory(budget.MemoryOptions{}) })
+//		ledgertest.Run(t, func(t *testing.T) budget.Ledger { return memory.New(memory.Options{}) })
 //	}
 //
 // Time comes from the requests (a fake clock), never from the ledger, so the suite moves
@@ -18,16 +18,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
-// Factory returns a new, empty ledger for one test. Run closes it when the test ends.
-type Factory func(t *testing.T) budget.Ledger
+// Factory returns a new, empty store for one test. Run closes it when the test ends.
+type Factory func(t *testing.T) budget.Store
 
 // Cent is one US cent in nano-USD.
 const Cent int64 = 10_000_000
 
-// Run runs the whole contract suite against ledgers made by newLedger, loop detection
-// included (the ledger must implement budget.LoopStore and budget.ClientIndex).
+// Run runs the whole contract suite against stores made by newLedger, loop detection and
+// the client index included.
 func Run(t *testing.T, newLedger Factory) {
 	for _, tc := range []struct {
 		name string
@@ -90,10 +91,10 @@ func runOne(t *testing.T, newLedger Factory, name string, fn func(t *testing.T, 
 	})
 }
 
-// Fixture drives one ledger with a fake clock in one calendar.
+// Fixture drives one store with a fake clock in one calendar.
 type Fixture struct {
 	T   *testing.T
-	L   budget.Ledger
+	L   budget.Store
 	Cal budget.Calendar
 	Now time.Time
 	TTL time.Duration // for reservations; 0 = the ledger default
@@ -102,27 +103,20 @@ type Fixture struct {
 }
 
 // NewFixture returns a fixture at now in the zone tz.
-func NewFixture(t *testing.T, l budget.Ledger, tz string, now time.Time) *Fixture {
+func NewFixture(t *testing.T, l budget.Store, tz string, now time.Time) *Fixture {
 	cal, err := budget.NewCalendar(tz)
 	require.NoError(t, err)
 	return &Fixture{T: t, L: l, Cal: cal, Now: now, ctx: context.Background()}
 }
 
-// Index returns the ledger as a ClientIndex (the suite requires one).
-func (f *Fixture) Index() budget.ClientIndex {
-	f.T.Helper()
-	ci, ok := f.L.(budget.ClientIndex)
-	require.True(f.T, ok, "%T does not implement budget.ClientIndex", f.L)
-	return ci
-}
+// Index returns the store's client index.
+func (f *Fixture) Index() budget.ClientIndex { return f.L }
 
-// SyncIndex makes every settlement so far visible to the ClientIndex: ledgers that write
-// the index in the background (Redis) flush it through FlushIndex.
+// SyncIndex makes every settlement so far visible to the ClientIndex: stores that write
+// the index in the background (Redis) flush it.
 func (f *Fixture) SyncIndex() {
 	f.T.Helper()
-	if fl, ok := f.L.(interface{ FlushIndex(context.Context) error }); ok {
-		require.NoError(f.T, fl.FlushIndex(f.ctx))
-	}
+	require.NoError(f.T, f.L.FlushIndex(f.ctx))
 }
 
 // At moves the fake clock.
@@ -141,7 +135,7 @@ func (f *Fixture) NextID() string {
 }
 
 // Reserve reserves est for client under rule with the given id and requires no error.
-func (f *Fixture) Reserve(id, client string, rule budget.Rule, est int64) budget.Admission {
+func (f *Fixture) Reserve(id, client string, rule rules.Rule, est int64) budget.Admission {
 	f.T.Helper()
 	a, err := f.L.Reserve(f.ctx, f.ReserveReq(id, client, rule, est))
 	require.NoError(f.T, err)
@@ -149,12 +143,12 @@ func (f *Fixture) Reserve(id, client string, rule budget.Rule, est int64) budget
 }
 
 // ReserveReq builds a reserve request at the current time.
-func (f *Fixture) ReserveReq(id, client string, rule budget.Rule, est int64) budget.ReserveRequest {
+func (f *Fixture) ReserveReq(id, client string, rule rules.Rule, est int64) budget.ReserveRequest {
 	return budget.ReserveRequest{ID: id, ClientID: client, Rule: rule, Periods: f.Periods(), EstimateNano: est, Now: f.Now, TTL: f.TTL}
 }
 
 // Settle settles id for client at the current time and requires no error.
-func (f *Fixture) Settle(id, client string, rule budget.Rule, actual int64) budget.SettleResult {
+func (f *Fixture) Settle(id, client string, rule rules.Rule, actual int64) budget.SettleResult {
 	f.T.Helper()
 	res, err := f.L.Settle(f.ctx, f.SettleReq(id, client, rule, actual))
 	require.NoError(f.T, err)
@@ -162,13 +156,13 @@ func (f *Fixture) Settle(id, client string, rule budget.Rule, actual int64) budg
 }
 
 // SettleReq builds a successful settle request at the current time.
-func (f *Fixture) SettleReq(id, client string, rule budget.Rule, actual int64) budget.SettleRequest {
+func (f *Fixture) SettleReq(id, client string, rule rules.Rule, actual int64) budget.SettleRequest {
 	return budget.SettleRequest{ID: id, ClientID: client, Rule: rule, Periods: f.Periods(), ActualNano: actual,
 		Model: "gpt-4o-mini", Tokens: budget.Tokens{Prompt: 100, Completion: 10}, Now: f.Now}
 }
 
 // Spend returns the client's spend now.
-func (f *Fixture) Spend(client string, rule budget.Rule) budget.ClientSpend {
+func (f *Fixture) Spend(client string, rule rules.Rule) budget.ClientSpend {
 	f.T.Helper()
 	s, err := f.L.Spend(f.ctx, client, rule, f.Periods(), f.Now)
 	require.NoError(f.T, err)
@@ -176,7 +170,7 @@ func (f *Fixture) Spend(client string, rule budget.Rule) budget.ClientSpend {
 }
 
 // Charge reserves and settles one request of cost n (estimate = n) and requires admission.
-func (f *Fixture) Charge(client string, rule budget.Rule, n int64) budget.SettleResult {
+func (f *Fixture) Charge(client string, rule rules.Rule, n int64) budget.SettleResult {
 	f.T.Helper()
 	id := f.NextID()
 	a := f.Reserve(id, client, rule, n)
@@ -185,7 +179,7 @@ func (f *Fixture) Charge(client string, rule budget.Rule, n int64) budget.Settle
 }
 
 // RequireSpend checks settled and reserved spend of both periods.
-func (f *Fixture) RequireSpend(client string, rule budget.Rule, daySpent, dayRes, monthSpent, monthRes int64) {
+func (f *Fixture) RequireSpend(client string, rule rules.Rule, daySpent, dayRes, monthSpent, monthRes int64) {
 	f.T.Helper()
 	s := f.Spend(client, rule)
 	require.Equal(f.T, [4]int64{daySpent, dayRes, monthSpent, monthRes},
@@ -193,6 +187,6 @@ func (f *Fixture) RequireSpend(client string, rule budget.Rule, daySpent, dayRes
 		"spend of %s at %s as [day spent, day reserved, month spent, month reserved]", client, f.Now)
 }
 
-func blockRule(daily, monthly budget.Limit) budget.Rule {
-	return budget.Rule{Daily: daily, Monthly: monthly, Action: budget.ActionBlock}
+func blockRule(daily, monthly rules.Limit) rules.Rule {
+	return rules.Rule{Daily: daily, Monthly: monthly, Action: rules.ActionBlock}
 }

@@ -7,10 +7,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func testDailyLimit(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(50*Cent), rules.Limit{})
 	c := "user-12345"
 
 	// Admission counts reservations: three 20c requests in flight fit under 50c
@@ -20,7 +21,7 @@ func testDailyLimit(t *testing.T, f *Fixture) {
 		require.True(t, a.Admitted, "request %d", i)
 		require.Nil(t, a.Exceeded)
 		require.Equal(t, int64(20*(i+1))*Cent, a.Day.ReservedNano)
-		require.Equal(t, budget.LimitOf(50*Cent), a.Day.Limit)
+		require.Equal(t, rules.LimitOf(50*Cent), a.Day.Limit)
 		require.False(t, a.Month.Limit.Set)
 	}
 	a := f.Reserve("d", c, rule, 20*Cent)
@@ -40,7 +41,7 @@ func testDailyLimit(t *testing.T, f *Fixture) {
 }
 
 func testMonthlyLimit(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(100*Cent), budget.LimitOf(30*Cent))
+	rule := blockRule(rules.LimitOf(100*Cent), rules.LimitOf(30*Cent))
 	c := "tenant-a"
 	f.Charge(c, rule, 30*Cent)
 	a := f.Reserve(f.NextID(), c, rule, Cent)
@@ -59,7 +60,7 @@ func testMonthlyLimit(t *testing.T, f *Fixture) {
 }
 
 func testBothExhausted(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(10*Cent), budget.LimitOf(10*Cent))
+	rule := blockRule(rules.LimitOf(10*Cent), rules.LimitOf(10*Cent))
 	c := "both"
 	f.Charge(c, rule, 12*Cent)
 	a := f.Reserve(f.NextID(), c, rule, Cent)
@@ -68,14 +69,14 @@ func testBothExhausted(t *testing.T, f *Fixture) {
 	require.Equal(t, int64(12*Cent), a.Exceeded.SpentNano)
 
 	// Only the day exhausted → daily.
-	rule2 := blockRule(budget.LimitOf(10*Cent), budget.LimitOf(100*Cent))
+	rule2 := blockRule(rules.LimitOf(10*Cent), rules.LimitOf(100*Cent))
 	a = f.Reserve(f.NextID(), c, rule2, Cent)
 	require.False(t, a.Admitted)
 	require.Equal(t, budget.Daily, a.Exceeded.Kind)
 }
 
 func testAdmitBoundary(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(1000), budget.Limit{})
+	rule := blockRule(rules.LimitOf(1000), rules.Limit{})
 	c := "edge"
 	f.Charge(c, rule, 998)
 	a := f.Reserve("r1", c, rule, 1) // 998 < 1000
@@ -90,14 +91,14 @@ func testAdmitBoundary(t *testing.T, f *Fixture) {
 }
 
 func testUnlimitedAndZero(t *testing.T, f *Fixture) {
-	free := budget.Rule{}
+	free := rules.Rule{}
 	c := "free"
 	f.Charge(c, free, 1_000_000*Cent)
 	a := f.Reserve(f.NextID(), c, free, 1_000_000*Cent)
 	require.True(t, a.Admitted)
 	require.Nil(t, a.Exceeded)
 
-	zero := blockRule(budget.LimitOf(0), budget.Limit{})
+	zero := blockRule(rules.LimitOf(0), rules.Limit{})
 	a = f.Reserve(f.NextID(), "nobody", zero, 0)
 	require.False(t, a.Admitted, "a zero limit blocks everything")
 	require.Equal(t, budget.Daily, a.Exceeded.Kind)
@@ -108,17 +109,17 @@ func testUnlimitedAndZero(t *testing.T, f *Fixture) {
 func testExactAboveFloatPrecision(t *testing.T, f *Fixture) {
 	const p53 = int64(1) << 53
 	c := "whale"
-	free := budget.Rule{}
+	free := rules.Rule{}
 	left := p53
 	for left > 0 {
 		n := min(left, budget.MaxAmountNano)
 		f.Charge(c, free, n)
 		left -= n
 	}
-	a := f.Reserve(f.NextID(), c, blockRule(budget.LimitOf(p53+1), budget.Limit{}), 0)
+	a := f.Reserve(f.NextID(), c, blockRule(rules.LimitOf(p53+1), rules.Limit{}), 0)
 	require.True(t, a.Admitted, "2^53 < 2^53+1")
 	require.Equal(t, p53, a.Day.SpentNano)
-	a = f.Reserve(f.NextID(), c, blockRule(budget.LimitOf(p53), budget.Limit{}), 0)
+	a = f.Reserve(f.NextID(), c, blockRule(rules.LimitOf(p53), rules.Limit{}), 0)
 	require.False(t, a.Admitted, "2^53 is not < 2^53")
 	res := f.Charge(c, free, 1)
 	require.Equal(t, p53+1, res.Day.SpentNano, "exact int64 sum")
@@ -126,7 +127,7 @@ func testExactAboveFloatPrecision(t *testing.T, f *Fixture) {
 }
 
 func testAlertNeverBlocks(t *testing.T, f *Fixture) {
-	rule := budget.Rule{Daily: budget.LimitOf(10 * Cent), Monthly: budget.LimitOf(10 * Cent), Action: budget.ActionAlert}
+	rule := rules.Rule{Daily: rules.LimitOf(10 * Cent), Monthly: rules.LimitOf(10 * Cent), Action: rules.ActionAlert}
 	c := "trial-1"
 	f.Charge(c, rule, 20*Cent)
 	a := f.Reserve(f.NextID(), c, rule, 5*Cent)
@@ -137,11 +138,11 @@ func testAlertNeverBlocks(t *testing.T, f *Fixture) {
 }
 
 func testOwnCounters(t *testing.T, f *Fixture) {
-	rules, err := budget.NewRules(blockRule(budget.LimitOf(100*Cent), budget.Limit{}), []budget.Rule{
-		{Match: "user-*", Daily: budget.LimitOf(50 * Cent)},
+	set, err := rules.NewSet(blockRule(rules.LimitOf(100*Cent), rules.Limit{}), []rules.Rule{
+		{Match: "user-*", Daily: rules.LimitOf(50 * Cent)},
 	})
 	require.NoError(t, err)
-	r1, r2, other := rules.Resolve("user-1"), rules.Resolve("user-2"), rules.Resolve("svc")
+	r1, r2, other := set.Resolve("user-1"), set.Resolve("user-2"), set.Resolve("svc")
 	require.Equal(t, "user-*", r1.Match)
 	f.Charge("user-1", r1, 50*Cent)
 	require.False(t, f.Reserve(f.NextID(), "user-1", r1, Cent).Admitted)
@@ -150,9 +151,9 @@ func testOwnCounters(t *testing.T, f *Fixture) {
 	f.RequireSpend("user-2", r2, 0, Cent, 0, Cent)
 	// Ids that differ only in bytes a key encoding might mangle stay separate.
 	for _, id := range []string{"a:b", "a{b}", "a b", "ä", "a/b", "A:B"} {
-		f.Charge(id, budget.Rule{}, Cent)
+		f.Charge(id, rules.Rule{}, Cent)
 	}
 	for _, id := range []string{"a:b", "a{b}", "a b", "ä", "a/b", "A:B"} {
-		require.Equal(t, Cent, f.Spend(id, budget.Rule{}).Day.SpentNano, id)
+		require.Equal(t, Cent, f.Spend(id, rules.Rule{}).Day.SpentNano, id)
 	}
 }

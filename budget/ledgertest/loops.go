@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/loop"
 )
 
@@ -35,16 +36,11 @@ func splitmix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// Loops returns the ledger as a LoopStore (the suite requires one).
-func (f *Fixture) Loops() budget.LoopStore {
-	f.T.Helper()
-	ls, ok := f.L.(budget.LoopStore)
-	require.True(f.T, ok, "%T does not implement budget.LoopStore", f.L)
-	return ls
-}
+// Loops returns the store's loop events and cooldowns.
+func (f *Fixture) Loops() budget.LoopStore { return f.L }
 
 // ReserveLoop reserves est for client under rule with loop check lc, with a fresh id.
-func (f *Fixture) ReserveLoop(client string, rule budget.Rule, est int64, lc budget.LoopCheck) budget.Admission {
+func (f *Fixture) ReserveLoop(client string, rule rules.Rule, est int64, lc budget.LoopCheck) budget.Admission {
 	f.T.Helper()
 	r := f.ReserveReq(f.NextID(), client, rule, est)
 	r.Loop = &lc
@@ -84,36 +80,36 @@ func testLoopFires(t *testing.T, f *Fixture) {
 	base := Sig(1)
 	// Similar: the (MaxRepeats+1)-th near-duplicate within the window is the loop.
 	for i := range 3 {
-		a := f.ReserveLoop("similar", budget.Rule{}, Cent, alert(Near(base, i)))
+		a := f.ReserveLoop("similar", rules.Rule{}, Cent, alert(Near(base, i)))
 		require.Equal(t, loop.Verdict{Repeats: i}, a.Loop, "request %d", i+1)
 		f.Advance(time.Second)
 	}
-	a := f.ReserveLoop("similar", budget.Rule{}, Cent, alert(Near(base, 3)))
+	a := f.ReserveLoop("similar", rules.Rule{}, Cent, alert(Near(base, 3)))
 	require.True(t, a.Admitted)
 	require.Equal(t, loop.Verdict{Loop: true, Repeats: 3, Kind: loop.KindSimilar}, withoutUntil(a.Loop))
 	require.Equal(t, f.Now.Add(cfg.Cooldown).UnixMilli(), a.Loop.Until.UnixMilli())
 
 	// Exact: the same request again; another client's window is its own.
 	for i := range 4 {
-		a = f.ReserveLoop("exact", budget.Rule{}, Cent, alert(base))
+		a = f.ReserveLoop("exact", rules.Rule{}, Cent, alert(base))
 		require.Equal(t, i == 3, a.Loop.Loop, "request %d", i+1)
 	}
 	require.Equal(t, loop.KindExact, a.Loop.Kind)
 
 	// Requests spread wider than the window never add up.
 	for i := range 8 {
-		a = f.ReserveLoop("slow", budget.Rule{}, Cent, alert(Near(base, i)))
+		a = f.ReserveLoop("slow", rules.Rule{}, Cent, alert(Near(base, i)))
 		require.False(t, a.Loop.Loop, "request %d", i+1)
 		require.Zero(t, a.Loop.Repeats)
 		f.Advance(cfg.Window)
 	}
 	// Different requests are not a loop.
 	for i := range 10 {
-		require.False(t, f.ReserveLoop("varied", budget.Rule{}, Cent, alert(Sig(100+i))).Loop.Loop)
+		require.False(t, f.ReserveLoop("varied", rules.Rule{}, Cent, alert(Sig(100+i))).Loop.Loop)
 	}
 	// A ping-pong A,B,A,B is a cycle at MaxRepeats+1 requests, as early as an identical repeat.
 	for i := range 4 {
-		a = f.ReserveLoop("pingpong", budget.Rule{}, Cent, alert(Sig(200+i%2)))
+		a = f.ReserveLoop("pingpong", rules.Rule{}, Cent, alert(Sig(200+i%2)))
 		require.Equal(t, i == 3, a.Loop.Loop, "request %d", i+1)
 	}
 	require.Equal(t, loop.KindCycle, a.Loop.Kind)
@@ -123,7 +119,7 @@ func withoutUntil(v loop.Verdict) loop.Verdict { v.Until = time.Time{}; return v
 
 func testLoopBlock(t *testing.T, f *Fixture) {
 	cfg := LoopConfig()
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	c := "agent"
 	lc := budget.LoopCheck{Sig: Sig(1), Config: cfg, Block: true}
 	for range 3 {
@@ -165,7 +161,7 @@ func testLoopBlock(t *testing.T, f *Fixture) {
 
 func testLoopAlert(t *testing.T, f *Fixture) {
 	cfg := LoopConfig()
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	lc := budget.LoopCheck{Sig: Sig(3), Config: cfg}
 	for range 3 {
 		f.ReserveLoop("a", rule, Cent, lc)
@@ -185,7 +181,7 @@ func testLoopAlert(t *testing.T, f *Fixture) {
 
 func testLoopBeforeBudget(t *testing.T, f *Fixture) {
 	cfg := LoopConfig()
-	spent := blockRule(budget.LimitOf(0), budget.Limit{})
+	spent := blockRule(rules.LimitOf(0), rules.Limit{})
 	lc := budget.LoopCheck{Sig: Sig(4), Config: cfg, Block: true}
 	// Budget refusals are observed too: the window sees every request first.
 	for i := range 3 {
@@ -218,7 +214,7 @@ func testLoopEventOnce(t *testing.T, f *Fixture) {
 	lc := budget.LoopCheck{Sig: Sig(6), Config: cfg, Block: true, Excerpt: long}
 	var fired []time.Time
 	for i := range 8 {
-		a := f.ReserveLoop("c", budget.Rule{}, Cent, lc)
+		a := f.ReserveLoop("c", rules.Rule{}, Cent, lc)
 		require.Equal(t, i%4 == 3, a.Loop.Loop, "request %d", i+1)
 		require.False(t, a.Loop.Cooldown)
 		require.True(t, a.Loop.Until.IsZero(), "no cooldown")
@@ -242,7 +238,7 @@ func testLoopEventOnce(t *testing.T, f *Fixture) {
 	// With a cooldown, its requests add no event; the event carries its end.
 	lc = budget.LoopCheck{Sig: Sig(7), Config: LoopConfig(), Excerpt: "user: retry \xff |pipes|"}
 	for range 10 {
-		f.ReserveLoop("d", budget.Rule{}, Cent, lc)
+		f.ReserveLoop("d", rules.Rule{}, Cent, lc)
 		f.Advance(time.Second)
 	}
 	p := f.LoopEvents(budget.LoopQuery{ClientID: "d"})
@@ -266,7 +262,7 @@ func testLoopListing(t *testing.T, f *Fixture) {
 			}
 			lc := budget.LoopCheck{Sig: Sig(10 + round), Config: cfg, Excerpt: c}
 			for i := range 4 {
-				a := f.ReserveLoop(c, budget.Rule{}, 0, lc)
+				a := f.ReserveLoop(c, rules.Rule{}, 0, lc)
 				require.Equal(t, i == 3, a.Loop.Loop)
 			}
 			if c == "a" {
@@ -346,7 +342,7 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 
 	lc := budget.LoopCheck{Sig: Sig(8), Config: LoopConfig(), Block: true}
 	for range 4 {
-		f.ReserveLoop("c", budget.Rule{}, Cent, lc)
+		f.ReserveLoop("c", rules.Rule{}, Cent, lc)
 	}
 	until, active := state("c")
 	require.True(t, active)
@@ -360,7 +356,7 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 	require.True(t, clear("c"), "ends the cooldown")
 	_, active = state("c")
 	require.False(t, active)
-	a := f.ReserveLoop("c", budget.Rule{}, Cent, lc)
+	a := f.ReserveLoop("c", rules.Rule{}, Cent, lc)
 	require.True(t, a.Admitted, "admitted at once")
 	require.Equal(t, loop.Verdict{}, a.Loop, "with an empty window")
 	require.True(t, clear("c"), "the window held a request")
@@ -369,7 +365,7 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 
 	// The cooldown also ends on its own.
 	for range 4 {
-		f.ReserveLoop("c", budget.Rule{}, Cent, lc)
+		f.ReserveLoop("c", rules.Rule{}, Cent, lc)
 	}
 	f.Advance(5 * time.Minute)
 	_, active = state("c")
@@ -379,13 +375,13 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 	require.ErrorIs(t, err, budget.ErrInvalid)
 	_, _, err = ls.LoopState(f.ctx, "c", time.Time{})
 	require.ErrorIs(t, err, budget.ErrInvalid)
-	_, err = ls.ClearLoop(f.ctx, strings.Repeat("x", budget.MaxClientIDBytes+1))
+	_, err = ls.ClearLoop(f.ctx, strings.Repeat("x", rules.MaxClientIDBytes+1))
 	require.ErrorIs(t, err, budget.ErrInvalid)
 }
 
 func testLoopDisabled(t *testing.T, f *Fixture) {
 	for range 10 {
-		a := f.Reserve(f.NextID(), "c", budget.Rule{}, Cent)
+		a := f.Reserve(f.NextID(), "c", rules.Rule{}, Cent)
 		require.True(t, a.Admitted)
 		require.Equal(t, loop.Verdict{}, a.Loop)
 	}
@@ -395,13 +391,13 @@ func testLoopDisabled(t *testing.T, f *Fixture) {
 	ok, err := f.Loops().ClearLoop(f.ctx, "c")
 	require.NoError(t, err)
 	require.False(t, ok, "no window was ever written")
-	a := f.ReserveLoop("c", budget.Rule{}, Cent, budget.LoopCheck{Sig: Sig(9), Config: LoopConfig(), Block: true})
+	a := f.ReserveLoop("c", rules.Rule{}, Cent, budget.LoopCheck{Sig: Sig(9), Config: LoopConfig(), Block: true})
 	require.Equal(t, loop.Verdict{}, a.Loop, "the earlier requests were never observed")
 }
 
 func testLoopDuplicateID(t *testing.T, f *Fixture) {
 	lc := budget.LoopCheck{Sig: Sig(10), Config: LoopConfig(), Block: true}
-	r := f.ReserveReq("same", "c", budget.Rule{}, Cent)
+	r := f.ReserveReq("same", "c", rules.Rule{}, Cent)
 	r.Loop = &lc
 	for i := range 5 {
 		a, err := f.L.Reserve(f.ctx, r)
@@ -410,7 +406,7 @@ func testLoopDuplicateID(t *testing.T, f *Fixture) {
 		require.Equal(t, i > 0, a.Duplicate)
 		require.Equal(t, loop.Verdict{}, a.Loop)
 	}
-	a := f.ReserveLoop("c", budget.Rule{}, Cent, lc)
+	a := f.ReserveLoop("c", rules.Rule{}, Cent, lc)
 	require.Equal(t, loop.Verdict{Repeats: 1}, a.Loop, "a retried reservation is one request")
 }
 
@@ -422,13 +418,13 @@ func testLoopInvalid(t *testing.T, f *Fixture) {
 		"similarity":    {Window: time.Minute, MaxRepeats: 3, Similarity: 1.5},
 		"sub-ms window": {Window: time.Minute + 1, MaxRepeats: 3, Similarity: 0.9},
 	} {
-		r := f.ReserveReq(f.NextID(), "c", budget.Rule{}, Cent)
+		r := f.ReserveReq(f.NextID(), "c", rules.Rule{}, Cent)
 		r.Loop = &budget.LoopCheck{Sig: Sig(11), Config: cfg}
 		_, err := f.L.Reserve(f.ctx, r)
 		require.ErrorIs(t, err, budget.ErrInvalid, name)
 		require.ErrorIs(t, err, loop.ErrConfig, name)
 	}
-	f.RequireSpend("c", budget.Rule{}, 0, 0, 0, 0)
-	a := f.ReserveLoop("c", budget.Rule{}, Cent, budget.LoopCheck{Sig: Sig(11), Config: LoopConfig()})
+	f.RequireSpend("c", rules.Rule{}, 0, 0, 0, 0)
+	a := f.ReserveLoop("c", rules.Rule{}, Cent, budget.LoopCheck{Sig: Sig(11), Config: LoopConfig()})
 	require.Equal(t, loop.Verdict{}, a.Loop, "nothing was observed")
 }

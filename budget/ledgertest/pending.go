@@ -7,19 +7,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 // The tests of strict admission, leases, held (pending) charges and remembered contexts.
 
-func strictRule(daily, monthly budget.Limit) budget.Rule {
+func strictRule(daily, monthly rules.Limit) rules.Rule {
 	r := blockRule(daily, monthly)
-	r.Admission = budget.AdmissionStrict
+	r.Admission = rules.AdmissionStrict
 	return r
 }
 
 func testStrictAdmission(t *testing.T, f *Fixture) {
 	c := "strict"
-	rule := strictRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := strictRule(rules.LimitOf(100*Cent), rules.Limit{})
 	require.True(t, f.Reserve("a", c, rule, 60*Cent).Admitted)
 	a := f.Reserve("b", c, rule, 41*Cent)
 	require.False(t, a.Admitted, "60 + 41 > 100")
@@ -39,14 +40,14 @@ func testStrictAdmission(t *testing.T, f *Fixture) {
 	require.True(t, a.Exceeded.SettledOnly)
 
 	// The monthly limit is checked too, and reported first.
-	m := strictRule(budget.LimitOf(100*Cent), budget.LimitOf(50*Cent))
+	m := strictRule(rules.LimitOf(100*Cent), rules.LimitOf(50*Cent))
 	a = f.Reserve("m", "strict-month", m, 51*Cent)
 	require.False(t, a.Admitted)
 	require.Equal(t, budget.Monthly, a.Exceeded.Kind)
 	require.Equal(t, 50*Cent, a.Exceeded.RemainingNano)
 
 	// The same burst on a soft rule admits the second request (overshoot <= one request).
-	soft := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	soft := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	require.True(t, f.Reserve("s1", "soft", soft, 60*Cent).Admitted)
 	require.True(t, f.Reserve("s2", "soft", soft, 41*Cent).Admitted)
 	require.False(t, f.Reserve("s3", "soft", soft, Cent).Admitted)
@@ -54,7 +55,7 @@ func testStrictAdmission(t *testing.T, f *Fixture) {
 
 func testLeaseKeepsReservation(t *testing.T, f *Fixture) {
 	c := "long-stream"
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	f.TTL = time.Minute
 	require.True(t, f.Reserve("o3-pro", c, rule, 100*Cent).Admitted)
 	for range 20 { // 20 minutes of a request that is still running
@@ -82,7 +83,7 @@ func (f *Fixture) hold(id, newID, client string, est int64, ttl time.Duration) b
 
 func testHeldChargeSettledOnce(t *testing.T, f *Fixture) {
 	c := "background"
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	f.TTL = time.Minute
 	require.True(t, f.Reserve("create", c, rule, 80*Cent).Admitted)
 	require.True(t, f.hold("create", "resp:1", c, 80*Cent, 6*time.Hour))
@@ -113,7 +114,7 @@ func testHeldChargeSettledOnce(t *testing.T, f *Fixture) {
 
 func testHeldChargeChargedOnExpiry(t *testing.T, f *Fixture) {
 	c := "never-seen"
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	f.TTL = time.Minute
 	require.True(t, f.Reserve("create", c, rule, 70*Cent).Admitted)
 	require.True(t, f.hold("create", "batch:9", c, 70*Cent, time.Hour))
@@ -133,7 +134,7 @@ func testHeldChargeChargedOnExpiry(t *testing.T, f *Fixture) {
 	f.RequireSpend(c, rule, 70*Cent, 0, 70*Cent, 0)
 
 	// Held after the request's own reservation expired: the estimate is held anyway.
-	require.True(t, f.Reserve("create2", c, budget.Rule{}, 5*Cent).Admitted)
+	require.True(t, f.Reserve("create2", c, rules.Rule{}, 5*Cent).Admitted)
 	f.Advance(2 * time.Minute)
 	require.True(t, f.hold("create2", "resp:2", c, 5*Cent, time.Hour))
 	f.RequireSpend(c, rule, 70*Cent, 5*Cent, 70*Cent, 5*Cent)
@@ -164,12 +165,12 @@ func testHoldInvalid(t *testing.T, f *Fixture) {
 		_, err := f.L.Hold(f.ctx, h)
 		require.ErrorIs(t, err, budget.ErrInvalid, name)
 	}
-	f.RequireSpend("c", budget.Rule{}, 0, 0, 0, 0)
+	f.RequireSpend("c", rules.Rule{}, 0, 0, 0, 0)
 }
 
 func testRememberedContexts(t *testing.T, f *Fixture) {
 	c := "multi-turn"
-	rule := budget.Rule{}
+	rule := rules.Rule{}
 	require.True(t, f.Reserve("t1", c, rule, Cent).Admitted)
 	s := f.SettleReq("t1", c, rule, Cent)
 	s.Remember = []budget.Remember{{Key: "resp:abc", Tokens: 1234, TTL: time.Hour}, {Key: "conv:x", Tokens: 99, TTL: time.Hour}}

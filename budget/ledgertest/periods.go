@@ -7,11 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func testThresholdsOnce(t *testing.T, f *Fixture) {
 	// Default thresholds [0.8, 1.0] on $1/day and $2/month.
-	rule := blockRule(budget.LimitOf(100*Cent), budget.LimitOf(200*Cent))
+	rule := blockRule(rules.LimitOf(100*Cent), rules.LimitOf(200*Cent))
 	c := "alerts"
 	require.Empty(t, f.Charge(c, rule, 70*Cent).Crossings)
 	res := f.Charge(c, rule, 15*Cent)
@@ -33,7 +34,7 @@ func testThresholdsOnce(t *testing.T, f *Fixture) {
 	f.Advance(24 * time.Hour)
 	res = f.Charge(c, rule, 60*Cent)
 	require.Equal(t, []budget.Crossing{{Kind: budget.Monthly, Threshold: 0.8, SpentNano: 160 * Cent, LimitNano: 200 * Cent}}, res.Crossings)
-	alert := budget.Rule{Daily: rule.Daily, Monthly: rule.Monthly, Action: budget.ActionAlert}
+	alert := rules.Rule{Daily: rule.Daily, Monthly: rule.Monthly, Action: rules.ActionAlert}
 	res = f.Charge(c, alert, 50*Cent) // day 110c, month 210c
 	require.Equal(t, []budget.Crossing{
 		{Kind: budget.Daily, Threshold: 0.8, SpentNano: 110 * Cent, LimitNano: 100 * Cent},
@@ -43,42 +44,42 @@ func testThresholdsOnce(t *testing.T, f *Fixture) {
 	require.Empty(t, f.Charge(c, alert, Cent).Crossings)
 
 	// Custom thresholds, including past the limit; an empty list disables alerts.
-	custom := budget.Rule{Daily: budget.LimitOf(10 * Cent), Action: budget.ActionAlert, AlertThresholds: []float64{2, 0.5}}
+	custom := rules.Rule{Daily: rules.LimitOf(10 * Cent), Action: rules.ActionAlert, AlertThresholds: []float64{2, 0.5}}
 	res = f.Charge("custom", custom, 6*Cent)
 	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 0.5, SpentNano: 6 * Cent, LimitNano: 10 * Cent}}, res.Crossings)
 	require.Empty(t, f.Charge("custom", custom, 13*Cent).Crossings, "19c < 2×10c")
 	res = f.Charge("custom", custom, Cent)
 	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 2, SpentNano: 20 * Cent, LimitNano: 10 * Cent}}, res.Crossings)
-	none := budget.Rule{Daily: budget.LimitOf(Cent), Action: budget.ActionAlert, AlertThresholds: []float64{}}
+	none := rules.Rule{Daily: rules.LimitOf(Cent), Action: rules.ActionAlert, AlertThresholds: []float64{}}
 	require.Empty(t, f.Charge("quiet", none, 5*Cent).Crossings)
 }
 
 func testThresholdBoundary(t *testing.T, f *Fixture) {
 	// 0.8 of 1000 nano is exactly 800: 799 does not fire, 800 does.
-	rule := budget.Rule{Daily: budget.LimitOf(1000), Action: budget.ActionAlert, AlertThresholds: []float64{0.8}}
+	rule := rules.Rule{Daily: rules.LimitOf(1000), Action: rules.ActionAlert, AlertThresholds: []float64{0.8}}
 	require.Empty(t, f.Charge("b", rule, 799).Crossings)
 	require.Len(t, f.Charge("b", rule, 1).Crossings, 1)
 	// 1/3 of 10 nano is 3.33…: the threshold is reached at 4 (integer ceiling).
-	third := budget.Rule{Daily: budget.LimitOf(10), Action: budget.ActionAlert, AlertThresholds: []float64{1.0 / 3}}
+	third := rules.Rule{Daily: rules.LimitOf(10), Action: rules.ActionAlert, AlertThresholds: []float64{1.0 / 3}}
 	require.Empty(t, f.Charge("c", third, 3).Crossings)
 	require.Len(t, f.Charge("c", third, 1).Crossings, 1)
 	// A settlement of 0 past a threshold fires it if it never fired in the period.
-	failed := budget.Rule{Daily: budget.LimitOf(0), Action: budget.ActionAlert, AlertThresholds: []float64{1}}
+	failed := rules.Rule{Daily: rules.LimitOf(0), Action: rules.ActionAlert, AlertThresholds: []float64{1}}
 	require.Len(t, f.Charge("d", failed, 0).Crossings, 1)
 }
 
 func testChangedLimitAlertsAgain(t *testing.T, f *Fixture) {
 	c := "grows"
-	small := budget.Rule{Daily: budget.LimitOf(10 * Cent), Action: budget.ActionAlert, AlertThresholds: []float64{1}}
+	small := rules.Rule{Daily: rules.LimitOf(10 * Cent), Action: rules.ActionAlert, AlertThresholds: []float64{1}}
 	require.Len(t, f.Charge(c, small, 10*Cent).Crossings, 1)
-	big := budget.Rule{Daily: budget.LimitOf(20 * Cent), Action: budget.ActionAlert, AlertThresholds: []float64{1}}
+	big := rules.Rule{Daily: rules.LimitOf(20 * Cent), Action: rules.ActionAlert, AlertThresholds: []float64{1}}
 	require.Empty(t, f.Charge(c, big, 5*Cent).Crossings)
 	require.Len(t, f.Charge(c, big, 5*Cent).Crossings, 1, "the raised limit is a new threshold")
 	require.Empty(t, f.Charge(c, small, Cent).Crossings, "the old one already fired")
 }
 
 func testDayRollover(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.LimitOf(500*Cent))
+	rule := blockRule(rules.LimitOf(50*Cent), rules.LimitOf(500*Cent))
 	c := "roll"
 	f.At(time.Date(2026, 11, 28, 23, 59, 59, 0, time.UTC))
 	f.Charge(c, rule, 50*Cent)
@@ -92,7 +93,7 @@ func testDayRollover(t *testing.T, f *Fixture) {
 }
 
 func testMonthRollover(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(500*Cent), budget.LimitOf(50*Cent))
+	rule := blockRule(rules.LimitOf(500*Cent), rules.LimitOf(50*Cent))
 	c := "monthly"
 	// 2028 is a leap year: Feb 29 is a day of February.
 	f.At(time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC))
@@ -107,7 +108,7 @@ func testMonthRollover(t *testing.T, f *Fixture) {
 func testDSTDay(t *testing.T, f *Fixture) {
 	// Europe/Berlin, 2026-10-25 has 25 hours: at 23:30 local it is still that day.
 	g := NewFixture(t, f.L, "Europe/Berlin", time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC)) // 02:30 CEST
-	rule := blockRule(budget.LimitOf(10*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(10*Cent), rules.Limit{})
 	c := "berlin"
 	g.Charge(c, rule, 10*Cent)
 	g.At(time.Date(2026, 10, 25, 22, 30, 0, 0, time.UTC)) // 23:30 CET, 23 hours later

@@ -8,10 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func testFailedReleases(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(50*Cent), rules.Limit{})
 	c := "fails"
 	require.True(t, f.Reserve("r", c, rule, 45*Cent).Admitted)
 	f.RequireSpend(c, rule, 0, 45*Cent, 0, 45*Cent)
@@ -29,7 +30,7 @@ func testFailedReleases(t *testing.T, f *Fixture) {
 }
 
 func testExpiredReleased(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(50*Cent), rules.Limit{})
 	c := "dead-sidecar"
 	f.TTL = time.Minute
 	require.True(t, f.Reserve("lost", c, rule, 50*Cent).Admitted)
@@ -53,7 +54,7 @@ func testExpiredReleased(t *testing.T, f *Fixture) {
 }
 
 func testSettleAfterExpiry(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	c := "slow"
 	f.TTL = time.Minute
 	require.True(t, f.Reserve("slow", c, rule, 30*Cent).Admitted)
@@ -70,14 +71,14 @@ func testSettleAfterExpiry(t *testing.T, f *Fixture) {
 
 func testSettleWithoutReservation(t *testing.T, f *Fixture) {
 	// A fail-open request admitted while the ledger was down has no reservation.
-	rule := blockRule(budget.LimitOf(100*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(100*Cent), rules.Limit{})
 	res := f.Settle("never-reserved", "open", rule, 7*Cent)
 	require.Equal(t, int64(7*Cent), res.Day.SpentNano)
 	require.Equal(t, int64(0), res.Day.ReservedNano)
 }
 
 func testDuplicateSettle(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(100*Cent), budget.LimitOf(100*Cent))
+	rule := blockRule(rules.LimitOf(100*Cent), rules.LimitOf(100*Cent))
 	c := "dup"
 	f.Reserve("x", c, rule, 90*Cent)
 	first := f.Settle("x", c, rule, 85*Cent)
@@ -102,7 +103,7 @@ func testDuplicateSettle(t *testing.T, f *Fixture) {
 }
 
 func testDuplicateReserve(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(50*Cent), rules.Limit{})
 	c := "dup-reserve"
 	a := f.Reserve("x", c, rule, 30*Cent)
 	require.True(t, a.Admitted)
@@ -117,7 +118,7 @@ func testDuplicateReserve(t *testing.T, f *Fixture) {
 }
 
 func testReserveAfterSettle(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(50*Cent), rules.Limit{})
 	c := "reuse"
 	f.Charge(c, rule, 10*Cent)
 	id := "req-1" // the id Charge used
@@ -127,7 +128,7 @@ func testReserveAfterSettle(t *testing.T, f *Fixture) {
 }
 
 func testSettleAcrossMidnight(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.LimitOf(500*Cent))
+	rule := blockRule(rules.LimitOf(50*Cent), rules.LimitOf(500*Cent))
 	c := "night-owl"
 	f.At(time.Date(2026, 11, 28, 23, 59, 0, 0, time.UTC))
 	yesterday := f.Periods()
@@ -142,7 +143,7 @@ func testSettleAcrossMidnight(t *testing.T, f *Fixture) {
 }
 
 func testSettleAcrossMonthEnd(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.LimitOf(50*Cent))
+	rule := blockRule(rules.LimitOf(50*Cent), rules.LimitOf(50*Cent))
 	c := "month-end"
 	f.At(time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC))
 	before := f.Periods()
@@ -157,7 +158,7 @@ func testSettleAcrossMonthEnd(t *testing.T, f *Fixture) {
 }
 
 func testInvalidChangesNothing(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.Limit{})
+	rule := blockRule(rules.LimitOf(50*Cent), rules.Limit{})
 	c := "valid"
 	good := f.ReserveReq("ok", c, rule, Cent)
 	bad := map[string]func(r *budget.ReserveRequest){
@@ -169,7 +170,7 @@ func testInvalidChangesNothing(t *testing.T, f *Fixture) {
 		"bad utf8 client":   func(r *budget.ReserveRequest) { r.ClientID = "\xff" },
 		"negative estimate": func(r *budget.ReserveRequest) { r.EstimateNano = -1 },
 		"huge estimate":     func(r *budget.ReserveRequest) { r.EstimateNano = budget.MaxAmountNano + 1 },
-		"negative limit":    func(r *budget.ReserveRequest) { r.Rule.Daily = budget.LimitOf(-1) },
+		"negative limit":    func(r *budget.ReserveRequest) { r.Rule.Daily = rules.LimitOf(-1) },
 		"bad action":        func(r *budget.ReserveRequest) { r.Rule.Action = "deny" },
 		"bad threshold":     func(r *budget.ReserveRequest) { r.Rule.AlertThresholds = []float64{0} },
 		"zero now":          func(r *budget.ReserveRequest) { r.Now = time.Time{} },
@@ -218,7 +219,7 @@ func testInvalidChangesNothing(t *testing.T, f *Fixture) {
 }
 
 func testSpendUnknown(t *testing.T, f *Fixture) {
-	rule := blockRule(budget.LimitOf(50*Cent), budget.LimitOf(500*Cent))
+	rule := blockRule(rules.LimitOf(50*Cent), rules.LimitOf(500*Cent))
 	s := f.Spend("nobody", rule)
 	require.Equal(t, budget.ClientSpend{
 		ClientID: "nobody",

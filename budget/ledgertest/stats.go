@@ -7,11 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func testStatsPerModel(t *testing.T, f *Fixture) {
 	c := "analytics"
-	rule := budget.Rule{}
+	rule := rules.Rule{}
 	settle := func(model string, cost int64, tok budget.Tokens, failed, estimated bool) {
 		id := f.NextID()
 		f.Reserve(id, c, rule, cost)
@@ -48,7 +49,7 @@ func testStatsPerModel(t *testing.T, f *Fixture) {
 
 func testHistory(t *testing.T, f *Fixture) {
 	c := "history"
-	rule := budget.Rule{}
+	rule := rules.Rule{}
 	f.At(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	f.Charge(c, rule, 3)
 	f.At(time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC))

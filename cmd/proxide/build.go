@@ -3,9 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
 
-	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/pricing"
 )
 
@@ -60,66 +59,31 @@ func tierPrice(pc PriceConfig) (pricing.TierPrice, error) {
 	return pricing.TierPrice{Input: in, CachedInput: cached, Output: out}, errors.Join(err1, err2, err3)
 }
 
-// buildRules turns the YAML rules into budget rules; every bad field is named.
-func buildRules(c BudgetsConfig) (*budget.Rules, error) {
+// buildRules turns the YAML rules into the file's rule set; every bad field is
+// named with its path (budgets.rules[3].action).
+func buildRules(c BudgetsConfig) (*rules.Set, error) {
 	var errs []error
-	def, err := ruleFrom("budgets.default", c.Default)
-	errs = append(errs, err)
+	def, err := c.Default.Rule()
+	errs = append(errs, rules.Within("budgets.default", err))
 	if c.Default.ClientID != "" || c.Default.Match != "" {
 		errs = append(errs, errors.New("budgets.default: must not set client_id or match"))
 	}
-	rules := make([]budget.Rule, 0, len(c.Rules))
-	for i, rc := range c.Rules {
-		r, err := ruleFrom(fmt.Sprintf("budgets.rules[%d]", i), rc)
-		errs = append(errs, err)
-		if rc.ClientID == "" && rc.Match == "" {
-			errs = append(errs, fmt.Errorf("budgets.rules[%d]: needs client_id or match", i))
+	others := make([]rules.Rule, 0, len(c.Rules))
+	for i, spec := range c.Rules {
+		field := fmt.Sprintf("budgets.rules[%d]", i)
+		r, err := spec.Rule()
+		errs = append(errs, rules.Within(field, err))
+		if spec.ClientID == "" && spec.Match == "" {
+			errs = append(errs, fmt.Errorf("%s: needs client_id or match", field))
 		}
-		rules = append(rules, r)
+		others = append(others, r)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	rs, err := budget.NewRules(def, rules)
+	set, err := rules.NewSet(def, others)
 	if err != nil {
 		return nil, fmt.Errorf("budgets: %w", err)
 	}
-	return rs, nil
-}
-
-func ruleFrom(field string, rc RuleConfig) (budget.Rule, error) {
-	var errs []error
-	limit := func(name string, v *float64) budget.Limit {
-		if v == nil {
-			return budget.Limit{}
-		}
-		if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0 || *v > 1e9 {
-			errs = append(errs, fmt.Errorf("%s.%s: %v must be between 0 and 1e9 USD", field, name, *v))
-			return budget.Limit{}
-		}
-		nano, err := pricing.USDToNano(*v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", field, name, err))
-		}
-		return budget.LimitOf(nano)
-	}
-	r := budget.Rule{
-		ClientID:        rc.ClientID,
-		Match:           rc.Match,
-		Daily:           limit("daily_limit_usd", rc.DailyLimitUSD),
-		Monthly:         limit("monthly_limit_usd", rc.MonthlyLimitUSD),
-		Action:          budget.Action(rc.Action),
-		AlertThresholds: rc.AlertThresholds,
-		Admission:       budget.AdmissionMode(rc.Admission),
-	}
-	if rc.Endpoints != nil {
-		r.Unmetered = budget.EndpointPolicy(rc.Endpoints.Unmetered)
-	}
-	if l := rc.LoopDetection; l != nil {
-		r.Loop = budget.LoopSettings{Mode: l.Mode, Window: l.Window, MaxRepeats: l.MaxRepeats, Similarity: l.Similarity, Cooldown: l.Cooldown}
-	}
-	if err := r.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", field, err))
-	}
-	return r, errors.Join(errs...)
+	return set, nil
 }

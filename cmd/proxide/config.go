@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/loop"
 )
 
@@ -76,10 +77,11 @@ type ClientIDConfig struct {
 }
 
 // BudgetsConfig holds the file's budget rules and how reservations are made.
+// A rule is a rules.Spec: the same keys as the admin API's JSON.
 type BudgetsConfig struct {
 	Timezone string       `mapstructure:"timezone"`
-	Default  RuleConfig   `mapstructure:"default"`
-	Rules    []RuleConfig `mapstructure:"rules"`
+	Default  rules.Spec   `mapstructure:"default"`
+	Rules    []rules.Spec `mapstructure:"rules"`
 	// DefaultMaxOutputTokens (0 = the model's max_output_tokens) is reserved
 	// for a request without an output limit; a value below the model's
 	// maximum breaks the worst-case bound (explicit opt-in).
@@ -98,30 +100,16 @@ type BudgetsConfig struct {
 	BackgroundTTL time.Duration `mapstructure:"background_ttl"`
 	// BatchTTL is how long a batch's held charge waits for a GET showing it
 	// finished before it is charged as estimated.
-	BatchTTL      time.Duration `mapstructure:"batch_ttl"`
+	BatchTTL time.Duration `mapstructure:"batch_ttl"`
+	// BlockCacheTTL bounds how long a client certain to be refused is refused
+	// without a ledger round trip (budget/blockcache).
 	BlockCacheTTL time.Duration `mapstructure:"block_cache_ttl"`
 }
 
-// RuleConfig is one budget rule as written in YAML; absent limits are unlimited.
-type RuleConfig struct {
-	ClientID        string          `mapstructure:"client_id"`
-	Match           string          `mapstructure:"match"`
-	DailyLimitUSD   *float64        `mapstructure:"daily_limit_usd"`
-	MonthlyLimitUSD *float64        `mapstructure:"monthly_limit_usd"`
-	Action          string          `mapstructure:"action"`
-	AlertThresholds []float64       `mapstructure:"alert_thresholds"`
-	LoopDetection   *RuleLoopConfig `mapstructure:"loop_detection"`
-	// Admission is soft (default) or strict.
-	Admission string `mapstructure:"admission"`
-	// Endpoints overrides the global unmetered-endpoint policy for this rule.
-	Endpoints *EndpointsConfig `mapstructure:"endpoints"`
-}
-
 // EndpointsConfig is the endpoints section: what happens to paid endpoints
-// Proxide cannot meter (realtime, fine-tuning): refuse (default) or allow.
-type EndpointsConfig struct {
-	Unmetered string `mapstructure:"unmetered"`
-}
+// Proxide cannot meter (realtime, fine-tuning): refuse (default) or allow. A
+// rule's endpoints key has the same shape.
+type EndpointsConfig = rules.EndpointsSpec
 
 // LoopConfig is the global loop_detection section.
 type LoopConfig struct {
@@ -132,15 +120,6 @@ type LoopConfig struct {
 	Cooldown   time.Duration `mapstructure:"cooldown"`
 	Action     string        `mapstructure:"action"`
 	Status     int           `mapstructure:"status"`
-}
-
-// RuleLoopConfig is a rule's loop_detection override; absent fields inherit.
-type RuleLoopConfig struct {
-	Mode       string        `mapstructure:"mode"`
-	Window     time.Duration `mapstructure:"window"`
-	MaxRepeats int           `mapstructure:"max_repeats"`
-	Similarity float64       `mapstructure:"similarity"`
-	Cooldown   time.Duration `mapstructure:"cooldown"`
 }
 
 // PricingConfig overrides or extends the embedded price table.
@@ -405,6 +384,6 @@ func (l LoopConfig) config() loop.Config {
 }
 
 // defaults turns the section into what extproc applies when a rule does not override it.
-func (l LoopConfig) defaults() budget.LoopDefaults {
-	return budget.LoopDefaults{Enabled: l.Enabled, Block: l.Action == "block", Config: l.config()}
+func (l LoopConfig) defaults() rules.LoopDefaults {
+	return rules.LoopDefaults{Enabled: l.Enabled, Block: l.Action == "block", Config: l.config()}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxide/proxide/budget/rules"
 )
 
 func writeConfig(t *testing.T, yaml string) string {
@@ -43,7 +45,7 @@ loop_detection: {enabled: true, window: 30s, max_repeats: 3, similarity: 0.95, c
 	cfg, err := load(t, nil, "--config", path)
 	require.NoError(t, err)
 	require.Equal(t, LoopConfig{Enabled: true, Window: 30 * time.Second, MaxRepeats: 3, Similarity: 0.95, Cooldown: 2 * time.Minute, Action: "alert", Status: 409}, cfg.Loop)
-	require.Equal(t, &RuleLoopConfig{Mode: "off"}, cfg.Budgets.Rules[2].LoopDetection)
+	require.Equal(t, &rules.LoopSpec{Mode: "off"}, cfg.Budgets.Rules[2].LoopDetection)
 	require.Equal(t, ":6000", cfg.Listen.GRPC)
 	require.Equal(t, "redis://file:6379", cfg.Store.RedisURL)
 	require.Equal(t, "open", cfg.Store.FailureMode)
@@ -124,8 +126,8 @@ budgets:
 	require.NoError(t, err, "field-level checks happen when the app is built")
 	_, err = newApp(cfg, &bytes.Buffer{}, []string{"OPENAI_API_KEY=sk-x"})
 	require.Error(t, err)
-	for _, want := range []string{"keys[0] (app)", "budgets.timezone", "budgets.default.daily_limit_usd",
-		"budgets.rules[0]: needs client_id or match", "budgets.rules[1].monthly_limit_usd", "budgets.rules[2].daily_limit_usd", "budgets.rules[3]"} {
+	for _, want := range []string{"keys[0] (app)", "budgets.timezone", "budgets.default: daily_limit_usd",
+		"budgets.rules[0]: needs client_id or match", "budgets.rules[1]: monthly_limit_usd", "budgets.rules[2]: daily_limit_usd", "budgets.rules[3]: action"} {
 		require.ErrorContains(t, err, want)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/redistest"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/usage"
 )
 
@@ -41,7 +42,7 @@ func (s *stack) spendAt(t *testing.T, client string, now time.Time) budget.Clien
 	t.Helper()
 	cal, err := budget.NewCalendar(s.app.cfg.Budgets.Timezone)
 	require.NoError(t, err)
-	sp, err := s.app.ledger.Spend(context.Background(), client, budget.Rule{}, cal.Periods(now), now)
+	sp, err := s.app.store.Spend(context.Background(), client, rules.Rule{}, cal.Periods(now), now)
 	require.NoError(t, err)
 	return sp
 }

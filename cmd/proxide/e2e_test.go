@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/envoy"
 	"github.com/proxide/proxide/envoy/fakeopenai"
 )
@@ -220,7 +221,7 @@ func (s *stack) spend(t *testing.T, client string) budget.ClientSpend {
 	now := time.Now()
 	cal, err := budget.NewCalendar(s.app.cfg.Budgets.Timezone)
 	require.NoError(t, err)
-	sp, err := s.app.ledger.Spend(context.Background(), client, budget.Rule{}, cal.Periods(now), now)
+	sp, err := s.app.store.Spend(context.Background(), client, rules.Rule{}, cal.Periods(now), now)
 	require.NoError(t, err)
 	return sp
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	budgetredis "github.com/proxide/proxide/budget/redis"
 	"github.com/proxide/proxide/budget/redistest"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/envoy"
 	"github.com/proxide/proxide/envoy/fakeopenai"
 	"github.com/proxide/proxide/usage"
@@ -159,13 +161,13 @@ loop_detection: {enabled: false}   # 200 identical requests on purpose
 	require.Positive(t, statuses[http.StatusOK])
 	require.Positive(t, statuses[http.StatusPaymentRequired])
 
-	ledger, err := budget.OpenRedis("redis://"+redisAddr+"/0", budget.RedisOptions{})
+	ledger, err := budgetredis.Open("redis://"+redisAddr+"/0", budgetredis.Options{})
 	require.NoError(t, err)
 	defer ledger.Close()
 	now := time.Now()
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)
-	sp, err := ledger.Spend(context.Background(), "user-12345", budget.Rule{}, cal.Periods(now), now)
+	sp, err := ledger.Spend(context.Background(), "user-12345", rules.Rule{}, cal.Periods(now), now)
 	require.NoError(t, err)
 
 	const limit = int64(500_000_000)

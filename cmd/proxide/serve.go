@@ -19,6 +19,11 @@ import (
 	"github.com/proxide/proxide/admin"
 	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/memory"
+	budgetredis "github.com/proxide/proxide/budget/redis"
+	"github.com/proxide/proxide/budget/resilient"
+	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/metrics"
 	"github.com/proxide/proxide/pricing"
@@ -28,10 +33,14 @@ import (
 
 // app is everything `proxide serve` wires together, built in one place.
 type app struct {
-	cfg     Config
-	log     *slog.Logger
-	ledger  *budget.Resilient
-	rules   *budget.DynamicRules
+	cfg Config
+	log *slog.Logger
+	// store is the backend (memory or Redis), ledger its request path that
+	// survives an outage; the gateway and the admin API use the store through
+	// a blockcache.Store over both.
+	store   budget.Store
+	ledger  *resilient.Ledger
+	rules   *rules.Dynamic
 	extproc *extproc.Server
 	adminv1 *admin.Service
 	admin   http.Handler
@@ -99,7 +108,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 
 	pricer, err := buildPricer(cfg.Pricing)
 	errs = append(errs, err)
-	rules, err := buildRules(cfg.Budgets)
+	fileRules, err := buildRules(cfg.Budgets)
 	errs = append(errs, err)
 	cal, err := budget.NewCalendar(cfg.Budgets.Timezone)
 	if err != nil {
@@ -125,11 +134,16 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		return nil, fmt.Errorf("tokenizers: %w", err)
 	}
 	m := metrics.New()
-	inner, err := openLedger(cfg.Store)
+	store, err := openStore(cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	ledger := budget.NewResilient(inner, budget.ResilientOptions{Mode: budget.FailureMode(cfg.Store.FailureMode), Logger: log})
+	ledger := resilient.New(store, resilient.Options{Mode: resilient.FailureMode(cfg.Store.FailureMode), Logger: log})
+	cache := blockcache.New(store, ledger, blockcache.Options{TTL: cfg.Budgets.BlockCacheTTL})
+	closeStores := func() {
+		_ = ledger.Close()
+		_ = store.Close()
+	}
 
 	if !keys.Enabled() {
 		log.Warn("no Proxide keys configured: the gateway and the admin API accept every caller (development only)")
@@ -137,23 +151,16 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	if upstreamKey == "" {
 		log.Warn("no upstream OpenAI key: the client's own Authorization header is forwarded")
 	}
-	// File rules merged with the admin API's rules from the ledger (API wins);
+	// File rules merged with the admin API's rules from the store (API wins);
 	// every replica polls for changes so a write applies everywhere within 1s.
-	var ep *extproc.Server
-	dyn, err := budget.NewDynamicRules(context.Background(), budget.DynamicRulesOptions{
-		File: rules, Store: ledger, Logger: log,
-		OnChange: func() {
-			if ep != nil {
-				ep.ForgetAllBlocked()
-			}
-		},
-	})
+	// The poll goes through the cache, which forgets its refusals on a change.
+	dyn, err := rules.NewDynamic(context.Background(), rules.DynamicOptions{File: fileRules, Store: cache, Logger: log})
 	if err != nil {
-		ledger.Close()
+		closeStores()
 		return nil, err
 	}
-	ep, err = extproc.New(extproc.Options{
-		Ledger:                 ledger,
+	ep, err := extproc.New(extproc.Options{
+		Ledger:                 cache,
 		Pricer:                 pricer,
 		Rules:                  dyn,
 		Calendar:               cal,
@@ -171,8 +178,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		BackgroundTTL:          cfg.Budgets.BackgroundTTL,
 		BatchTTL:               cfg.Budgets.BatchTTL,
 		LedgerTimeout:          cfg.Store.Timeout,
-		Unmetered:              budget.EndpointPolicy(cfg.Endpoints.Unmetered),
-		BlockCacheTTL:          cfg.Budgets.BlockCacheTTL,
+		Unmetered:              rules.EndpointPolicy(cfg.Endpoints.Unmetered),
 		Loop:                   cfg.Loop.defaults(),
 		LoopStatus:             cfg.Loop.Status,
 		Now:                    settings.now,
@@ -181,23 +187,18 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	})
 	if err != nil {
 		dyn.Close()
-		ledger.Close()
+		closeStores()
 		return nil, err
 	}
-	svc, err := admin.NewService(admin.ServiceOptions{
-		Store: ledger, Rules: dyn, Ledger: ledger, Index: ledger, Loops: ledger, Calendar: cal, Logger: log, Now: settings.now,
-		OnRuleChange: ep.ForgetAllBlocked,
-	})
+	svc, err := admin.NewService(admin.ServiceOptions{Store: cache, Rules: dyn, Calendar: cal, Logger: log, Now: settings.now})
 	if err != nil {
 		dyn.Close()
-		ledger.Close()
+		closeStores()
 		return nil, err
 	}
-	adminHandler := admin.New(admin.Options{
-		Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log,
-		Ready: func(ctx context.Context) error { return ledgerReady(ctx, inner) },
-	})
-	return &app{cfg: cfg, log: log, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc, admin: adminHandler, keys: keys, metrics: m}, nil
+	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: store.Ping})
+	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
+		admin: adminHandler, keys: keys, metrics: m}, nil
 }
 
 // serve runs both servers until ctx is done, then drains: gRPC health goes
@@ -245,8 +246,12 @@ func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 	defer cancel()
 	_ = hsrv.Shutdown(sctx)
 	a.rules.Close()
+	// Flush the settlements buffered during an outage before the store goes.
 	if err := a.ledger.Close(); err != nil {
 		a.log.Error("ledger close", "err", err)
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Error("store close", "err", err)
 	}
 	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) && !errors.Is(runErr, grpc.ErrServerStopped) {
 		return runErr
@@ -261,23 +266,16 @@ func ledgerName(s StoreConfig) string {
 	return "redis"
 }
 
-func openLedger(s StoreConfig) (budget.Ledger, error) {
+// openStore opens the backend of store.redis_url: embedded memory when empty.
+func openStore(s StoreConfig) (budget.Store, error) {
 	if s.RedisURL == "" {
-		return budget.NewMemory(budget.MemoryOptions{Retention: s.Retention}), nil
+		return memory.New(memory.Options{Retention: s.Retention}), nil
 	}
-	r, err := budget.OpenRedis(s.RedisURL, budget.RedisOptions{Prefix: s.Prefix, Retention: s.Retention})
+	r, err := budgetredis.Open(s.RedisURL, budgetredis.Options{Prefix: s.Prefix, Retention: s.Retention})
 	if err != nil {
 		return nil, fmt.Errorf("store.redis_url: %w", err)
 	}
 	return r, nil
-}
-
-// ledgerReady pings the ledger when it can be pinged (Redis); memory is always ready.
-func ledgerReady(ctx context.Context, l budget.Ledger) error {
-	if p, ok := l.(interface{ Ping(context.Context) error }); ok {
-		return p.Ping(ctx)
-	}
-	return nil
 }
 
 func envLookup(environ []string) func(string) string {

@@ -18,13 +18,13 @@ func speechBody(extra string) string {
 }
 
 func TestSpeechWAVHeaderAndPCMSize(t *testing.T) {
-	require.Equal(t, 45, len([]rune(speechInput)))
+	require.Len(t, []rune(speechInput), 45)
 	_, srv := start(t)
 	r := call(t, srv, http.MethodPost, "/v1/audio/speech", speechBody(`,"response_format":"wav"`), nil)
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	require.Equal(t, "audio/wav", r.header.Get("Content-Type"))
 	b := []byte(r.body)
-	require.Equal(t, 44+2*72000, len(b))
+	require.Len(t, b, 44+2*72000)
 	require.Equal(t, "RIFF", string(b[0:4]))
 	require.Equal(t, uint32(len(b)-8), binary.LittleEndian.Uint32(b[4:]))
 	require.Equal(t, "WAVEfmt ", string(b[8:16]))
@@ -38,11 +38,11 @@ func TestSpeechWAVHeaderAndPCMSize(t *testing.T) {
 	require.Equal(t, "data", string(b[36:40]))
 	require.Equal(t, uint32(2*72000), binary.LittleEndian.Uint32(b[40:]))
 	n, d := audioLength(b)
-	require.Equal(t, 3.0, float64(n)/float64(d), "the fake reads its own WAV back exactly")
+	require.Equal(t, 3*d, n, "the fake reads its own WAV back exactly: 3 s")
 
 	r = call(t, srv, http.MethodPost, "/v1/audio/speech", speechBody(`,"response_format":"pcm","speed":2`), nil)
 	require.Equal(t, "audio/pcm", r.header.Get("Content-Type"))
-	require.Equal(t, 2*36000, len(r.body), "speed 2 halves the samples")
+	require.Len(t, r.body, 2*36000, "speed 2 halves the samples")
 }
 
 func TestSpeechMP3FramesAreValid(t *testing.T) {
@@ -91,7 +91,7 @@ func TestSpeechOtherFormatsAndErrors(t *testing.T) {
 	for format, size := range map[string]int{"opus": 12000, "aac": 12000, "flac": 72000} {
 		r := call(t, srv, http.MethodPost, "/v1/audio/speech", speechBody(`,"response_format":"`+format+`"`), nil)
 		require.Equal(t, "audio/"+format, r.header.Get("Content-Type"))
-		require.Equal(t, size, len(r.body), format)
+		require.Len(t, r.body, size, format)
 	}
 	for _, body := range []string{
 		`{"model":"tts-1","voice":"alloy","input":"x","stream_format":"sse"}`,
@@ -117,8 +117,8 @@ func TestSpeechSSE(t *testing.T) {
 		require.NoError(t, err)
 		audio = append(audio, chunk...)
 	}
-	require.Equal(t, 1+ceilDiv(144000, 4800), len(evs))
-	require.Equal(t, 144000, len(audio))
+	require.Len(t, evs, 1+ceilDiv(144000, 4800))
+	require.Len(t, audio, 144000)
 	done := evs[len(evs)-1]
 	require.Equal(t, "speech.audio.done", done["type"])
 	u := done["usage"].(map[string]any)

@@ -76,7 +76,7 @@ func wavBytes(samples int) []byte {
 	data := 2 * samples
 	out := make([]byte, 44+data)
 	copy(out[0:], "RIFF")
-	binary.LittleEndian.PutUint32(out[4:], uint32(36+data))
+	binary.LittleEndian.PutUint32(out[4:], riffSize(36+data))
 	copy(out[8:], "WAVEfmt ")
 	binary.LittleEndian.PutUint32(out[16:], 16)
 	binary.LittleEndian.PutUint16(out[20:], 1) // PCM
@@ -86,8 +86,20 @@ func wavBytes(samples int) []byte {
 	binary.LittleEndian.PutUint16(out[32:], 2)            // block align
 	binary.LittleEndian.PutUint16(out[34:], 16)           // bits per sample
 	copy(out[36:], "data")
-	binary.LittleEndian.PutUint32(out[40:], uint32(data))
+	binary.LittleEndian.PutUint32(out[40:], riffSize(data))
 	return out
+}
+
+// riffSize is a RIFF chunk size: 32 bits, saturating at 0xFFFFFFFF as
+// streaming WAV writers do for a size they cannot state.
+func riffSize(n int) uint32 {
+	switch {
+	case n < 0:
+		return 0
+	case n > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(n)
 }
 
 // bytesPerSecondNonWAV is how the fake times an uploaded file that is not

@@ -97,7 +97,7 @@ func TestBackgroundStreamResumesAfterCut(t *testing.T) {
 	r = call(t, srv, http.MethodGet, "/v1/responses/"+id+"?stream=true&starting_after="+strconv.Itoa(lastSeq), "", nil)
 	require.NoError(t, r.err)
 	rest := eventsOf(t, r.body)
-	require.Equal(t, float64(5), rest[0]["sequence_number"], "the stream resumes right after the cursor")
+	require.Equal(t, 5, count(t, rest[0]["sequence_number"]), "the stream resumes right after the cursor")
 	for i, ev := range rest {
 		require.Equal(t, 5+i, num(ev["sequence_number"]))
 	}

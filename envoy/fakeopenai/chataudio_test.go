@@ -122,7 +122,7 @@ func TestChatAudioStream(t *testing.T) {
 		}
 	}
 	require.Equal(t, "Hello from the", transcript.String())
-	require.Equal(t, 44+2*14*1600, len(audio))
+	require.Len(t, audio, 44+2*14*1600)
 	require.True(t, sawExpiry)
 }
 
@@ -168,7 +168,7 @@ func TestThinkPausesOnlyBeforeVisibleText(t *testing.T) {
 	begin := time.Now()
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	rd := bufio.NewReader(resp.Body)
 	var roleAt, wordAt time.Duration
 	for roleAt == 0 || wordAt == 0 {

@@ -42,13 +42,13 @@ func TestScriptedUsage(t *testing.T) {
 	require.Contains(t, evs[len(evs)-2].data, `"usage":{"prompt_tokens":-5,"completion_tokens":1e12}`)
 
 	m := decodeMap(t, call(t, srv, http.MethodPost, "/v1/responses", `{"model":"gpt-4o-mini","input":"x"}`, hdr).body)
-	require.Equal(t, float64(-5), m["usage"].(map[string]any)["prompt_tokens"])
+	require.Equal(t, -5, count(t, m["usage"].(map[string]any)["prompt_tokens"]))
 	evs = parseSSE(t, call(t, srv, http.MethodPost, "/v1/responses", `{"model":"gpt-4o-mini","input":"x","stream":true}`, hdr).body)
 	require.Contains(t, evs[len(evs)-1].data, `"usage":{"prompt_tokens":-5,"completion_tokens":1e12}`)
 	require.Contains(t, evs[0].data, `"usage":null`)
 
 	m = decodeMap(t, call(t, srv, http.MethodPost, "/v1/images/generations", `{"model":"gpt-image-1","prompt":"x"}`, hdr).body)
-	require.Equal(t, float64(-5), m["usage"].(map[string]any)["prompt_tokens"])
+	require.Equal(t, -5, count(t, m["usage"].(map[string]any)["prompt_tokens"]))
 
 	// "omit": the usage member disappears.
 	omit := map[string]string{"x-fake-usage": "omit"}
@@ -64,7 +64,7 @@ func TestScriptedUsage(t *testing.T) {
 }
 
 func TestUpstreamKeyCheck(t *testing.T) {
-	_, srv := startWith(t, Options{APIKey: "sk-proj-upstream-1234567890abcd"})
+	_, srv := startWith(t, Options{APIKey: "sk-proj-upstream-1234567890abcd"}) //nolint:gosec // G101: a made-up key for the fake upstream to check
 	r := call(t, srv, http.MethodPost, "/v1/chat/completions", helloChat, nil)
 	require.Equal(t, http.StatusUnauthorized, r.status)
 	var e errorBody

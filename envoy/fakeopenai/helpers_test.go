@@ -3,6 +3,7 @@ package fakeopenai
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"mime/multipart"
 	"net/http/httptest"
 	"testing"
@@ -86,3 +87,14 @@ func eventsOf(t *testing.T, body string) []map[string]any {
 }
 
 func num(v any) int { f, _ := v.(float64); return int(f) }
+
+// count is a decoded JSON value that must be a whole number (a token count,
+// an index), compared as an int so that a missing field does not read as 0.
+func count(t *testing.T, v any) int {
+	t.Helper()
+	f, ok := v.(float64)
+	require.True(t, ok, "%v (%T) is not a JSON number", v, v)
+	_, frac := math.Modf(f)
+	require.Zero(t, frac, "%v is not a whole number", f)
+	return int(f)
+}

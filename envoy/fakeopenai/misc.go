@@ -194,7 +194,7 @@ func (ex *exchange) embeddings() error {
 func vector(text string, index int) []float32 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(text))
-	seed := h.Sum64() + uint64(index)*0x9e3779b97f4a7c15
+	seed := h.Sum64() + uint64(index)*0x9e3779b97f4a7c15 //nolint:gosec // G115: mixing a hash seed, where wrapping is harmless
 	out := make([]float32, EmbeddingDims)
 	var norm float64
 	for i := range out {

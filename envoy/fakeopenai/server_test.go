@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -40,8 +41,8 @@ func call(t *testing.T, srv *httptest.Server, method, path, body string, hdr map
 	}
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	err = errors.Join(err, resp.Body.Close())
 	return reply{status: resp.StatusCode, header: resp.Header, body: string(b), err: err}
 }
 
@@ -113,7 +114,7 @@ func TestChatCompletionShapeAndUsage(t *testing.T) {
 
 	last := f.Last()
 	require.Equal(t, "/v1/chat/completions", last.Path)
-	require.Equal(t, helloChat, string(last.Body))
+	require.Equal(t, helloChat, string(last.Body)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	require.Equal(t, "3", last.Header.Get("x-fake-cached-tokens"))
 	require.Len(t, f.Requests(), 1)
 }
@@ -137,7 +138,7 @@ func TestChatStreamWithoutIncludeUsage(t *testing.T) {
 		switch {
 		case i == 0:
 			require.Equal(t, "assistant", delta["role"])
-			require.Equal(t, "", delta["content"])
+			require.Empty(t, delta["content"])
 		case i == len(evs)-2:
 			require.Equal(t, "stop", ch["finish_reason"])
 			require.Empty(t, delta)
@@ -162,10 +163,10 @@ func TestChatStreamWithIncludeUsage(t *testing.T) {
 	u := decodeMap(t, evs[len(evs)-2].data)
 	require.Empty(t, u["choices"])
 	usage := u["usage"].(map[string]any)
-	require.Equal(t, float64(9/4+7), usage["prompt_tokens"])
+	require.Equal(t, 9/4+7, count(t, usage["prompt_tokens"]))
 	// o-series: reasoning = 2 × visible, included in completion_tokens.
-	require.Equal(t, float64(4+8), usage["completion_tokens"])
-	require.Equal(t, float64(8), usage["completion_tokens_details"].(map[string]any)["reasoning_tokens"])
+	require.Equal(t, 4+8, count(t, usage["completion_tokens"]))
+	require.Equal(t, 8, count(t, usage["completion_tokens_details"].(map[string]any)["reasoning_tokens"]))
 	require.Equal(t, "o3-mini-2025-01-31", u["model"])
 
 	r = call(t, srv, http.MethodPost, "/v1/chat/completions", body, map[string]string{"x-fake-ignore-include-usage": "1", "x-fake-reasoning-tokens": "5"})
@@ -196,7 +197,7 @@ func TestChatToolCallAndJSONMode(t *testing.T) {
 		tc := ch["delta"].(map[string]any)["tool_calls"].([]any)[0].(map[string]any)
 		args.WriteString(tc["function"].(map[string]any)["arguments"].(string))
 	}
-	require.Equal(t, toolCallArgs, args.String())
+	require.Equal(t, toolCallArgs, args.String()) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	require.Contains(t, evs[0].data, `"name":"lookup"`)
 	require.Contains(t, evs[len(evs)-2].data, `"finish_reason":"tool_calls"`)
 
@@ -283,10 +284,10 @@ func TestResponsesPlainAndStream(t *testing.T) {
 	out := m["output"].([]any)[0].(map[string]any)["content"].([]any)[0].(map[string]any)
 	require.Equal(t, "Hello from the", out["text"])
 	usage := m["usage"].(map[string]any)
-	require.Equal(t, float64(helloPrompt), usage["input_tokens"])
-	require.Equal(t, float64(3), usage["output_tokens"])
-	require.Equal(t, float64(2), usage["input_tokens_details"].(map[string]any)["cached_tokens"])
-	require.Equal(t, float64(0), usage["output_tokens_details"].(map[string]any)["reasoning_tokens"])
+	require.Equal(t, helloPrompt, count(t, usage["input_tokens"]))
+	require.Equal(t, 3, count(t, usage["output_tokens"]))
+	require.Equal(t, 2, count(t, usage["input_tokens_details"].(map[string]any)["cached_tokens"]))
+	require.Equal(t, 0, count(t, usage["output_tokens_details"].(map[string]any)["reasoning_tokens"]))
 
 	body = `{"model":"gpt-4o-mini","stream":true,"input":"Say hello"}`
 	r = call(t, srv, http.MethodPost, "/v1/responses", body, map[string]string{"x-fake-words": "3", "x-fake-reasoning-tokens": "4"})
@@ -297,7 +298,7 @@ func TestResponsesPlainAndStream(t *testing.T) {
 		names = append(names, ev.name)
 		d := decodeMap(t, ev.data)
 		require.Equal(t, ev.name, d["type"])
-		require.Equal(t, float64(i), d["sequence_number"])
+		require.Equal(t, i, count(t, d["sequence_number"]))
 		if ev.name == "response.output_text.delta" {
 			text.WriteString(d["delta"].(string))
 		}
@@ -309,9 +310,9 @@ func TestResponsesPlainAndStream(t *testing.T) {
 	require.Equal(t, "Hello from the", text.String())
 	done := decodeMap(t, evs[len(evs)-1].data)["response"].(map[string]any)
 	usage = done["usage"].(map[string]any)
-	require.Equal(t, float64(9/4+7), usage["input_tokens"])
-	require.Equal(t, float64(3+4), usage["output_tokens"])
-	require.Equal(t, float64(4), usage["output_tokens_details"].(map[string]any)["reasoning_tokens"])
+	require.Equal(t, 9/4+7, count(t, usage["input_tokens"]))
+	require.Equal(t, 3+4, count(t, usage["output_tokens"]))
+	require.Equal(t, 4, count(t, usage["output_tokens_details"].(map[string]any)["reasoning_tokens"]))
 	require.Nil(t, decodeMap(t, evs[0].data)["response"].(map[string]any)["usage"])
 
 	r = call(t, srv, http.MethodPost, "/v1/responses", `{"model":"gpt-4o-mini","stream":true,"input":"x","max_output_tokens":2}`, nil)

@@ -32,7 +32,7 @@ func TestUnmeteredEndpoints(t *testing.T) {
 
 	m := decodeMap(t, call(t, srv, http.MethodPost, "/v1/realtime/client_secrets", `{"session":{"type":"realtime","model":"gpt-realtime"}}`, nil).body)
 	require.Regexp(t, `^ek_`, m["value"])
-	require.Equal(t, float64(1_700_000_600), m["expires_at"])
+	require.Equal(t, 1_700_000_600, count(t, m["expires_at"]))
 	require.Equal(t, "gpt-realtime", m["session"].(map[string]any)["model"])
 
 	m = decodeMap(t, call(t, srv, http.MethodGet, "/v1/fine_tuning/jobs", "", nil).body)
@@ -44,7 +44,7 @@ func TestUnmeteredEndpoints(t *testing.T) {
 
 	video := decodeMap(t, call(t, srv, http.MethodGet, "/v1/videos/"+ids["/v1/videos"], "", nil).body)
 	require.Equal(t, "completed", video["status"])
-	require.Equal(t, float64(100), video["progress"])
+	require.Equal(t, 100, count(t, video["progress"]))
 	require.Equal(t, "8", video["seconds"])
 	require.Equal(t, http.StatusNotFound, call(t, srv, http.MethodGet, "/v1/videos/video_nope", "", nil).status)
 	require.Equal(t, http.StatusBadRequest, call(t, srv, http.MethodPost, "/v1/videos", `{"model":"sora-2"}`, nil).status)

@@ -262,7 +262,7 @@ var data = scenario{
 		tb, col := pick(rng, tables), pick(rng, words("revenue_usd total_amount churned_at mrr"))
 		q := fmt.Sprintf("SELECT date_trunc('month', created_at), sum(%s) FROM %s GROUP BY 1", col, tb)
 		return stuck{"run_sql", argsJSON("query", q), func(*rand.Rand, int, time.Time) string {
-			return fmt.Sprintf("ERROR:  column \"%s\" does not exist\nLINE 1: SELECT date_trunc('month', created_at), sum(%s) FROM %s GROUP BY 1\nHINT:  Perhaps you meant to reference the column \"%s.amount_usd\".", col, col, tb, tb)
+			return fmt.Sprintf("ERROR:  column %q does not exist\nLINE 1: SELECT date_trunc('month', created_at), sum(%s) FROM %s GROUP BY 1\nHINT:  Perhaps you meant to reference the column \"%s.amount_usd\".", col, col, tb, tb)
 		}}
 	},
 	cycle: func(rng *rand.Rand, period int) []step {
@@ -293,7 +293,7 @@ var support = scenario{
 			order := fmt.Sprint(100000 + rng.IntN(900000))
 			switch len(out) % 3 {
 			case 0:
-				out = append(out, step{"lookup_order", argsJSON("order_id", order), fmt.Sprintf(`{"id":"%s","status":"%s","items":[{"sku":"%s","qty":%d}],"total":%d.%02d,"email":"%s@example.com"}`,
+				out = append(out, step{"lookup_order", argsJSON("order_id", order), fmt.Sprintf(`{"id":%q,"status":%q,"items":[{"sku":%q,"qty":%d}],"total":%d.%02d,"email":"%s@example.com"}`,
 					order, pick(rng, words("shipped delivered processing returned")), strings.ToUpper(hexID(rng, 6)), 1+rng.IntN(3), rng.IntN(300), rng.IntN(100), strings.ToLower(pick(rng, names)))})
 			case 1:
 				sku := strings.ToUpper(pick(rng, topics[11].nouns)[:3]) + "-" + fmt.Sprint(rng.IntN(999))
@@ -308,12 +308,12 @@ var support = scenario{
 	stuck: func(rng *rand.Rand) stuck {
 		order := fmt.Sprint(100000 + rng.IntN(900000))
 		return stuck{"issue_refund", argsJSON("order_id", order, "amount", fmt.Sprintf("%d.%02d", 10+rng.IntN(200), rng.IntN(100))), func(rng *rand.Rand, _ int, _ time.Time) string {
-			return fmt.Sprintf(`{"error":{"code":409,"message":"A refund for order %s is already pending review.","ticket":"%s"}}`, order, uuid(rng))
+			return fmt.Sprintf(`{"error":{"code":409,"message":"A refund for order %s is already pending review.","ticket":%q}}`, order, uuid(rng))
 		}}
 	},
 	cycle: func(rng *rand.Rand, period int) []step {
 		order := fmt.Sprint(100000 + rng.IntN(900000))
-		look := step{"lookup_order", argsJSON("order_id", order), fmt.Sprintf(`{"id":"%s","status":"refund_pending","total":42.10}`, order)}
+		look := step{"lookup_order", argsJSON("order_id", order), fmt.Sprintf(`{"id":%q,"status":"refund_pending","total":42.10}`, order)}
 		ref := step{"issue_refund", argsJSON("order_id", order, "amount", "42.10"), `{"error":{"code":409,"message":"refund already pending"}}`}
 		if period == 2 {
 			return []step{look, ref}
@@ -358,7 +358,7 @@ var devops = scenario{
 	stuck: func(rng *rand.Rand) stuck {
 		field := pick(rng, words("imagePullPolcy livenesProbe resource replica containerPort"))
 		return stuck{"kubectl", argsJSON("args", "apply -f k8s/"+pick(rng, namesps)+"/deployment.yaml"), func(*rand.Rand, int, time.Time) string {
-			return fmt.Sprintf("error: error validating \"deployment.yaml\": error validating data: ValidationError(Deployment.spec.template.spec.containers[0]): unknown field \"%s\" in io.k8s.api.core.v1.Container; if you choose to ignore these errors, turn validation off with --validate=false", field)
+			return fmt.Sprintf("error: error validating \"deployment.yaml\": error validating data: ValidationError(Deployment.spec.template.spec.containers[0]): unknown field %q in io.k8s.api.core.v1.Container; if you choose to ignore these errors, turn validation off with --validate=false", field)
 		}}
 	},
 	cycle: func(rng *rand.Rand, period int) []step {

@@ -78,7 +78,7 @@ func (c *convo) body(rng *rand.Rand) json.RawMessage {
 			ms = append(ms, chatMsg(m))
 		}
 		b["messages"] = ms
-		if c.params["stream"] == true && rng.IntN(2) == 0 {
+		if stream, _ := c.params["stream"].(bool); stream && rng.IntN(2) == 0 {
 			b["stream_options"] = map[string]any{"include_usage": true}
 		}
 		if len(c.tools) > 0 {
@@ -150,10 +150,10 @@ func chatMsg(m msg) map[string]any {
 }
 
 func respItems(rng *rand.Rand, m msg) []any {
-	switch {
-	case m.role == "tool":
+	switch m.role {
+	case "tool":
 		return []any{map[string]any{"type": "function_call_output", "call_id": m.callID, "output": m.text}}
-	case m.role == "assistant":
+	case "assistant":
 		var out []any
 		if rng.IntN(3) == 0 { // reasoning models echo their reasoning item
 			out = append(out, map[string]any{"type": "reasoning", "id": "rs_" + hexID(rng, 40), "summary": []any{}, "encrypted_content": "gAAAAA" + id(rng, "", 120)})

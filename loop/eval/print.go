@@ -13,9 +13,11 @@ import (
 )
 
 // Print writes the report of one split: the confusion matrix, the
-// requests-to-detection distribution and the per-kind table.
-func Print(w io.Writer, title string, s Summary, c loop.Config) {
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+// requests-to-detection distribution and the per-kind table. The report is
+// built in memory and written at once, so a failed write is one error.
+func Print(w io.Writer, title string, s Summary, c loop.Config) error {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("== %s: %d loop traces, %d legit traces\n\n", title, s.Loops, s.Legit)
 	flaggedLoops := s.Detected + s.Early
 	p("                 flagged   not flagged\n")
@@ -65,13 +67,16 @@ func Print(w io.Writer, title string, s Summary, c loop.Config) {
 		p("  legit traces flagged: %s\n", strings.Join(s.FalseIDs, " "))
 	}
 	p("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // Explain replays one trace and prints, for each request, its signature, its
 // similarity to the previous requests (most recent first) and the verdict:
 // what to look at when a trace is missed or wrongly flagged.
 func Explain(w io.Writer, t *corpus.Trace, c loop.Config) error {
-	fmt.Fprintf(w, "== %s (%s, %s, onset %d, client %s)\n", t.ID, t.Label, t.Kind, t.Onset, t.Client)
+	var b strings.Builder
+	fmt.Fprintf(&b, "== %s (%s, %s, onset %d, client %s)\n", t.ID, t.Label, t.Kind, t.Onset, t.Client)
 	var (
 		win  loop.Window
 		sigs []loop.Signature
@@ -96,8 +101,9 @@ func Explain(w io.Writer, t *corpus.Trace, c loop.Config) error {
 		case v.Loop:
 			verdict = "LOOP:" + v.Kind
 		}
-		fmt.Fprintf(w, "  %2d t=%6.1fs size=%4d sim=%016x %-13s rep=%d  vs prev: %s\n",
+		fmt.Fprintf(&b, "  %2d t=%6.1fs size=%4d sim=%016x %-13s rep=%d  vs prev: %s\n",
 			i, float64(r.At)/1000, s.Size, s.Sim, verdict, v.Repeats, strings.Join(sims, " "))
 	}
-	return nil
+	_, err := io.WriteString(w, b.String())
+	return err
 }

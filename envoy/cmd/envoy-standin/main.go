@@ -25,15 +25,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "envoy-standin:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until ctx ends; ready (optional) receives the listen address.
-func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) (err error) {
 	fs := flag.NewFlagSet("envoy-standin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:10000", "address clients connect to")
@@ -53,14 +54,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	var lc net.ListenConfig
 	if *fake {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		lis, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("fake upstream: %w", err)
 		}
 		fakeSrv := &http.Server{Handler: fakeopenai.NewWithOptions(fakeopenai.Options{APIKey: *fakeKey}), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = fakeSrv.Serve(lis) }()
-		defer fakeSrv.Close()
+		go func() { _ = fakeSrv.Serve(lis) }() // returns ErrServerClosed once Close below runs
+		defer func() { err = errors.Join(err, fakeSrv.Close()) }()
 		*upstream = "http://" + lis.Addr().String()
 	}
 	si, err := envoy.New(envoy.Options{
@@ -70,9 +72,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	defer si.Close()
+	defer func() { err = errors.Join(err, si.Close()) }()
 
-	lis, err := net.Listen("tcp", *listen)
+	lis, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -30,7 +30,9 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("not ready")
 	}
-	resp, err := http.Get("http://" + addr + "/openai/v1/models")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/openai/v1/models", http.NoBody)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

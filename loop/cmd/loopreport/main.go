@@ -61,18 +61,35 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "loop detection on %s: window=%s max_repeats=%d similarity=%v cooldown=%s\n\n", *path, c.Window, c.MaxRepeats, c.Similarity, c.Cooldown)
+	if _, err := fmt.Fprintf(out, "loop detection on %s: window=%s max_repeats=%d similarity=%v cooldown=%s\n\n", *path, c.Window, c.MaxRepeats, c.Similarity, c.Cooldown); err != nil {
+		return err
+	}
 	for _, sp := range []struct{ title, split string }{
 		{"tuning split (thresholds chosen here)", corpus.SplitTune},
 		{"held-out split", corpus.SplitTest},
 		{"all traces", ""},
 	} {
-		eval.Print(out, sp.title, eval.Summarize(eval.Filter(outs, sp.split), c), c)
+		if err := eval.Print(out, sp.title, eval.Summarize(eval.Filter(outs, sp.split), c), c); err != nil {
+			return err
+		}
 	}
 	if *sweep {
 		return printSweep(out, traces, c)
 	}
 	return nil
+}
+
+// report writes lines as they are computed (a sweep takes a while) and keeps
+// the first write error, returned once at the end.
+type report struct {
+	w   io.Writer
+	err error
+}
+
+func (r *report) printf(format string, args ...any) {
+	if r.err == nil {
+		_, r.err = fmt.Fprintf(r.w, format, args...)
+	}
 }
 
 func printSweep(out io.Writer, traces []corpus.Trace, base loop.Config) error {
@@ -82,26 +99,27 @@ func printSweep(out io.Writer, traces []corpus.Trace, base loop.Config) error {
 			tune = append(tune, t)
 		}
 	}
-	fmt.Fprintf(out, "== sweep on the tuning split (%d traces): stopped in time / legit flagged\n\n", len(tune))
-	fmt.Fprintf(out, "  %-11s", "similarity")
+	r := &report{w: out}
+	r.printf("== sweep on the tuning split (%d traces): stopped in time / legit flagged\n\n", len(tune))
+	r.printf("  %-11s", "similarity")
 	reps := []int{3, 4, 5, 6, 8}
-	for _, r := range reps {
-		fmt.Fprintf(out, "  max_repeats=%-8d", r)
+	for _, n := range reps {
+		r.printf("  max_repeats=%-8d", n)
 	}
-	fmt.Fprintln(out)
+	r.printf("\n")
 	for _, sim := range []float64{0.7, 0.8, 0.85, 0.875, 0.9, 0.925, 0.95, 1} {
-		fmt.Fprintf(out, "  %-11v", sim)
-		for _, r := range reps {
+		r.printf("  %-11v", sim)
+		for _, n := range reps {
 			c := base
-			c.Similarity, c.MaxRepeats = sim, r
+			c.Similarity, c.MaxRepeats = sim, n
 			outs, err := eval.Replay(tune, c)
 			if err != nil {
 				return err
 			}
 			s := eval.Summarize(outs, c)
-			fmt.Fprintf(out, "  %5.1f%% / %4.1f%%     ", 100*s.DetectionRate(), 100*s.FalsePositiveRate())
+			r.printf("  %5.1f%% / %4.1f%%     ", 100*s.DetectionRate(), 100*s.FalsePositiveRate())
 		}
-		fmt.Fprintln(out)
+		r.printf("\n")
 	}
-	return nil
+	return r.err
 }

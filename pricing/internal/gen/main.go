@@ -1,7 +1,8 @@
 // Command gen writes pricing/data/openai.json (the embedded price table) and
 // pricing/data/SOURCE from a LiteLLM model_prices_and_context_window.json
 // snapshot and the hand-kept supplement (pricing/data/supplement.json). It
-// runs via `go generate ./pricing`.
+// runs via `make generate LITELLM=path/to/snapshot.json`, which sets $LITELLM
+// for the go:generate directive of package pricing.
 package main
 
 import (
@@ -30,8 +31,11 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *in == "" || *out == "" {
-		return errors.New("both -in and -out are required")
+	if *in == "" {
+		return errors.New("no LiteLLM snapshot: -in is empty (run `make generate LITELLM=path/to/snapshot.json`)")
+	}
+	if *out == "" {
+		return errors.New("-out is required")
 	}
 	src, err := os.ReadFile(*in)
 	if err != nil {
@@ -47,13 +51,14 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, res.JSON, 0o644); err != nil {
+	// The outputs are checked-in source files, readable like the rest of the tree.
+	if err := os.WriteFile(*out, res.JSON, 0o644); err != nil { //nolint:gosec // G306: see above
 		return fmt.Errorf("write subset: %w", err)
 	}
 	sourcePath := filepath.Join(filepath.Dir(*out), "SOURCE")
-	if err := os.WriteFile(sourcePath, subset.Source(*in, *supplement, res), 0o644); err != nil {
+	if err := os.WriteFile(sourcePath, subset.Source(*in, *supplement, res), 0o644); err != nil { //nolint:gosec // G306: see above
 		return fmt.Errorf("write SOURCE: %w", err)
 	}
-	fmt.Fprintf(stdout, "gen: wrote %d models to %s and %s\n", res.Models, *out, sourcePath)
-	return nil
+	_, err = fmt.Fprintf(stdout, "gen: wrote %d models to %s and %s\n", res.Models, *out, sourcePath)
+	return err
 }

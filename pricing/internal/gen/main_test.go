@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
-	require.Equal(t, "{\n  \"gpt-x\": {\n    \"input_cost_per_token\": 1e-06,\n    \"litellm_provider\": \"openai\",\n    \"mode\": \"chat\"\n  }\n}\n", string(got))
+	require.Equal(t, "{\n  \"gpt-x\": {\n    \"input_cost_per_token\": 1e-06,\n    \"litellm_provider\": \"openai\",\n    \"mode\": \"chat\"\n  }\n}\n", string(got)) //nolint:testifylint // encoded-compare: byte for byte is the point; JSONEq would pass a re-encoded body
 	source, err := os.ReadFile(filepath.Join(dir, "data", "SOURCE"))
 	require.NoError(t, err)
 	require.Contains(t, string(source), "Snapshot: litellm-model-prices-2030-01-02\n")
@@ -45,7 +45,9 @@ func TestRun(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	dir := t.TempDir()
 	var stdout bytes.Buffer
-	require.ErrorContains(t, run(nil, &stdout), "-in and -out")
+	require.ErrorContains(t, run(nil, &stdout), "make generate LITELLM=")
+	require.ErrorContains(t, run([]string{"-in", "", "-out", "o.json"}, &stdout), "no LiteLLM snapshot", "go generate without $LITELLM")
+	require.ErrorContains(t, run([]string{"-in", "x.json"}, &stdout), "-out is required")
 	require.ErrorContains(t, run([]string{"-in", filepath.Join(dir, "missing.json"), "-out", filepath.Join(dir, "o.json")}, &stdout), "read snapshot")
 	bad := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte(`{`), 0o600))

@@ -102,7 +102,7 @@ func Source(snapshotPath, supplementPath string, r Result) []byte {
 	name := strings.TrimSuffix(file, ".json")
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Snapshot: %s\n", name)
-	fmt.Fprintf(&b, "File: shared/data/%s\n", file)
+	fmt.Fprintf(&b, "File: %s\n", file)
 	fmt.Fprintf(&b, "Date: %s\n", dateRE.FindString(name))
 	if r.LastUpdated != "" {
 		fmt.Fprintf(&b, "Last-Updated: %s\n", r.LastUpdated)
@@ -127,6 +127,6 @@ func Source(snapshotPath, supplementPath string, r Result) []byte {
 	for _, n := range r.Shadowed {
 		fmt.Fprintf(&b, "Supplement-Shadowed: %s (the snapshot has it; remove it from the supplement)\n", n)
 	}
-	b.WriteString("Generated-By: go generate ./pricing (pricing/internal/gen); do not edit data/openai.json by hand\n")
+	b.WriteString("Generated-By: make generate LITELLM=<snapshot> (pricing/internal/gen); do not edit data/openai.json by hand\n")
 	return b.Bytes()
 }

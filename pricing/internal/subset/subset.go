@@ -122,7 +122,8 @@ func OpenAI(src, supplement []byte) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("subset: encode: %w", err)
 	}
-	res.JSON = append(b, '\n')
+	b = append(b, '\n')
+	res.JSON = b
 	res.Models = len(out)
 	return res, nil
 }

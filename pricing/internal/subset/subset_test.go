@@ -99,9 +99,9 @@ func TestSupplement(t *testing.T) {
 }
 
 func TestSource(t *testing.T) {
-	note := string(Source("../../shared/data/litellm-model-prices-2026-07-24.json", "", Result{Models: 7, LastUpdated: "2026-07-24T18:23:43Z"}))
+	note := string(Source("../snapshots/litellm-model-prices-2026-07-24.json", "", Result{Models: 7, LastUpdated: "2026-07-24T18:23:43Z"}))
 	require.Contains(t, note, "Snapshot: litellm-model-prices-2026-07-24\n")
-	require.Contains(t, note, "File: shared/data/litellm-model-prices-2026-07-24.json\n")
+	require.Contains(t, note, "File: litellm-model-prices-2026-07-24.json\n")
 	require.Contains(t, note, "Date: 2026-07-24\n")
 	require.Contains(t, note, "Last-Updated: 2026-07-24T18:23:43Z\n")
 	require.Contains(t, note, "Models: 7\n")
