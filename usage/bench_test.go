@@ -3,6 +3,8 @@ package usage
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -140,5 +142,34 @@ func BenchmarkMeterSSENoUsage(b *testing.B) {
 		if res := m.Result(); res.HasUsage || !res.Complete || res.OutputTokens < 500 {
 			b.Fatalf("bad result %+v", res)
 		}
+	}
+}
+
+// BenchmarkCountTokens: the prompt count every metered request pays for
+// (inputs shared with package bpe's benchmarks, which also time tiktoken-go).
+func BenchmarkCountTokens(b *testing.B) {
+	require := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	require(PreloadTokenizers())
+	for _, in := range []struct{ name, file, model string }{
+		{"chat2k", "chat2k.txt", "gpt-4o-mini"},
+		{"prompt32k", "prompt32k.txt", "gpt-4o-mini"},
+		{"cjk", "cjk.txt", "gpt-4o-mini"},
+		{"code", "code.txt", "gpt-4o-mini"},
+		{"chat2k-gpt-4", "chat2k.txt", "gpt-4"},
+	} {
+		raw, err := os.ReadFile(filepath.Join("bpe", "testdata", "bench", in.file))
+		require(err)
+		text := string(raw)
+		b.Run(in.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				CountTokens(in.model, text)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@
 // chunk by chunk (JSON or server-sent events) in memory bounded by the chunk
 // size, never by the body size.
 //
-// Counting uses tiktoken with encodings embedded in the binary: nothing is
-// downloaded at run time.
+// Counting uses tiktoken's encodings (o200k_base, cl100k_base, embedded in
+// the binary: nothing is downloaded at run time) through usage/bpe, an
+// allocation-free counter that gives tiktoken's exact counts.
 package usage

@@ -5,44 +5,41 @@ import (
 	"strings"
 	"sync"
 
-	tiktoken "github.com/pkoukk/tiktoken-go"
-	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
+	"github.com/proxide/proxide/usage/bpe"
 )
 
 // The two encodings Proxide counts with. Each is loaded once, on first use,
-// from the BPE ranks embedded by tiktoken-go-loader: the default loader would
-// download them, which a sidecar must never do.
+// from the BPE ranks embedded in the binary (package bpe counts exactly as
+// tiktoken does, without its cost); nothing is downloaded.
 const (
-	encO200k  = "o200k_base"
-	encCL100k = "cl100k_base"
+	encO200k  = bpe.O200kBase
+	encCL100k = bpe.CL100kBase
 )
 
 var (
-	loaderOnce sync.Once
-	o200k      lazyEncoding
-	cl100k     lazyEncoding
+	o200k  lazyEncoding
+	cl100k lazyEncoding
 )
 
-// lazyEncoding is a read-only tiktoken encoding built once on first use.
+// lazyEncoding is a read-only encoding built once on first use.
 type lazyEncoding struct {
 	once sync.Once
-	enc  *tiktoken.Tiktoken
+	enc  *bpe.Encoding
 	err  error
 }
 
-func (l *lazyEncoding) get(name string) (*tiktoken.Tiktoken, error) {
+func (l *lazyEncoding) get(name string) (*bpe.Encoding, error) {
 	l.once.Do(func() {
-		loaderOnce.Do(func() { tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader()) })
-		l.enc, l.err = tiktoken.GetEncoding(name)
+		l.enc, l.err = bpe.Load(name)
 		if l.err != nil {
-			l.err = fmt.Errorf("usage: load tiktoken encoding %s: %w", name, l.err)
+			l.err = fmt.Errorf("usage: load encoding %s: %w", name, l.err)
 		}
 	})
 	return l.enc, l.err
 }
 
-// PreloadTokenizers builds both encodings now (a few hundred milliseconds)
-// so that the first metered request does not pay for it. It fails only when
+// PreloadTokenizers builds both encodings now (tens of milliseconds) so
+// that the first metered request does not pay for it. It fails only when
 // the embedded BPE tables are unusable.
 func PreloadTokenizers() error {
 	if _, err := o200k.get(encO200k); err != nil {
@@ -76,7 +73,7 @@ func encodingName(model string) string {
 	}
 }
 
-func encodingFor(model string) (*tiktoken.Tiktoken, error) {
+func encodingFor(model string) (*bpe.Encoding, error) {
 	if encodingName(model) == encCL100k {
 		return cl100k.get(encCL100k)
 	}
@@ -84,9 +81,11 @@ func encodingFor(model string) (*tiktoken.Tiktoken, error) {
 }
 
 // CountTokens returns the number of tokens text encodes to with model's
-// tokenizer. Special-token markers such as "<|endoftext|>" count as ordinary
-// text, as they do in a prompt. Should the embedded tables ever fail to load,
-// it returns the byte length, which is never below the true count.
+// tokenizer, exactly as tiktoken's EncodeOrdinary counts: special-token
+// markers such as "<|endoftext|>" count as ordinary text, as they do in a
+// prompt, and each byte of invalid UTF-8 as U+FFFD. It allocates nothing.
+// Should the embedded tables ever fail to load, it returns the byte length,
+// which is never below the true count.
 func CountTokens(model, text string) int64 {
 	if text == "" {
 		return 0
@@ -95,5 +94,5 @@ func CountTokens(model, text string) int64 {
 	if err != nil {
 		return int64(len(text))
 	}
-	return int64(len(enc.EncodeOrdinary(text)))
+	return int64(enc.Count(text))
 }

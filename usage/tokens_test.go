@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	tiktoken "github.com/pkoukk/tiktoken-go"
+	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,6 +42,32 @@ func TestEncodingName(t *testing.T) {
 	}
 	for model, want := range tests {
 		require.Equal(t, want, encodingName(model), model)
+	}
+}
+
+// TestCountTokensMatchesTiktoken: CountTokens picks each model's encoding
+// and counts what tiktoken-go's EncodeOrdinary, its former implementation,
+// counts (package bpe compares the two exhaustively).
+func TestCountTokensMatchesTiktoken(t *testing.T) {
+	tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
+	ref := map[string]*tiktoken.Tiktoken{}
+	for _, name := range []string{encO200k, encCL100k} {
+		enc, err := tiktoken.GetEncoding(name)
+		require.NoError(t, err)
+		ref[name] = enc
+	}
+	texts := []string{
+		"Hello!", "<|endoftext|> and <|fim_prefix|>", "caf\xe9 \xff's", "日本語のテキストです。",
+		"don't DON'T it'S", "  \r\n\t x  ", strings.Repeat("abc", 100),
+	}
+	for _, f := range []string{"chat_text.txt", "chat_tools_text.txt", "completions_text.txt", "responses_text.txt", "chat.json", "responses.sse"} {
+		texts = append(texts, string(readTestdata(t, f)))
+	}
+	for _, model := range []string{"gpt-4o-mini", "gpt-5", "o3", "gpt-4", "gpt-3.5-turbo", "text-embedding-3-small", "unknown"} {
+		enc := ref[encodingName(model)]
+		for _, text := range texts {
+			require.Equal(t, int64(len(enc.EncodeOrdinary(text))), CountTokens(model, text), "%s %q", model, text)
+		}
 	}
 }
 
