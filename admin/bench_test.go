@@ -57,7 +57,7 @@ func BenchmarkListClients100k(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, bc.query, nil))
+				h.ServeHTTP(rec, httptest.NewRequestWithContext(b.Context(), http.MethodGet, bc.query, http.NoBody))
 				if rec.Code != http.StatusOK {
 					b.Fatalf("status %d: %s", rec.Code, rec.Body)
 				}

@@ -141,7 +141,7 @@ func TestGetBudget(t *testing.T) {
 		e.get(t, tc.path, &v)
 		require.Equal(t, tc.key, v.Key, tc.path)
 		require.Equal(t, tc.source, v.Source, tc.path)
-		require.Equal(t, tc.daily, *v.DailyLimitUSD, tc.path)
+		require.InDelta(t, tc.daily, *v.DailyLimitUSD, 1e-9, tc.path)
 	}
 
 	r := e.do(t, http.MethodGet, "/v1/budgets/nobody", "", adminKey)
@@ -220,7 +220,7 @@ func TestDeleteBudget(t *testing.T) {
 	require.True(t, d.Deleted)
 	require.NotNil(t, d.Effective)
 	require.Equal(t, "file", d.Effective.Source)
-	require.Equal(t, 5.0, *d.Effective.DailyLimitUSD)
+	require.InDelta(t, 5.0, *d.Effective.DailyLimitUSD, 1e-9)
 	require.Equal(t, usdNano(5), e.rules.Resolve("vip").Daily.Nano, "the next request sees the file rule")
 	require.Equal(t, changes+1, e.rules.Refreshes())
 

@@ -23,7 +23,7 @@ var (
 	_ Store   = admintest.Store{}
 	_ RuleSet = (*admintest.Rules)(nil)
 	// The real storage must fit the consumer interfaces too.
-	_ Store   = (budget.Store)(nil)
+	_ Store   = budget.Store(nil)
 	_ RuleSet = (*rules.Dynamic)(nil)
 )
 
@@ -113,14 +113,14 @@ func (e *testEnv) do(t *testing.T, method, path, body, key string) response {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, rd)
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	res, err := e.srv.Client().Do(req)
 	require.NoError(t, err)
-	defer res.Body.Close()
+	defer func() { require.NoError(t, res.Body.Close()) }()
 	b, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return response{status: res.StatusCode, header: res.Header, body: b}

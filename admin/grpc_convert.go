@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -86,6 +87,19 @@ func budgetProto(b Budget) *proxidev1.Budget {
 		out.Unmetered = proxidev1.UnmeteredPolicy_UNMETERED_POLICY_ALLOW
 	}
 	return out
+}
+
+// count32 converts a count for an int32 proto field. The counts it gets (loop
+// repeats, at most rules.MaxLoopRepeats when valid) fit with room to spare; a
+// corrupt stored value saturates instead of wrapping to a negative count.
+func count32(n int) int32 {
+	if n > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	if n < math.MinInt32 {
+		return math.MinInt32
+	}
+	return int32(n)
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {

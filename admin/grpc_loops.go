@@ -56,7 +56,7 @@ func loopDetectionProto(l rules.LoopSettings) *proxidev1.LoopDetection {
 	if l.IsZero() {
 		return nil
 	}
-	out := &proxidev1.LoopDetection{Mode: loopModeProto[l.Mode], MaxRepeats: int32(l.MaxRepeats), Similarity: l.Similarity}
+	out := &proxidev1.LoopDetection{Mode: loopModeProto[l.Mode], MaxRepeats: count32(l.MaxRepeats), Similarity: l.Similarity}
 	if l.Window != 0 {
 		out.Window = durationpb.New(l.Window)
 	}
@@ -67,7 +67,7 @@ func loopDetectionProto(l rules.LoopSettings) *proxidev1.LoopDetection {
 }
 
 func loopEventProto(e budget.LoopEvent) *proxidev1.LoopEvent {
-	return &proxidev1.LoopEvent{ClientId: e.ClientID, At: timestamp(e.At), Kind: e.Kind, Repeats: int32(e.Repeats),
+	return &proxidev1.LoopEvent{ClientId: e.ClientID, At: timestamp(e.At), Kind: e.Kind, Repeats: count32(e.Repeats),
 		Signature: &proxidev1.LoopSignature{Exact: hex16(e.Exact), Sim: hex16(e.Sim)}, Excerpt: e.Excerpt,
 		Blocked: e.Blocked, CooldownUntil: timestamp(e.Until)}
 }

@@ -25,7 +25,7 @@ import (
 // grpcClient serves the env's Service over a real gRPC server on loopback.
 func (e *testEnv) grpcClient(t *testing.T) proxidev1.AdminServiceClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := grpc.NewServer()
 	proxidev1.RegisterAdminServiceServer(srv, NewGRPCServer(e.svc, e.keys))

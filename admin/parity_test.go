@@ -336,7 +336,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 			require.NoError(t, json.Unmarshal(r.body, &rv))
 			g, err := oc.ClearLoop(adminCtx, &proxidev1.ClearLoopRequest{ClientId: "vip"})
 			require.NoError(t, err)
-			require.Equal(t, rv, ClearLoopView{ClientID: g.GetClientId(), Cleared: g.GetCleared()})
+			require.Equal(t, ClearLoopView{ClientID: g.GetClientId(), Cleared: g.GetCleared()}, rv)
 		}
 	})
 

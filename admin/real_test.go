@@ -66,7 +66,7 @@ func TestWithMemoryLedger(t *testing.T) {
 	require.Equal(t, "user-1", page.Clients[2].ClientID)
 	require.Equal(t, "client:user-1", page.Clients[2].Rule.Key)
 	require.Equal(t, "api", page.Clients[2].Rule.Source)
-	require.Equal(t, 0.24, *page.Clients[2].Today.RemainingUSD)
+	require.InDelta(t, 0.24, *page.Clients[2].Today.RemainingUSD, 1e-9)
 
 	var list BudgetListView
 	e.get(t, "/v1/budgets", &list)

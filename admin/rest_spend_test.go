@@ -37,7 +37,7 @@ func TestSpendByModelAllClients(t *testing.T) {
 	e.seed()
 	var v SpendView
 	e.get(t, "/v1/spend?group_by=model&from=2026-11-01", &v)
-	require.Equal(t, "", v.ClientID, "all clients")
+	require.Empty(t, v.ClientID, "all clients")
 	require.Equal(t, "model", v.GroupBy)
 	require.Equal(t, []SpendRowView{
 		{Model: "gpt-4o", Requests: 6, PromptTokens: 600, CompletionTokens: 120, CostUSD: 4.15},

@@ -44,25 +44,8 @@ func Run(ctx context.Context, c extprocv3.ExternalProcessorClient, ex Exchange) 
 	if err != nil {
 		return err
 	}
-	reqHeaders := &extprocv3.ProcessingRequest{
-		MetadataContext: &corev3.Metadata{},
-		ProtocolConfig:  &extprocv3.ProtocolConfiguration{RequestBodyMode: 2 /* BUFFERED */, ResponseBodyMode: 1 /* STREAMED */},
-		Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{
-			Headers: []*corev3.HeaderValue{
-				header(":authority", "envoy.local"), header(":path", ex.Path), header(":method", "POST"), header(":scheme", "http"),
-				header("content-type", "application/json"), header("content-length", fmt.Sprint(len(ex.Body))),
-				header("authorization", "Bearer prox-bench"), header("x-proxide-client-id", ex.Client),
-				header("accept-encoding", "gzip"), header("x-request-id", ex.Client),
-			}}}},
-	}
-	steps := []*extprocv3.ProcessingRequest{
-		reqHeaders,
-		{MetadataContext: &corev3.Metadata{}, Request: &extprocv3.ProcessingRequest_RequestBody{
-			RequestBody: &extprocv3.HttpBody{Body: []byte(ex.Body), EndOfStream: true}}},
-		{MetadataContext: &corev3.Metadata{}, Request: &extprocv3.ProcessingRequest_ResponseHeaders{
-			ResponseHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
-				header(":status", ex.Status), header("content-type", ex.ContentType)}}}}},
-	}
+	msgs := Script(ex)
+	steps, chunks := msgs[:3], msgs[3:]
 	for _, m := range steps {
 		if err := st.Send(m); err != nil {
 			return err
@@ -82,9 +65,7 @@ func Run(ctx context.Context, c extprocv3.ExternalProcessorClient, ex Exchange) 
 	// Pipelined chunks: a sender goroutine, replies read here in order.
 	sendErr := make(chan error, 1)
 	go func() {
-		for i, c := range ex.Chunks {
-			m := &extprocv3.ProcessingRequest{MetadataContext: &corev3.Metadata{}, Request: &extprocv3.ProcessingRequest_ResponseBody{
-				ResponseBody: &extprocv3.HttpBody{Body: []byte(c), EndOfStream: i == len(ex.Chunks)-1}}}
+		for _, m := range chunks {
 			if err := st.Send(m); err != nil {
 				sendErr <- err
 				return
@@ -114,12 +95,42 @@ func Run(ctx context.Context, c extprocv3.ExternalProcessorClient, ex Exchange) 
 	return nil
 }
 
+// Script is the exchange as the messages Envoy sends, in order: request
+// headers (with the protocol configuration), the buffered request body,
+// response headers, then one message per response chunk, the last one with
+// end_of_stream.
+func Script(ex Exchange) []*extprocv3.ProcessingRequest {
+	msgs := []*extprocv3.ProcessingRequest{
+		{
+			MetadataContext: &corev3.Metadata{},
+			ProtocolConfig:  &extprocv3.ProtocolConfiguration{RequestBodyMode: 2 /* BUFFERED */, ResponseBodyMode: 1 /* STREAMED */},
+			Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{
+				Headers: []*corev3.HeaderValue{
+					header(":authority", "envoy.local"), header(":path", ex.Path), header(":method", "POST"), header(":scheme", "http"),
+					header("content-type", "application/json"), header("content-length", fmt.Sprint(len(ex.Body))),
+					header("authorization", "Bearer prox-bench"), header("x-proxide-client-id", ex.Client),
+					header("accept-encoding", "gzip"), header("x-request-id", ex.Client),
+				}}}},
+		},
+		{MetadataContext: &corev3.Metadata{}, Request: &extprocv3.ProcessingRequest_RequestBody{
+			RequestBody: &extprocv3.HttpBody{Body: []byte(ex.Body), EndOfStream: true}}},
+		{MetadataContext: &corev3.Metadata{}, Request: &extprocv3.ProcessingRequest_ResponseHeaders{
+			ResponseHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
+				header(":status", ex.Status), header("content-type", ex.ContentType)}}}}},
+	}
+	for i, c := range ex.Chunks {
+		msgs = append(msgs, &extprocv3.ProcessingRequest{MetadataContext: &corev3.Metadata{}, Request: &extprocv3.ProcessingRequest_ResponseBody{
+			ResponseBody: &extprocv3.HttpBody{Body: []byte(c), EndOfStream: i == len(ex.Chunks)-1}}})
+	}
+	return msgs
+}
+
 // Words is a deterministic text of n words (a prompt of realistic shape).
 func Words(n int, seed int64) string {
 	vocab := strings.Fields("the budget gateway meters every request and settles the exact cost of each streamed " +
 		"response so that no agent or tenant can spend beyond its daily limit while loops are stopped early")
 	var b strings.Builder
-	x := uint64(seed)*2654435761 + 1
+	x := uint64(seed)*2654435761 + 1 //nolint:gosec // G115: the seed's bits pick words; a negative seed is just another seed
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(' ')

@@ -157,16 +157,17 @@ func (q ClientQuery) Validate() (ListQuery, error) {
 	if err := q.Periods.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	lq := ListQuery{ClientQuery: q, Period: q.Periods.Day.Key}
 	switch q.Sort {
 	case "":
-		q.Sort = SortDay
+		lq.Sort = SortDay
 	case SortDay, SortMonth:
 	default:
 		errs = append(errs, fmt.Errorf("sort: %q, want %q or %q", truncate(string(q.Sort), 16), SortDay, SortMonth))
 	}
 	switch {
 	case q.Limit == 0:
-		q.Limit = DefaultClientLimit
+		lq.Limit = DefaultClientLimit
 	case q.Limit < 1 || q.Limit > MaxClientLimit:
 		errs = append(errs, fmt.Errorf("limit: %d is outside [1, %d]", q.Limit, MaxClientLimit))
 	}
@@ -175,12 +176,11 @@ func (q ClientQuery) Validate() (ListQuery, error) {
 	} else if err := rules.ValidText(q.Prefix, "prefix"); err != nil {
 		errs = append(errs, fmt.Errorf("prefix: %w", err))
 	}
-	lq := ListQuery{ClientQuery: q, Period: q.Periods.Day.Key}
 	if q.Sort == SortMonth {
 		lq.Period = q.Periods.Month.Key
 	}
 	if len(errs) == 0 {
-		c, err := decodeCursor(q.Cursor, q.Sort, lq.Period)
+		c, err := decodeCursor(q.Cursor, lq.Sort, lq.Period)
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -236,13 +236,13 @@ func (q LoopQuery) Validate() (LoopPageQuery, error) {
 			errs = append(errs, fmt.Errorf("client_id: %w", err))
 		}
 	}
+	lq := LoopPageQuery{LoopQuery: q}
 	switch {
 	case q.Limit == 0:
-		q.Limit = DefaultLoopLimit
+		lq.Limit = DefaultLoopLimit
 	case q.Limit < 1 || q.Limit > MaxLoopLimit:
 		errs = append(errs, fmt.Errorf("limit: %d is outside [1, %d]", q.Limit, MaxLoopLimit))
 	}
-	lq := LoopPageQuery{LoopQuery: q}
 	if q.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		member, ok := strings.CutPrefix(string(raw), loopCursorVersion)

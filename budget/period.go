@@ -146,10 +146,10 @@ func validKey(key, layout string) error {
 		}
 		return n
 	}
-	y, m, d := num(key[0:4]), num(key[5:7]), 1
+	y, m := num(key[0:4]), num(key[5:7])
 	ok := key[4] == '-' && y >= 0 && m >= 1 && m <= 12
 	if len(layout) == len(dayKeyLayout) {
-		d = num(key[8:10])
+		d := num(key[8:10])
 		ok = ok && key[7] == '-' && d >= 1 &&
 			time.Date(y, time.Month(m), d, 12, 0, 0, 0, time.UTC).Day() == d // Feb 30 normalises away
 	}

@@ -23,11 +23,11 @@ func heldKey(responseID string) string { return "resp:" + responseID }
 // hold turns the create's reservation into the response's held charge. If
 // that fails the worst case is charged now: never nothing.
 func (x *exchange) hold(ctx context.Context, r usage.Result) {
-	x.holdAs(ctx, heldKey(r.ResponseID), x.s.opts.BackgroundTTL, r)
+	x.holdAs(ctx, heldKey(r.ResponseID), x.s.opts.BackgroundTTL)
 }
 
 // holdAs holds the request's reservation under key for ttl.
-func (x *exchange) holdAs(ctx context.Context, key string, ttl time.Duration, r usage.Result) {
+func (x *exchange) holdAs(ctx context.Context, key string, ttl time.Duration) {
 	s := x.s
 	x.reserved = false
 	s.dropLease(x)

@@ -239,7 +239,7 @@ func (x *exchange) holdBatch(ctx context.Context) {
 		x.settle(ctx, x.worstCase()) // a batch was made but cannot be followed: charge its worst case
 		return
 	}
-	x.holdAs(ctx, batchKey(r.ResponseID), x.s.opts.BatchTTL, r)
+	x.holdAs(ctx, batchKey(r.ResponseID), x.s.opts.BatchTTL)
 }
 
 // settleBatch settles a held batch from a batch object that shows it finished.

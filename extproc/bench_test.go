@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -42,8 +43,11 @@ func (noopLedger) Contexts(_ context.Context, _ string, keys []string, _ time.Ti
 func passthrough(stream extprocv3.ExternalProcessor_ProcessServer) error {
 	for {
 		req, err := stream.Recv()
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err != nil {
+			return err
 		}
 		var resp *extprocv3.ProcessingResponse
 		switch req.GetRequest().(type) {
@@ -57,7 +61,7 @@ func passthrough(stream extprocv3.ExternalProcessor_ProcessServer) error {
 			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
 		}
 		if err := stream.Send(resp); err != nil {
-			return nil
+			return err
 		}
 	}
 }

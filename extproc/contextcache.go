@@ -14,8 +14,8 @@ type contextCache struct {
 
 type contextKey struct{ client, key string }
 
-func newContextCache(max int) *contextCache {
-	return &contextCache{max: max, entries: make(map[contextKey]int64)}
+func newContextCache(limit int) *contextCache {
+	return &contextCache{max: limit, entries: make(map[contextKey]int64)}
 }
 
 func (c *contextCache) get(client, key string) (int64, bool) {

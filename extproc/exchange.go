@@ -159,7 +159,7 @@ func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest)
 			// mode_override elsewhere). It must not pass free.
 			return x.unseenBody()
 		}
-		if x.phase != phaseUpstream && !(x.phase == phaseRequestBody && x.kind != kindMetered) {
+		if x.phase != phaseUpstream && (x.phase != phaseRequestBody || x.kind == kindMetered) {
 			return x.protocolError("response_headers out of order")
 		}
 		return x.onResponseHeaders(ctx, r.ResponseHeaders)

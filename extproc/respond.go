@@ -75,12 +75,22 @@ func immediate(code int, details string, body []byte, extra ...*corev3.HeaderVal
 		setHeader("x-should-retry", "false")}, extra...)
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{
 		ImmediateResponse: &extprocv3.ImmediateResponse{
-			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(code)},
+			Status:  &typev3.HttpStatus{Code: statusCode(code)},
 			Headers: &extprocv3.HeaderMutation{SetHeaders: headers},
 			Body:    body,
 			Details: details,
 		},
 	}}
+}
+
+// statusCode converts an HTTP status for Envoy. The callers pass net/http
+// constants or Options.LoopStatus, which the config bounds to 400-599; a code
+// out of range would be a bug, answered as a 500 rather than a wrapped int32.
+func statusCode(code int) typev3.StatusCode {
+	if code < 100 || code > 599 {
+		return typev3.StatusCode_InternalServerError
+	}
+	return typev3.StatusCode(code)
 }
 
 // openAIError answers with OpenAI's error shape, which every SDK parses:

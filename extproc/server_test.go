@@ -298,7 +298,7 @@ func TestOverBudgetAnswersExact402(t *testing.T) {
 	require.NoError(t, err)
 	periods := cal.Periods(fixedNow)
 	f := newFixture(t, nil)
-	f.ledger.admit = func(r budget.ReserveRequest) (budget.Admission, error) {
+	f.ledger.admit = func(budget.ReserveRequest) (budget.Admission, error) {
 		return budget.Admission{Exceeded: &budget.Exceeded{Kind: budget.Daily, LimitNano: 500_000_000,
 			SpentNano: 520_000_000, Period: periods.Day, SettledOnly: true}}, nil
 	}
@@ -310,7 +310,8 @@ func TestOverBudgetAnswersExact402(t *testing.T) {
 	require.Equal(t, 402, int(ir.GetStatus().GetCode()))
 	require.JSONEq(t, `{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345",
 		"client_id":"user-12345","limit_type":"daily","limit_usd":0.50,"spent_usd":0.52,"code":"budget_exceeded","param":null}}`, string(ir.GetBody()))
-	require.Equal(t, `{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345","client_id":"user-12345","limit_type":"daily","limit_usd":0.5,"spent_usd":0.52,"code":"budget_exceeded","param":null}}`, string(ir.GetBody()))
+	// The exact bytes too: the wire body's key order and number format are pinned.
+	require.Equal(t, `{"error":{"type":"budget_exceeded","message":"Daily budget limit of $0.50 exceeded for client user-12345","client_id":"user-12345","limit_type":"daily","limit_usd":0.5,"spent_usd":0.52,"code":"budget_exceeded","param":null}}`, string(ir.GetBody())) //nolint:testifylint // encoded-compare: JSONEq above checks the meaning, this pins the bytes
 	_, h, _ := immediateOf(t, out[1])
 	// 15:30 UTC → 8.5 hours to midnight.
 	require.Equal(t, "30600", h["retry-after"])

@@ -101,7 +101,7 @@ func (x *exchange) onFormBody(ctx context.Context, b *extprocv3.HttpBody) (*extp
 		return bodyReply(out, nil), phaseRequestBody
 	}
 	res, err := u.form.Close()
-	if err != nil && !(errors.Is(err, media.ErrTruncated) && u.form.Complete()) {
+	if err != nil && (!errors.Is(err, media.ErrTruncated) || !u.form.Complete()) {
 		return x.badForm(err)
 	}
 	if resp := x.admitUnit(ctx, nil, res); resp != nil {
@@ -110,8 +110,9 @@ func (x *exchange) onFormBody(ctx context.Context, b *extprocv3.HttpBody) (*extp
 	if first {
 		return continueBody(), phaseUpstream // the whole body in one message: forwarded as is
 	}
-	out := append(x.pending, data...)
+	out := x.pending
 	x.pending = nil
+	out = append(out, data...)
 	return bodyReply(out, nil), phaseUpstream
 }
 

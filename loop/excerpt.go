@@ -11,11 +11,11 @@ import (
 // for a loop event: the items Compute fingerprints, as "role kind name: text"
 // joined by " | ", with every volatile token (numbers, ids, UUIDs,
 // timestamps, counters) replaced by '#', whitespace collapsed, and cut to at
-// most max bytes on a rune boundary. It allocates; call it only for events.
-func Excerpt(r usage.Request, max int) string {
+// most limit bytes on a rune boundary. It allocates; call it only for events.
+func Excerpt(r usage.Request, limit int) string {
 	lo, hi, skipProse, keepSystem := tailRange(r.Tail)
 	var b strings.Builder
-	for i := lo; i < hi && b.Len() < max; i++ {
+	for i := lo; i < hi && b.Len() < limit; i++ {
 		it := &r.Tail[i]
 		if (!keepSystem && skipRole(it.Role)) || (skipProse && it.Role == "assistant" && it.Kind != usage.KindCall) {
 			continue
@@ -32,9 +32,9 @@ func Excerpt(r usage.Request, max int) string {
 			b.WriteString("#")
 			continue
 		}
-		b.WriteString(redactPrefix(it.Text, max-b.Len()))
+		b.WriteString(redactPrefix(it.Text, limit-b.Len()))
 	}
-	return cut(b.String(), max)
+	return cut(b.String(), limit)
 }
 
 // excerptMargin is redacted beyond an excerpt's room and cut off.
@@ -94,13 +94,13 @@ func joinedOnly(gap string) bool {
 	return true
 }
 
-// cut shortens s to at most max bytes, ending on a rune boundary.
-func cut(s string, max int) string {
-	if len(s) <= max {
+// cut shortens s to at most n bytes, ending on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:max]
+	return s[:n]
 }

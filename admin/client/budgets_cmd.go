@@ -108,7 +108,9 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	if status == http.StatusCreated {
 		verb = "created"
 	}
-	fmt.Fprintf(stderr, "%s budget rule %s\n", verb, cleanCell(v.Key))
+	if _, err := fmt.Fprintf(stderr, "%s budget rule %s\n", verb, cleanCell(v.Key)); err != nil {
+		return err
+	}
 	return writeRules(stdout, []admin.RuleView{v})
 }
 
@@ -151,10 +153,12 @@ func budgetsKeyCmd(ctx context.Context, sub string, args []string, stdout, stder
 		return err
 	}
 	if d.Effective == nil {
-		fmt.Fprintf(stdout, "deleted budget rule %s\n", cleanCell(d.Key))
-		return nil
+		_, err = fmt.Fprintf(stdout, "deleted budget rule %s\n", cleanCell(d.Key))
+		return err
 	}
-	fmt.Fprintf(stdout, "deleted budget rule %s; the config file's rule applies again:\n\n", cleanCell(d.Key))
+	if _, err := fmt.Fprintf(stdout, "deleted budget rule %s; the config file's rule applies again:\n\n", cleanCell(d.Key)); err != nil {
+		return err
+	}
 	return writeRules(stdout, []admin.RuleView{*d.Effective})
 }
 

@@ -98,7 +98,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("admin API at %s: %w", c.base.Host, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // a close error after the read changes nothing
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
 	if err != nil {
 		return nil, res.StatusCode, fmt.Errorf("reading the answer: %w", err)
@@ -154,20 +154,23 @@ func (c *Client) SetBudget(ctx context.Context, req admin.BudgetRequest) (rule a
 	if err != nil {
 		return admin.RuleView{}, false, err
 	}
-	return rule, status == http.StatusCreated, decode(data, &rule)
+	err = decode(data, &rule)
+	return rule, status == http.StatusCreated, err
 }
 
 // GetBudget returns the rule in force for key (a client id, client:<id>,
 // match:<pattern> or default).
 func (c *Client) GetBudget(ctx context.Context, key string) (admin.RuleView, error) {
 	var v admin.RuleView
-	return v, c.getJSON(ctx, "/v1/budgets/"+PathEscape(key), nil, &v)
+	err := c.getJSON(ctx, "/v1/budgets/"+PathEscape(key), nil, &v)
+	return v, err
 }
 
 // ListBudgets returns one page of the rules in force; limit 0 is the server's default.
 func (c *Client) ListBudgets(ctx context.Context, limit int, cursor string) (admin.BudgetListView, error) {
 	var v admin.BudgetListView
-	return v, c.getJSON(ctx, "/v1/budgets", pageQuery(limit, cursor), &v)
+	err := c.getJSON(ctx, "/v1/budgets", pageQuery(limit, cursor), &v)
+	return v, err
 }
 
 // DeleteBudget deletes the API rule of key.
@@ -177,25 +180,29 @@ func (c *Client) DeleteBudget(ctx context.Context, key string) (admin.DeleteView
 	if err != nil {
 		return v, err
 	}
-	return v, decode(data, &v)
+	err = decode(data, &v)
+	return v, err
 }
 
 // ListClients returns one page of clients.
 func (c *Client) ListClients(ctx context.Context, q admin.ClientsQuery) (admin.ClientListView, error) {
 	var v admin.ClientListView
-	return v, c.getJSON(ctx, "/v1/clients", clientsQuery(q), &v)
+	err := c.getJSON(ctx, "/v1/clients", clientsQuery(q), &v)
+	return v, err
 }
 
 // GetClient returns one client with its recent loop events.
 func (c *Client) GetClient(ctx context.Context, id string) (admin.ClientDetailView, error) {
 	var v admin.ClientDetailView
-	return v, c.getJSON(ctx, "/v1/clients/"+PathEscape(id), nil, &v)
+	err := c.getJSON(ctx, "/v1/clients/"+PathEscape(id), nil, &v)
+	return v, err
 }
 
 // Spend returns a spend report.
 func (c *Client) Spend(ctx context.Context, q admin.SpendQuery) (admin.SpendView, error) {
 	var v admin.SpendView
-	return v, c.getJSON(ctx, "/v1/spend", spendQuery(q, ""), &v)
+	err := c.getJSON(ctx, "/v1/spend", spendQuery(q, ""), &v)
+	return v, err
 }
 
 // SpendCSV returns a spend report as CSV, as the server writes it.
@@ -208,7 +215,8 @@ func (c *Client) SpendCSV(ctx context.Context, q admin.SpendQuery) ([]byte, erro
 // every client when it is ""; limit 0 is the server's default.
 func (c *Client) ListLoops(ctx context.Context, clientID string, limit int, cursor string) (admin.LoopListView, error) {
 	var v admin.LoopListView
-	return v, c.getJSON(ctx, "/v1/loops", loopsQuery(clientID, limit, cursor), &v)
+	err := c.getJSON(ctx, "/v1/loops", loopsQuery(clientID, limit, cursor), &v)
+	return v, err
 }
 
 // ClearLoop ends a client's loop cooldown now.
@@ -218,7 +226,8 @@ func (c *Client) ClearLoop(ctx context.Context, clientID string) (admin.ClearLoo
 	if err != nil {
 		return v, err
 	}
-	return v, decode(data, &v)
+	err = decode(data, &v)
+	return v, err
 }
 
 func loopsQuery(clientID string, limit int, cursor string) url.Values {

@@ -50,9 +50,9 @@ func Clients(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 		return err
 	}
 	if page.NextCursor != "" {
-		fmt.Fprintf(stderr, "%d of %d clients shown; next page: --cursor %s\n", len(page.Clients), page.Total, page.NextCursor)
+		_, err = fmt.Fprintf(stderr, "%d of %d clients shown; next page: --cursor %s\n", len(page.Clients), page.Total, page.NextCursor)
 	}
-	return nil
+	return err
 }
 
 // oneClient prints one client: its periods, rule and today's models.
@@ -73,7 +73,9 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 	if v.CooldownUntil != "" {
 		state += " until " + timeCell(&v.CooldownUntil) + " UTC"
 	}
-	fmt.Fprintf(stdout, "Client %s: %s, rule %s (%s)\n\n", cleanCell(v.ClientID), state, cleanCell(v.Rule.Key), v.Rule.Source)
+	if _, err := fmt.Fprintf(stdout, "Client %s: %s, rule %s (%s)\n\n", cleanCell(v.ClientID), state, cleanCell(v.Rule.Key), v.Rule.Source); err != nil {
+		return err
+	}
 	t := newTable(stdout, "PERIOD", "SPENT", "RESERVED", "LIMIT", "REMAINING", "RESETS")
 	for _, p := range []admin.PeriodView{v.Today, v.Month} {
 		t.row(p.Period, Dollars(p.SpentUSD), Dollars(p.ReservedUSD), limit(p.LimitUSD), limit(p.RemainingUSD), p.ResetsAt)
@@ -81,9 +83,13 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 	if err := t.flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nToday: %d requests, %d failed\n", v.Requests, v.Failed)
+	if _, err := fmt.Fprintf(stdout, "\nToday: %d requests, %d failed\n", v.Requests, v.Failed); err != nil {
+		return err
+	}
 	if len(v.Models) > 0 {
-		fmt.Fprintln(stdout)
+		if _, err := fmt.Fprintln(stdout); err != nil {
+			return err
+		}
 		t = newTable(stdout, "MODEL", "REQUESTS", "FAILED", "PROMPT", "CACHED", "COMPLETION", "REASONING", "COST")
 		for _, m := range v.Models {
 			t.row(m.Model, i64(m.Requests), i64(m.Failed), i64(m.PromptTokens), i64(m.CachedTokens),
@@ -96,6 +102,8 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 	if len(v.RecentLoops) == 0 {
 		return nil
 	}
-	fmt.Fprintf(stdout, "\nRecent loops (newest first):\n\n")
+	if _, err := fmt.Fprintf(stdout, "\nRecent loops (newest first):\n\n"); err != nil {
+		return err
+	}
 	return writeLoops(stdout, v.RecentLoops, false)
 }

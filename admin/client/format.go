@@ -54,7 +54,10 @@ func percents(ts []float64) string {
 }
 
 // table writes aligned columns; cells must not contain tabs or newlines.
-type table struct{ tw *tabwriter.Writer }
+type table struct {
+	tw  *tabwriter.Writer
+	err error // the first write error, which flush returns
+}
 
 func newTable(w io.Writer, header ...string) *table {
 	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
@@ -66,10 +69,17 @@ func (t *table) row(cells ...string) {
 	for i, c := range cells {
 		cells[i] = cleanCell(c)
 	}
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+	if _, err := fmt.Fprintln(t.tw, strings.Join(cells, "\t")); err != nil && t.err == nil {
+		t.err = err
+	}
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+func (t *table) flush() error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.tw.Flush()
+}
 
 // cleanCell keeps a client-supplied id from breaking the table layout.
 func cleanCell(s string) string {
@@ -190,7 +200,9 @@ func writeSpend(w io.Writer, v admin.SpendView) error {
 	if v.ClientID != "" {
 		who = cleanCell(v.ClientID)
 	}
-	fmt.Fprintf(w, "Spend of %s from %s to %s, by %s\n\n", who, v.From, v.To, v.GroupBy)
+	if _, err := fmt.Fprintf(w, "Spend of %s from %s to %s, by %s\n\n", who, v.From, v.To, v.GroupBy); err != nil {
+		return err
+	}
 	first := "DATE"
 	if v.GroupBy == admin.GroupByModel {
 		first = "MODEL"

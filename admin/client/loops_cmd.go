@@ -62,11 +62,11 @@ func Loops(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	}
 	if len(page.Loops) == 0 && *cursor == "" {
 		if id == "" {
-			fmt.Fprintln(stdout, "no loop events")
+			_, err = fmt.Fprintln(stdout, "no loop events")
 		} else {
-			fmt.Fprintf(stdout, "no loop events for %s\n", cleanCell(id))
+			_, err = fmt.Fprintf(stdout, "no loop events for %s\n", cleanCell(id))
 		}
-		return nil
+		return err
 	}
 	if err := writeLoops(stdout, page.Loops, true); err != nil {
 		return err
@@ -76,9 +76,9 @@ func Loops(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		if len(page.Loops) == 1 {
 			noun = "event"
 		}
-		fmt.Fprintf(stderr, "%d %s shown; next page: --cursor %s\n", len(page.Loops), noun, page.NextCursor)
+		_, err = fmt.Fprintf(stderr, "%d %s shown; next page: --cursor %s\n", len(page.Loops), noun, page.NextCursor)
 	}
-	return nil
+	return err
 }
 
 // clientArg strips the optional "client:" of a CLIENT argument.
@@ -102,9 +102,9 @@ func loopsClear(ctx context.Context, c *common, id string, stdout io.Writer) err
 		return err
 	}
 	if v.Cleared {
-		fmt.Fprintf(stdout, "cleared the loop state of %s: its cooldown has ended\n", cleanCell(v.ClientID))
+		_, err = fmt.Fprintf(stdout, "cleared the loop state of %s: its cooldown has ended\n", cleanCell(v.ClientID))
 	} else {
-		fmt.Fprintf(stdout, "%s had no loop state to clear\n", cleanCell(v.ClientID))
+		_, err = fmt.Fprintf(stdout, "%s had no loop state to clear\n", cleanCell(v.ClientID))
 	}
-	return nil
+	return err
 }

@@ -23,7 +23,7 @@ func (Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return nil
+			return err
 		}
 		var resp *extprocv3.ProcessingResponse
 		switch req.GetRequest().(type) {
@@ -39,7 +39,7 @@ func (Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 			return nil
 		}
 		if err := stream.Send(resp); err != nil {
-			return nil
+			return err
 		}
 	}
 }

@@ -37,7 +37,7 @@ func benchRequest(ctx context.Context, b *testing.B, l budget.Ledger, clients []
 	client := clients[i%int64(len(clients))]
 	var lc *budget.LoopCheck
 	if withLoop {
-		lc = &budget.LoopCheck{Sig: loop.Signature{Exact: splitmix(uint64(i)), Sim: splitmix(^uint64(i)), Size: 60},
+		lc = &budget.LoopCheck{Sig: loop.Signature{Exact: splitmix(uint64(i)), Sim: splitmix(^uint64(i)), Size: 60}, //nolint:gosec // G115: i only seeds a hash; its bits, not its sign, matter
 			Config: loop.DefaultConfig(), Block: true, Excerpt: benchExcerpt}
 	}
 	a, err := l.Reserve(ctx, budget.ReserveRequest{ID: id, ClientID: client, Rule: rule, Periods: p, EstimateNano: 30_000, Now: now, Loop: lc})

@@ -59,9 +59,9 @@ func testAPIOverFile(t *testing.T, s, _ rules.Store) {
 	ctx := context.Background()
 	var changes atomic.Int64
 	d := newDynamic(t, s, time.Hour, func() { changes.Add(1) }) // only Refresh reloads
-	require.Equal(t, int64(50*Cent), daily(d, "user-12345"))
-	require.Equal(t, int64(20*Cent), daily(d, "user-9"))
-	require.Equal(t, int64(100*Cent), daily(d, "someone"))
+	require.Equal(t, 50*Cent, daily(d, "user-12345"))
+	require.Equal(t, 20*Cent, daily(d, "user-9"))
+	require.Equal(t, 100*Cent, daily(d, "someone"))
 	require.Equal(t, rules.SourceFile, d.Source(rules.Key{ClientID: "user-12345"}))
 	require.Equal(t, rules.SourceFile, d.Source(rules.Key{Default: true}))
 	require.Empty(t, d.Source(rules.Key{ClientID: "nobody"}))
@@ -76,7 +76,7 @@ func testAPIOverFile(t *testing.T, s, _ rules.Store) {
 		_, err := s.PutRule(ctx, r)
 		require.NoError(t, err)
 	}
-	require.Equal(t, int64(50*Cent), daily(d, "user-12345"), "not applied before a reload")
+	require.Equal(t, 50*Cent, daily(d, "user-12345"), "not applied before a reload")
 	require.NoError(t, d.Refresh(ctx))
 	require.Equal(t, int64(1), changes.Load())
 	for id, want := range map[string]int64{
@@ -99,7 +99,7 @@ func testAPIOverFile(t *testing.T, s, _ rules.Store) {
 		keys = append(keys, r.Key().String())
 	}
 	require.Equal(t, []string{"default", "match:trial-*", "match:user-*", "match:user-vip-*", "client:user-12345", "client:vip"}, keys)
-	require.Equal(t, int64(9*Cent), d.Effective()[0].Daily.Nano)
+	require.Equal(t, 9*Cent, d.Effective()[0].Daily.Nano)
 
 	// A refresh without a change does not report one.
 	require.NoError(t, d.Refresh(ctx))
@@ -113,9 +113,9 @@ func testAPIOverFile(t *testing.T, s, _ rules.Store) {
 	}
 	require.NoError(t, d.Refresh(ctx))
 	require.Equal(t, int64(2), changes.Load())
-	require.Equal(t, int64(50*Cent), daily(d, "user-12345"))
-	require.Equal(t, int64(20*Cent), daily(d, "user-9"))
-	require.Equal(t, int64(100*Cent), daily(d, "someone"))
+	require.Equal(t, 50*Cent, daily(d, "user-12345"))
+	require.Equal(t, 20*Cent, daily(d, "user-9"))
+	require.Equal(t, 100*Cent, daily(d, "someone"))
 	require.Equal(t, rules.SourceFile, d.Source(rules.Key{Default: true}))
 }
 
@@ -137,12 +137,12 @@ func testCrossReplica(t *testing.T, a, b rules.Store) {
 	var changed atomic.Bool
 	d1 := newDynamic(t, a, 0, nil)
 	d2 := newDynamic(t, b, 0, func() { changed.Store(true) })
-	require.Equal(t, int64(100*Cent), daily(d2, "new-client"))
+	require.Equal(t, 100*Cent, daily(d2, "new-client"))
 
 	_, err := a.PutRule(ctx, rules.Rule{ClientID: "new-client", Daily: rules.LimitOf(3 * Cent)})
 	require.NoError(t, err)
 	require.NoError(t, d1.Refresh(ctx))
-	require.Equal(t, int64(3*Cent), daily(d1, "new-client"))
+	require.Equal(t, 3*Cent, daily(d1, "new-client"))
 	start := time.Now()
 	require.Eventually(t, func() bool { return daily(d2, "new-client") == 3*Cent }, time.Second, 5*time.Millisecond)
 	t.Logf("applied by the other replica after %v", time.Since(start))

@@ -28,7 +28,7 @@ func testDailyLimit(t *testing.T, f *Fixture) {
 	require.False(t, a.Admitted)
 	require.Equal(t, &budget.Exceeded{Kind: budget.Daily, LimitNano: 50 * Cent, SpentNano: 60 * Cent,
 		Period: f.Periods().Day, SettledOnly: false}, a.Exceeded)
-	require.Equal(t, int64(60*Cent), a.Day.ReservedNano, "a refused request reserves nothing")
+	require.Equal(t, 60*Cent, a.Day.ReservedNano, "a refused request reserves nothing")
 
 	f.Settle("a", c, rule, 25*Cent)
 	f.Settle("b", c, rule, 25*Cent)
@@ -37,7 +37,7 @@ func testDailyLimit(t *testing.T, f *Fixture) {
 	require.False(t, a.Admitted)
 	require.NotNil(t, a.Exceeded)
 	require.True(t, a.Exceeded.SettledOnly, "settled 50c alone reaches the 50c limit")
-	require.Equal(t, int64(70*Cent), a.Exceeded.SpentNano)
+	require.Equal(t, 70*Cent, a.Exceeded.SpentNano)
 }
 
 func testMonthlyLimit(t *testing.T, f *Fixture) {
@@ -47,7 +47,7 @@ func testMonthlyLimit(t *testing.T, f *Fixture) {
 	a := f.Reserve(f.NextID(), c, rule, Cent)
 	require.False(t, a.Admitted)
 	require.Equal(t, budget.Monthly, a.Exceeded.Kind)
-	require.Equal(t, int64(30*Cent), a.Exceeded.LimitNano)
+	require.Equal(t, 30*Cent, a.Exceeded.LimitNano)
 	require.Equal(t, f.Periods().Month, a.Exceeded.Period)
 	require.True(t, a.Exceeded.SettledOnly)
 
@@ -66,7 +66,7 @@ func testBothExhausted(t *testing.T, f *Fixture) {
 	a := f.Reserve(f.NextID(), c, rule, Cent)
 	require.False(t, a.Admitted)
 	require.Equal(t, budget.Monthly, a.Exceeded.Kind, "monthly blocks longer")
-	require.Equal(t, int64(12*Cent), a.Exceeded.SpentNano)
+	require.Equal(t, 12*Cent, a.Exceeded.SpentNano)
 
 	// Only the day exhausted → daily.
 	rule2 := blockRule(rules.LimitOf(10*Cent), rules.LimitOf(100*Cent))
@@ -134,7 +134,7 @@ func testAlertNeverBlocks(t *testing.T, f *Fixture) {
 	require.True(t, a.Admitted)
 	require.NotNil(t, a.Exceeded, "exceeded is reported for information")
 	require.Equal(t, budget.Monthly, a.Exceeded.Kind)
-	require.Equal(t, int64(5*Cent), a.Day.ReservedNano, "alert rules still reserve")
+	require.Equal(t, 5*Cent, a.Day.ReservedNano, "alert rules still reserve")
 }
 
 func testOwnCounters(t *testing.T, f *Fixture) {

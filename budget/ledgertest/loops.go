@@ -20,13 +20,13 @@ func LoopConfig() loop.Config {
 
 // Sig returns the n-th base signature: unrelated to every other base signature.
 func Sig(n int) loop.Signature {
-	return loop.Signature{Exact: splitmix(uint64(n)*2 + 1), Sim: splitmix(uint64(n)*2 + 2), Size: 40}
+	return loop.Signature{Exact: splitmix(uint64(n)*2 + 1), Sim: splitmix(uint64(n)*2 + 2), Size: 40} //nolint:gosec // G115: n only seeds a hash; a negative n is just another seed
 }
 
 // Near returns a near-duplicate of s: another digest, and bit i of the sketch flipped
 // (one edited word of 40: similarity 1 - 1/60 with the loop package's constants).
 func Near(s loop.Signature, i int) loop.Signature {
-	return loop.Signature{Exact: splitmix(s.Exact ^ uint64(i+1)), Sim: s.Sim ^ 1<<(i%64), Size: s.Size}
+	return loop.Signature{Exact: splitmix(s.Exact ^ uint64(i+1)), Sim: s.Sim ^ 1<<(i%64), Size: s.Size} //nolint:gosec // G115: i only perturbs a hash input; its bits, not its sign, matter
 }
 
 func splitmix(x uint64) uint64 {
@@ -330,7 +330,7 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 		require.NoError(t, err)
 		return until, active
 	}
-	clear := func(c string) bool {
+	clearLoop := func(c string) bool {
 		t.Helper()
 		ok, err := ls.ClearLoop(f.ctx, c)
 		require.NoError(t, err)
@@ -338,7 +338,7 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 	}
 	_, active := state("c")
 	require.False(t, active)
-	require.False(t, clear("c"), "nothing to clear")
+	require.False(t, clearLoop("c"), "nothing to clear")
 
 	lc := budget.LoopCheck{Sig: Sig(8), Config: LoopConfig(), Block: true}
 	for range 4 {
@@ -353,14 +353,14 @@ func testLoopStateAndClear(t *testing.T, f *Fixture) {
 	_, active = state("other")
 	require.False(t, active, "per client")
 
-	require.True(t, clear("c"), "ends the cooldown")
+	require.True(t, clearLoop("c"), "ends the cooldown")
 	_, active = state("c")
 	require.False(t, active)
 	a := f.ReserveLoop("c", rules.Rule{}, Cent, lc)
 	require.True(t, a.Admitted, "admitted at once")
 	require.Equal(t, loop.Verdict{}, a.Loop, "with an empty window")
-	require.True(t, clear("c"), "the window held a request")
-	require.False(t, clear("c"))
+	require.True(t, clearLoop("c"), "the window held a request")
+	require.False(t, clearLoop("c"))
 	require.Len(t, f.LoopEvents(budget.LoopQuery{ClientID: "c"}).Events, 1, "events stay")
 
 	// The cooldown also ends on its own.

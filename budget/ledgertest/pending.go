@@ -121,7 +121,7 @@ func testHeldChargeChargedOnExpiry(t *testing.T, f *Fixture) {
 	f.Advance(time.Hour)
 	sp := f.Spend(c, rule)
 	require.Equal(t, [2]int64{70 * Cent, 0}, [2]int64{sp.Day.SpentNano, sp.Day.ReservedNano}, "charged, not released")
-	require.Equal(t, int64(70*Cent), sp.Today.EstimatedNano)
+	require.Equal(t, 70*Cent, sp.Today.EstimatedNano)
 	require.Equal(t, int64(1), sp.Today.Requests)
 	require.Equal(t, "o3", sp.Today.Models[0].Model)
 	require.Equal(t, int64(1), sp.Today.Models[0].Estimated)

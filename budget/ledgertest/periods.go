@@ -89,7 +89,7 @@ func testDayRollover(t *testing.T, f *Fixture) {
 	f.RequireSpend(c, rule, 0, 0, 50*Cent, 0)
 	a := f.Reserve(f.NextID(), c, rule, Cent)
 	require.True(t, a.Admitted, "a new day starts at zero")
-	require.Equal(t, int64(50*Cent), a.Month.SpentNano, "the month keeps counting")
+	require.Equal(t, 50*Cent, a.Month.SpentNano, "the month keeps counting")
 }
 
 func testMonthRollover(t *testing.T, f *Fixture) {

@@ -67,7 +67,7 @@ func testRuleCRUD(t *testing.T, s rules.Store) {
 	require.NotEqual(t, v1, v2)
 	got, _, err = s.GetRule(ctx, user.Key())
 	require.NoError(t, err)
-	require.Equal(t, int64(60*Cent), got.Daily.Nano)
+	require.Equal(t, 60*Cent, got.Daily.Nano)
 
 	// Same content again still bumps the version: every write does.
 	_, err = s.PutRule(ctx, user)

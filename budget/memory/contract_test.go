@@ -9,11 +9,11 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	ledgertest.Run(t, func(t *testing.T) budget.Store { return New(Options{}) })
+	ledgertest.Run(t, func(*testing.T) budget.Store { return New(Options{}) })
 }
 
 func TestRuleStore(t *testing.T) {
-	ledgertest.RunRuleStore(t, func(t *testing.T) rules.Store { return New(Options{}) })
+	ledgertest.RunRuleStore(t, func(*testing.T) rules.Store { return New(Options{}) })
 }
 
 func TestRuleStoreCap(t *testing.T) {
@@ -23,7 +23,7 @@ func TestRuleStoreCap(t *testing.T) {
 }
 
 func TestDynamicRules(t *testing.T) {
-	ledgertest.RunDynamicRules(t, func(t *testing.T) (rules.Store, rules.Store) {
+	ledgertest.RunDynamicRules(t, func(*testing.T) (rules.Store, rules.Store) {
 		m := New(Options{})
 		return m, m
 	})

@@ -141,29 +141,6 @@ func (m *Store) ListClients(ctx context.Context, q budget.ClientQuery) (budget.C
 	return page, nil
 }
 
-// scan offers the rows that match the query to the heap and returns how many matched.
-func (h *rowHeap) scan(rows []indexRow, lq *budget.ListQuery) int64 {
-	var n int64
-	for _, ir := range rows {
-		if lq.Prefix != "" && !strings.HasPrefix(ir.id, lq.Prefix) {
-			continue
-		}
-		n++
-		if !lq.After(ir.spent, ir.id) {
-			continue
-		}
-		r := row{id: ir.id, key: ir.spent}
-		switch {
-		case len(*h) <= lq.Limit: // keep rules.Limit+1 rows to know whether more follow
-			heap.Push(h, r)
-		case r.before((*h)[0]):
-			(*h)[0] = r
-			heap.Fix(h, 0)
-		}
-	}
-	return n
-}
-
 // row is one client while listing; key is the spend of the sorted period.
 type row struct {
 	id  string
@@ -186,6 +163,29 @@ func (h *rowHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// scan offers the rows that match the query to the heap and returns how many matched.
+func (h *rowHeap) scan(rows []indexRow, lq *budget.ListQuery) int64 {
+	var n int64
+	for _, ir := range rows {
+		if lq.Prefix != "" && !strings.HasPrefix(ir.id, lq.Prefix) {
+			continue
+		}
+		n++
+		if !lq.After(ir.spent, ir.id) {
+			continue
+		}
+		r := row{id: ir.id, key: ir.spent}
+		switch {
+		case len(*h) <= lq.Limit: // keep rules.Limit+1 rows to know whether more follow
+			heap.Push(h, r)
+		case r.before((*h)[0]):
+			(*h)[0] = r
+			heap.Fix(h, 0)
+		}
+	}
+	return n
 }
 
 // GlobalHistory implements budget.ClientIndex by summing the shards' per-day aggregates.

@@ -23,17 +23,17 @@ type memLoops struct {
 // older is the ascending order of the event slices (the reverse of the listing order).
 func older(a, b budget.LoopKey) bool { return b.Before(a) }
 
-// insertKey inserts k into the ascending slice ks, keeping at most max of the newest.
-func insertKey(ks []budget.LoopKey, k budget.LoopKey, max int) []budget.LoopKey {
+// insertKey inserts k into the ascending slice ks, keeping at most limit of the newest.
+func insertKey(ks []budget.LoopKey, k budget.LoopKey, limit int) []budget.LoopKey {
 	i := sort.Search(len(ks), func(i int) bool { return !older(ks[i], k) })
 	if i < len(ks) && ks[i] == k {
 		return ks // the same event again (a ZADD of an existing member)
 	}
 	ks = slices.Insert(ks, i, k)
-	if len(ks) > max {
+	if len(ks) > limit {
 		// Re-slicing keeps the array; append copies only the live part when it grows, so
 		// the memory stays about twice the cap.
-		ks = ks[len(ks)-max:]
+		ks = ks[len(ks)-limit:]
 	}
 	return ks
 }

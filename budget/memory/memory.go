@@ -82,7 +82,7 @@ func (m *Store) lock(clientID string, create bool) (*memShard, *memClient) {
 	for i := 0; i < len(clientID); i++ {
 		h = (h ^ uint32(clientID[i])) * 16777619
 	}
-	sh := &m.shards[h%uint32(len(m.shards))]
+	sh := &m.shards[uint64(h)%uint64(len(m.shards))]
 	sh.mu.Lock()
 	c := sh.clients[clientID]
 	if c == nil && create {

@@ -120,22 +120,22 @@ func (b *batcher) settled(s budget.SettleRequest, model string, dayTotal, monthT
 
 // addDay and addMonth merge an index entry (the larger total, the later time). A new
 // entry past maxPendingClients is dropped and counted.
-func (p *batch) addDay(k periodClient, total int64, dropped *atomic.Int64) {
-	old, ok := p.days[k]
-	if !ok && len(p.days) >= maxPendingClients {
+func (b *batch) addDay(k periodClient, total int64, dropped *atomic.Int64) {
+	old, ok := b.days[k]
+	if !ok && len(b.days) >= maxPendingClients {
 		dropped.Add(1)
 		return
 	}
-	p.days[k] = max(old, total)
+	b.days[k] = max(old, total)
 }
 
-func (p *batch) addMonth(k periodClient, t monthTotals, dropped *atomic.Int64) {
-	old, ok := p.months[k]
-	if !ok && len(p.months) >= maxPendingClients {
+func (b *batch) addMonth(k periodClient, t monthTotals, dropped *atomic.Int64) {
+	old, ok := b.months[k]
+	if !ok && len(b.months) >= maxPendingClients {
 		dropped.Add(1)
 		return
 	}
-	p.months[k] = monthTotals{total: max(old.total, t.total), seen: max(old.seen, t.seen)}
+	b.months[k] = monthTotals{total: max(old.total, t.total), seen: max(old.seen, t.seen)}
 }
 
 // raise keeps the larger expiry of a period's keys.

@@ -58,7 +58,7 @@ func TestLoopKeys(t *testing.T) {
 	members := client.ZRangeWithScores(ctx, "px:loops", 0, -1).Val()
 	require.Len(t, members, 1)
 	require.Equal(t, tag("user-12345")[1:len(tag("user-12345"))-1]+"|"+want, members[0].Member)
-	require.Equal(t, float64(f.Now.UnixMilli()), members[0].Score)
+	require.InDelta(t, float64(f.Now.UnixMilli()), members[0].Score, 1e-9)
 	require.InDelta(t, float64(budget.LoopEventTTL), float64(client.PTTL(ctx, "px:loops").Val()), float64(10*time.Second))
 
 	// A second loop, so the all-clients listing has a second page.

@@ -70,7 +70,7 @@ func TestKeyLayout(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("40|2026-11-28|2026-11|%d", expiry), mr.HGet(base+"res", "r1"))
 	score, err := mr.ZScore(base+"resx", "r1")
 	require.NoError(t, err)
-	require.Equal(t, float64(expiry), score)
+	require.InDelta(t, float64(expiry), score, 1e-9)
 	require.Equal(t, "40", mr.HGet(base+"rsv", "d|2026-11-28"))
 	require.Equal(t, "40", mr.HGet(base+"rsv", "m|2026-11"))
 	require.Equal(t, 2*time.Minute, mr.TTL(base+"res"))
@@ -90,7 +90,7 @@ func TestKeyLayout(t *testing.T) {
 	require.Equal(t, budget.SettledTTL, mr.TTL(done))
 	score, err = mr.ZScore(done, "r1")
 	require.NoError(t, err)
-	require.Equal(t, float64(now.UnixMilli()), score)
+	require.InDelta(t, float64(now.UnixMilli()), score, 1e-9)
 
 	// Settled ids older than SettledTTL are pruned by a later settlement.
 	later := now.Add(budget.SettledTTL + time.Millisecond)
@@ -111,7 +111,7 @@ func TestKeyLayout(t *testing.T) {
 		dayNames: 0, monthNames: 0} {
 		score, err := mr.ZScore(key, client12345)
 		require.NoError(t, err, key)
-		require.Equal(t, want, score, "%s: raw client id as member; spend negated", key)
+		require.InDelta(t, want, score, 1e-9, "%s: raw client id as member; spend negated", key)
 	}
 	fields, err = mr.HKeys(agg)
 	require.NoError(t, err)

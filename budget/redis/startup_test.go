@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ func TestDownAtStartUp(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	req := budget.ReserveRequest{ID: "r1", ClientID: "c", Periods: cal.Periods(now), EstimateNano: 10, Now: now}
 	_, err = l.Reserve(context.Background(), req)
-	require.True(t, errors.Is(err, budget.ErrUnavailable), "got %v", err)
+	require.ErrorIs(t, err, budget.ErrUnavailable)
 	require.Error(t, l.Ping(context.Background()))
 
 	require.NoError(t, srv.Start())

@@ -7,6 +7,7 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	exited chan error // receives cmd.Wait's result
+	exited chan struct{} // closed when cmd.Wait returns
 }
 
 // Start runs a redis-server on a free loopback port without persistence, stops it when
@@ -108,12 +109,14 @@ func (s *Server) Start() error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
-	cmd := exec.Command(s.bin, args...)
+	// The server outlives this call (Stop ends it), so no context bounds it.
+	cmd := exec.CommandContext(context.Background(), s.bin, args...) //nolint:gosec // G204: s.bin is LookPath's redis-server, args this server's own port and TempDir
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error // cmd.Wait's result, read after exited is closed
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if err := ping(s.Addr); err == nil {
@@ -129,8 +132,8 @@ func (s *Server) Start() error {
 			return nil
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("redistest: redis-server exited: %v; log: %s", err, s.logTail())
+		case <-exited:
+			return fmt.Errorf("redistest: redis-server exited: %w; log: %s", waitErr, s.logTail())
 		case <-time.After(20 * time.Millisecond): // polling a starting process, not timing a test
 		}
 		if time.Now().After(deadline) {
@@ -152,6 +155,7 @@ func (s *Server) Stop() error {
 	cmd, exited := s.cmd, s.exited
 	s.cmd, s.exited = nil, nil
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	// Stopping succeeds once the process is gone, whatever its exit status.
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
@@ -187,12 +191,12 @@ func (s *Server) assignSlots(deadline time.Time) error {
 
 // freePort asks the kernel for an unused loopback port.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close() // a port still bound is no use: the caller retries
 }
 
 // ping expects PONG; a server still loading its data answers -LOADING and is not ready.
@@ -210,11 +214,11 @@ func ping(addr string) error {
 // command sends one RESP command on a fresh connection and returns a simple-string or
 // bulk-string reply. It keeps this package free of a client library.
 func command(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := (&net.Dialer{Timeout: time.Second}).DialContext(context.Background(), "tcp", addr)
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the reply is read, or the error is returned
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	req := fmt.Sprintf("*%d\r\n", len(args))
 	for _, a := range args {

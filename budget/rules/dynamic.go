@@ -119,7 +119,9 @@ func NewDynamic(ctx context.Context, opts DynamicOptions) (*Dynamic, error) {
 		d.log.Warn("rules: rule store unreachable, starting with the config file rules; retrying", "error", err)
 	}
 	cancel()
-	go d.loop()
+	// ctx bounds the first load only: the poller runs until Close, so it keeps
+	// ctx's values but not its cancellation.
+	go d.loop(context.WithoutCancel(ctx))
 	return d, nil
 }
 
@@ -173,7 +175,7 @@ func (d *Dynamic) Close() {
 	})
 }
 
-func (d *Dynamic) loop() {
+func (d *Dynamic) loop(ctx context.Context) {
 	defer close(d.stopped)
 	t := time.NewTicker(d.every)
 	defer t.Stop()
@@ -182,8 +184,8 @@ func (d *Dynamic) loop() {
 		case <-d.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), max(d.every, time.Second))
-			changed, _ := d.load(ctx, false) // failures are logged and retried next tick
+			lctx, cancel := context.WithTimeout(ctx, max(d.every, time.Second))
+			changed, _ := d.load(lctx, false) // failures are logged and retried next tick
 			cancel()
 			if changed && d.onChange != nil {
 				d.onChange()

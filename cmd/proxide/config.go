@@ -39,6 +39,9 @@ type ListenConfig struct {
 	Admin           string        `mapstructure:"admin"`
 	MaxMessageBytes int           `mapstructure:"max_message_bytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// PProf is where Go's profiler listens (/debug/pprof/); empty, the
+	// default, serves no profiler. Bind it to loopback.
+	PProf string `mapstructure:"pprof"`
 }
 
 // StoreConfig selects the ledger.
@@ -153,6 +156,7 @@ var defaults = map[string]any{
 	"listen.admin":                      ":8080",
 	"listen.max_message_bytes":          16 << 20,
 	"listen.shutdown_timeout":           "30s",
+	"listen.pprof":                      "",
 	"store.redis_url":                   "",
 	"store.failure_mode":                "closed",
 	"store.timeout":                     "500ms",
@@ -197,6 +201,7 @@ func serveFlags() *pflag.FlagSet {
 	fs.String("admin-addr", "", "admin HTTP listen address (listen.admin)")
 	fs.String("redis-url", "", "Redis URL; empty = in-memory ledger (store.redis_url)")
 	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+	fs.String("pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty (listen.pprof)")
 	return fs
 }
 
@@ -205,6 +210,7 @@ var flagKeys = map[string]string{
 	"admin-addr": "listen.admin",
 	"redis-url":  "store.redis_url",
 	"log-level":  "log.level",
+	"pprof-addr": "listen.pprof",
 }
 
 // loadConfig reads file, then env, then flags, and validates the result.

@@ -65,7 +65,7 @@ loop_detection: {enabled: true, window: 30s, max_repeats: 3, similarity: 0.95, c
 
 	cfg, err = load(t, env, "--config", path, "--redis-url", "", "--grpc-addr", ":8000", "--log-level", "warn")
 	require.NoError(t, err)
-	require.Equal(t, "", cfg.Store.RedisURL, "a flag overrides env, even to empty (in-memory ledger)")
+	require.Empty(t, cfg.Store.RedisURL, "a flag overrides env, even to empty (in-memory ledger)")
 	require.Equal(t, ":8000", cfg.Listen.GRPC)
 	require.Equal(t, "warn", cfg.Log.Level)
 }
@@ -75,7 +75,7 @@ func TestConfigDefaultsWithoutFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ":50051", cfg.Listen.GRPC)
 	require.Equal(t, ":8080", cfg.Listen.Admin)
-	require.Equal(t, "", cfg.Store.RedisURL)
+	require.Empty(t, cfg.Store.RedisURL)
 	require.Equal(t, "closed", cfg.Store.FailureMode)
 	require.Equal(t, "x-proxide-client-id", cfg.ClientID.Header)
 	require.Equal(t, []string{"/openai/v1", "/v1"}, cfg.PathPrefixes)

@@ -26,13 +26,13 @@ func redisConfig(addr string) string {
 
 func (s *stack) adminPost(t *testing.T, path, body, key string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.admin+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.admin+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := testClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
@@ -86,7 +86,7 @@ func TestE2EAdminGRPCOnTheExtProcPort(t *testing.T) {
 	s := startStack(t, e2eConfig, nil)
 	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { require.NoError(t, conn.Close()) }()
 	api := proxidev1.NewAdminServiceClient(conn)
 
 	_, err = api.ListBudgets(t.Context(), &proxidev1.ListBudgetsRequest{})
@@ -125,14 +125,14 @@ func TestE2ECLISetsABudget(t *testing.T) {
 
 func (s *stack) adminDo(t *testing.T, method, path, key string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.admin+path, nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, s.admin+path, http.NoBody)
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := testClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String(), resp.Header

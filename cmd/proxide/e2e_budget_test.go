@@ -61,7 +61,7 @@ func TestE2EDailyBudgetBlocksWithExact402(t *testing.T) {
 	var view map[string]any
 	require.Equal(t, http.StatusOK, s.adminGet(t, "/v1/clients/user-12345", "prox-e2e-ops", &view))
 	require.Equal(t, "blocked", view["state"])
-	require.Equal(t, 0.5, view["today"].(map[string]any)["limit_usd"])
+	require.InDelta(t, 0.5, view["today"].(map[string]any)["limit_usd"], 1e-9)
 }
 
 func nextMidnightUTC() time.Time {
@@ -148,14 +148,14 @@ func TestE2EUnmeteredPathAndAuth(t *testing.T) {
 
 func (s *stack) adminGet(t *testing.T, path, key string, into any) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.admin+path, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.admin+path, http.NoBody)
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := testClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	if into != nil && resp.StatusCode == http.StatusOK {
@@ -192,22 +192,25 @@ func TestE2EAdminPortAndHealth(t *testing.T) {
 	require.Equal(t, "viewer", view.ClientID)
 	require.Equal(t, "ok", view.State)
 	require.Positive(t, view.Today.SpentUSD)
-	require.Equal(t, 100.0, *view.Today.LimitUSD, "the default rule applies")
+	require.InDelta(t, 100.0, *view.Today.LimitUSD, 1e-9, "the default rule applies")
 	require.Len(t, view.Models, 1)
 	require.Equal(t, "gpt-4o-mini-2024-07-18", view.Models[0].Model)
 
 	var metrics string
-	resp, err := testClient.Get(s.admin + "/metrics")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.admin+"/metrics", http.NoBody)
 	require.NoError(t, err)
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, err := testClient.Do(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
 	metrics = string(b)
 	require.Contains(t, metrics, `proxide_requests_total{endpoint="chat.completions.create",outcome="ok"} 1`)
 	require.Contains(t, metrics, `proxide_spend_usd_total{model="gpt-4o-mini-2024-07-18"}`)
 
 	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { require.NoError(t, conn.Close()) }()
 	hr, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "envoy.service.ext_proc.v3.ExternalProcessor"})
 	require.NoError(t, err)
 	require.Equal(t, healthpb.HealthCheckResponse_SERVING, hr.GetStatus())

@@ -299,11 +299,13 @@ func TestE2EModelNamesFindTheirRow(t *testing.T) {
 		}
 		runPriceCases(t, s, cases)
 		// None of them was counted as an unknown model priced by the fallback.
-		resp, err := testClient.Get(s.admin + "/metrics")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.admin+"/metrics", http.NoBody)
+		require.NoError(t, err)
+		resp, err := testClient.Do(req)
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
 		require.Contains(t, string(b), "\nproxide_unknown_model_total 0\n")
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,7 +72,7 @@ func requireRefusal(t *testing.T, r reply, status int, errType, code string) ope
 // (escapes, dot segments, doubled slashes), as a hostile or sloppy client would.
 func sendRaw(t *testing.T, s *stack, method, rawPath string, c call) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, s.front, strings.NewReader(c.body))
+	req, err := http.NewRequestWithContext(t.Context(), method, s.front, strings.NewReader(c.body))
 	require.NoError(t, err)
 	req.URL.Opaque = rawPath
 	req.Header.Set("Authorization", "Bearer prox-e2e-app")
@@ -81,7 +82,7 @@ func sendRaw(t *testing.T, s *stack, method, rawPath string, c call) reply {
 	}
 	resp, err := testClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return reply{status: resp.StatusCode, header: resp.Header, body: b}
@@ -182,11 +183,11 @@ type tcpGate struct {
 
 func startGate(t *testing.T, target string) *tcpGate {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	g := &tcpGate{ln: ln, target: target}
 	go g.serve()
-	t.Cleanup(func() { ln.Close(); g.closeAll() })
+	t.Cleanup(func() { require.NoError(t, ln.Close()); g.closeAll() })
 	return g
 }
 
@@ -204,9 +205,10 @@ func (g *tcpGate) serve() {
 			go func() { _, _ = io.Copy(io.Discard, c) }()
 			continue
 		}
-		up, err := net.Dial("tcp", g.target)
+		// The gate lives until its listener closes; no request bounds a dial.
+		up, err := new(net.Dialer).DialContext(context.Background(), "tcp", g.target)
 		if err != nil {
-			c.Close()
+			_ = c.Close() // the client sees its connection drop; the error adds nothing
 			continue
 		}
 		g.mu.Lock()
@@ -226,7 +228,7 @@ func (g *tcpGate) hang() {
 	g.hung = true
 	for _, c := range g.conns {
 		if c.RemoteAddr().String() == g.target {
-			c.Close()
+			_ = c.Close() // dropping it is the point; one already closed is as good
 		}
 	}
 }
@@ -243,7 +245,7 @@ func (g *tcpGate) closeAll() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.conns {
-		c.Close()
+		_ = c.Close() // hang closed some already
 	}
 	g.conns = nil
 }
@@ -355,7 +357,7 @@ func TestE2ELoopCycleRefusedAtTheSixth(t *testing.T) {
 // "/v1/chat/completions" there. (Go's server has already decoded %63 to c.)
 // It is the worst case for a gateway: every disguise Proxide fails to see
 // through reaches a paid handler.
-func lenientUpstream(w http.ResponseWriter, r *http.Request) bool {
+func lenientUpstream(_ http.ResponseWriter, r *http.Request) bool {
 	p := path.Clean(r.URL.Path)
 	if len(p) >= len("/openai/v1") && strings.EqualFold(p[:len("/openai/v1")], "/openai/v1") {
 		p = "/v1" + p[len("/openai/v1"):]

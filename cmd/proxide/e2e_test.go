@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,7 +77,7 @@ log: {level: debug, format: text}
 // e2eYAML is an end-to-end config: the app and ops keys, a $100/day default
 // budget, the given rules (YAML list items indented four spaces, or ""), and
 // any further top-level sections.
-func e2eYAML(rules, extra string) string {
+func e2eYAML(ruleItems, extra string) string {
 	y := `
 keys:
   - {name: app, key: prox-e2e-app, scopes: [gateway]}
@@ -85,8 +86,8 @@ budgets:
   timezone: UTC
   default: {daily_limit_usd: 100, monthly_limit_usd: 1000}
 `
-	if rules != "" {
-		y += "  rules:\n" + rules
+	if ruleItems != "" {
+		y += "  rules:\n" + ruleItems
 	}
 	return y + extra + "log: {level: debug, format: text}\n"
 }
@@ -129,9 +130,9 @@ func startStackWith(t *testing.T, yaml string, script func(w http.ResponseWriter
 	logs := &syncBuffer{}
 	a, err := newApp(cfg, logs, []string{"OPENAI_API_KEY=sk-upstream-secret"}, options...)
 	require.NoError(t, err)
-	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
+	grpcLis, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	adminLis, err := net.Listen("tcp", "127.0.0.1:0")
+	adminLis, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -152,7 +153,7 @@ func startStackWith(t *testing.T, yaml string, script func(w http.ResponseWriter
 	si, err := envoy.New(opts)
 	require.NoError(t, err)
 	front := httptest.NewServer(si)
-	t.Cleanup(func() { front.Close(); si.Close() })
+	t.Cleanup(func() { front.Close(); require.NoError(t, si.Close()) })
 	return &stack{app: a, upstream: up, upURL: upSrv.URL, front: front.URL, admin: "http://" + adminLis.Addr().String(),
 		grpcAddr: grpcLis.Addr().String(), logs: logs, standin: si}
 }
@@ -188,13 +189,27 @@ func (s *stack) direct(t *testing.T, upstreamURL string, c call) []byte {
 	return send(t, upstreamURL+strings.Replace(c.path, "/openai/v1/", "/v1/", 1), c, "").body
 }
 
+// try is do for goroutines other than the test's, where require must not
+// stop the test: it returns the error instead.
+func (s *stack) try(ctx context.Context, c call) (reply, error) {
+	return trySend(ctx, s.front+c.path, c, "prox-e2e-app")
+}
+
 func send(t *testing.T, url string, c call, key string) reply {
 	t.Helper()
+	r, err := trySend(t.Context(), url, c, key)
+	require.NoError(t, err)
+	return r
+}
+
+func trySend(ctx context.Context, url string, c call, key string) (reply, error) {
 	if c.method == "" {
 		c.method = http.MethodPost
 	}
-	req, err := http.NewRequest(c.method, url, strings.NewReader(c.body))
-	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctx, c.method, url, strings.NewReader(c.body))
+	if err != nil {
+		return reply{}, err
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -208,11 +223,14 @@ func send(t *testing.T, url string, c call, key string) reply {
 		req.Header.Set(k, v)
 	}
 	resp, err := testClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	if err != nil {
+		return reply{}, err
+	}
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+	if err := errors.Join(err, resp.Body.Close()); err != nil {
+		return reply{}, err
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // spend reads a client's ledger state.
@@ -362,7 +380,7 @@ func TestE2EStreamWithoutClientUsageIsByteForByte(t *testing.T) {
 	// … but the client gets exactly what the upstream sends without it.
 	// The fake numbers its completions; that counter is the only difference allowed.
 	want := s.direct(t, s.upURL, c)
-	ids := regexp.MustCompile(`chatcmpl-fake[0-9]+`)
+	ids := regexp.MustCompile(`chatcmpl-fake\d+`)
 	require.Equal(t, ids.ReplaceAllString(string(want), "ID"), ids.ReplaceAllString(string(r.body), "ID"))
 	require.NotContains(t, string(r.body), `"usage"`)
 

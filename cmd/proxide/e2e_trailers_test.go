@@ -35,7 +35,7 @@ type trailerRecorder struct {
 	got []string // X-Checksum trailer of each request, "" when none
 }
 
-func (tr *trailerRecorder) script(w http.ResponseWriter, r *http.Request) bool {
+func (tr *trailerRecorder) script(_ http.ResponseWriter, r *http.Request) bool {
 	b, _ := io.ReadAll(r.Body) // r.Trailer is filled at EOF
 	tr.mu.Lock()
 	tr.got = append(tr.got, r.Trailer.Get("X-Checksum"))
@@ -69,7 +69,7 @@ func postChunked(t *testing.T, client *http.Client, url, clientID, body, trailer
 	}
 	resp, err := client.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return reply{status: resp.StatusCode, header: resp.Header, body: b}
@@ -117,7 +117,7 @@ func TestE2ERequestTrailersAreMeteredAndRefused(t *testing.T) {
 					plainClient, trailerClient := "plain-"+f.name+"-"+b.name, "trailer-"+f.name+"-"+b.name
 					plain := postChunked(t, f.client, url, plainClient, b.body, "")
 					require.Equal(t, http.StatusOK, plain.status, "%s", plain.body)
-					require.Equal(t, "", rec.last())
+					require.Empty(t, rec.last())
 
 					r := postChunked(t, f.client, url, trailerClient, b.body, "abc123")
 					require.Equal(t, http.StatusOK, r.status, "a body ending in trailers is admitted: %s", r.body)
@@ -127,7 +127,7 @@ func TestE2ERequestTrailersAreMeteredAndRefused(t *testing.T) {
 					require.Positive(t, want)
 					if !b.sse {
 						p, c, o := usageOf(t, r.body)
-						require.Equal(t, handCost(t, "gpt-4o-mini-2024-07-18", p, c, o), want)
+						require.Equal(t, want, handCost(t, "gpt-4o-mini-2024-07-18", p, c, o))
 					} else {
 						require.NotContains(t, string(r.body), `"usage"`, "the injected usage chunk is stripped again")
 					}

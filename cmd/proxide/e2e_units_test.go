@@ -82,7 +82,7 @@ func TestE2EUnitPricedEndpointsAreChargedExactly(t *testing.T) {
 				return 12*5_000 + 1056*40_000
 			}, false},
 		{"gpt-image-1 edit with an input image", "/openai/v1/images/edits", edit, editCT,
-			func(t *testing.T, r reply) int64 {
+			func(*testing.T, reply) int64 {
 				// text in 13/4+7 = 10 × $5/M, image in 323 × $10/M, 272 out (low) × $40/M
 				return 10*5_000 + 323*10_000 + 272*40_000
 			}, false},
@@ -93,7 +93,7 @@ func TestE2EUnitPricedEndpointsAreChargedExactly(t *testing.T) {
 			func(*testing.T, reply) int64 { return chars * 15_000 }, false}, // $15 per 1M characters
 		{"gpt-4o-mini-tts speech as SSE usage", "/openai/v1/audio/speech",
 			`{"model":"gpt-4o-mini-tts","voice":"alloy","input":"` + speechInput + `","stream_format":"sse"}`, "",
-			func(t *testing.T, r reply) int64 {
+			func(*testing.T, reply) int64 {
 				// input = (bytes)/4 + 7 tokens × $2.5/M; output = ceil(samples/2400) audio tokens × $12/M,
 				// samples = 1600 × chars at speed 1
 				in := chars/4 + 7
@@ -103,7 +103,7 @@ func TestE2EUnitPricedEndpointsAreChargedExactly(t *testing.T) {
 			}, false},
 		{"gpt-4o-mini-tts binary wav by duration", "/openai/v1/audio/speech",
 			`{"model":"gpt-4o-mini-tts","voice":"alloy","input":"` + speechInput + `","response_format":"wav"}`, "",
-			func(t *testing.T, r reply) int64 {
+			func(*testing.T, reply) int64 {
 				// duration = 1600 × chars / 24,000 s at $0.00025/s; input bounded by 4 tokens a character × $2.5/M
 				millis := 1600 * chars * 1000 / 24000
 				return millis*250 + (chars*4)*2_500

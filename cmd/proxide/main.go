@@ -15,12 +15,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ()); err != nil {
-		if errors.Is(err, client.ErrUsage) {
-			os.Exit(2) // the usage text was already printed
-		}
-		fmt.Fprintln(os.Stderr, "proxide:", err)
-		os.Exit(1)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ())
+	stop() // before os.Exit, which runs no deferred calls
+	if err == nil {
+		return
 	}
+	if errors.Is(err, client.ErrUsage) {
+		os.Exit(2) // the usage text was already printed
+	}
+	fmt.Fprintln(os.Stderr, "proxide:", err)
+	os.Exit(1)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
@@ -29,14 +30,14 @@ import (
 func buildProxide(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "proxide")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
 }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
@@ -53,7 +54,9 @@ type sidecar struct {
 func startSidecar(t *testing.T, bin, config string) *sidecar {
 	t.Helper()
 	sc := &sidecar{grpcAddr: freeAddr(t), admin: freeAddr(t), logs: &syncBuffer{}}
-	sc.cmd = exec.Command(bin, "serve", "--config", config, "--grpc-addr", sc.grpcAddr, "--admin-addr", sc.admin)
+	// Not t.Context(): it ends before the cleanup, which stops the process with
+	// SIGTERM and checks that it exits 0 on its own.
+	sc.cmd = exec.CommandContext(context.Background(), bin, "serve", "--config", config, "--grpc-addr", sc.grpcAddr, "--admin-addr", sc.admin)
 	sc.cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-upstream-secret")
 	sc.cmd.Stdout, sc.cmd.Stderr = sc.logs, sc.logs
 	require.NoError(t, sc.cmd.Start())
@@ -71,11 +74,15 @@ func startSidecar(t *testing.T, bin, config string) *sidecar {
 		}
 	})
 	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + sc.admin + "/readyz")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+sc.admin+"/readyz", http.NoBody)
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close() // nothing was read; only the status matters
 		return resp.StatusCode == http.StatusOK
 	}, 15*time.Second, 20*time.Millisecond, "sidecar never became ready; logs:\n%s", sc.logs)
 	return sc
@@ -114,7 +121,7 @@ loop_detection: {enabled: false}   # 200 identical requests on purpose
 		si, err := envoy.New(envoy.Options{ExtProcAddr: sc.grpcAddr, Upstream: upstream.URL})
 		require.NoError(t, err)
 		front := httptest.NewServer(si)
-		t.Cleanup(func() { front.Close(); si.Close() })
+		t.Cleanup(func() { front.Close(); require.NoError(t, si.Close()) })
 		fronts = append(fronts, front.URL)
 	}
 
@@ -124,9 +131,7 @@ loop_detection: {enabled: false}   # 200 identical requests on purpose
 		start    = make(chan struct{})
 		mu       sync.Mutex
 		statuses = map[int]int{}
-		maxCost  int64
-		sum      int64
-		estErr   int64 // how much actual costs exceeded their reservations, summed
+		okBodies [][]byte // of the admitted requests, for their usage
 	)
 	const body = `{"model":"metered","max_tokens":8,"messages":[{"role":"user","content":"spend a little"}]}`
 	parsed, err := usage.ParseRequest(usage.ChatCompletions, []byte(body), usage.Options{})
@@ -141,21 +146,32 @@ loop_detection: {enabled: false}   # 200 identical requests on purpose
 				body:    body,
 				headers: map[string]string{"x-fake-words": "8"}}
 			<-start
-			r := s.do(t, c)
+			r, err := s.try(t.Context(), c)
+			if !assert.NoError(t, err) {
+				return
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			statuses[r.status]++
 			if r.status == http.StatusOK {
-				p, _, o := usageOf(t, r.body)
-				cost := (p + o) * 1_000_000
-				sum += cost
-				maxCost = max(maxCost, cost)
-				estErr += max(0, cost-estimate)
+				okBodies = append(okBodies, r.body)
 			}
 		}(i)
 	}
 	close(start)
 	wg.Wait()
+	var (
+		maxCost int64
+		sum     int64
+		estErr  int64 // how much actual costs exceeded their reservations, summed
+	)
+	for _, b := range okBodies {
+		p, _, o := usageOf(t, b)
+		cost := (p + o) * 1_000_000
+		sum += cost
+		maxCost = max(maxCost, cost)
+		estErr += max(0, cost-estimate)
+	}
 
 	require.Equal(t, n, statuses[http.StatusOK]+statuses[http.StatusPaymentRequired], "only 200 and 402: %v", statuses)
 	require.Positive(t, statuses[http.StatusOK])
@@ -163,7 +179,7 @@ loop_detection: {enabled: false}   # 200 identical requests on purpose
 
 	ledger, err := budgetredis.Open("redis://"+redisAddr+"/0", budgetredis.Options{})
 	require.NoError(t, err)
-	defer ledger.Close()
+	defer func() { require.NoError(t, ledger.Close()) }()
 	now := time.Now()
 	cal, err := budget.NewCalendar("UTC")
 	require.NoError(t, err)

@@ -35,15 +35,15 @@ commands:
 // run dispatches the sub-commands; main only handles signals and exit codes.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
+		_, _ = fmt.Fprint(stderr, usageText) // the error returned says what went wrong
 		return errors.New("missing command")
 	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr, environ)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "proxide %s (%s, prices %s)\n", buildVersion(), goVersion(), pricing.Snapshot)
-		return nil
+		_, err := fmt.Fprintf(stdout, "proxide %s (%s, prices %s)\n", buildVersion(), goVersion(), pricing.Snapshot)
+		return err
 	case "keys":
 		return keysCommand(args[1:], os.Stdin, stdout)
 	case "budgets":
@@ -55,10 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	case "loops":
 		return client.Loops(ctx, args[1:], stdout, stderr, envLookup(environ))
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usageText)
-		return nil
+		_, err := fmt.Fprint(stdout, usageText)
+		return err
 	default:
-		fmt.Fprint(stderr, usageText)
+		_, _ = fmt.Fprint(stderr, usageText) // the error returned says what went wrong
 		return fmt.Errorf("unknown command %q", args[0])
 	}
 }
@@ -67,7 +67,7 @@ func keysCommand(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "hash" {
 		return errors.New("usage: proxide keys hash [KEY]")
 	}
-	key := ""
+	var key string
 	if len(args) > 1 {
 		key = args[1]
 	} else {
@@ -80,8 +80,8 @@ func keysCommand(args []string, stdin io.Reader, stdout io.Writer) error {
 	if key == "" {
 		return errors.New("keys hash: empty key")
 	}
-	fmt.Fprintln(stdout, auth.Hash(key))
-	return nil
+	_, err := fmt.Fprintln(stdout, auth.Hash(key))
+	return err
 }
 
 func buildVersion() string {

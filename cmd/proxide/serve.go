@@ -62,14 +62,35 @@ func serve(ctx context.Context, args []string, stderr io.Writer, environ []strin
 	if err != nil {
 		return err
 	}
-	grpcLis, err := net.Listen("tcp", cfg.Listen.GRPC)
-	if err != nil {
-		return fmt.Errorf("listen.grpc: %w", err)
+	var lc net.ListenConfig
+	var opened []net.Listener
+	listen := func(key, addr string) (net.Listener, error) {
+		lis, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			for _, l := range opened {
+				_ = l.Close() // nothing was served on it
+			}
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		opened = append(opened, lis)
+		return lis, nil
 	}
-	adminLis, err := net.Listen("tcp", cfg.Listen.Admin)
+	grpcLis, err := listen("listen.grpc", cfg.Listen.GRPC)
 	if err != nil {
-		grpcLis.Close()
-		return fmt.Errorf("listen.admin: %w", err)
+		return err
+	}
+	adminLis, err := listen("listen.admin", cfg.Listen.Admin)
+	if err != nil {
+		return err
+	}
+	if cfg.Listen.PProf != "" {
+		lis, err := listen("listen.pprof", cfg.Listen.PProf)
+		if err != nil {
+			return err
+		}
+		a.log.Warn("Go profiler serving: bind it to loopback only", "pprof", lis.Addr().String())
+		srv := pprofServer(lis)
+		defer func() { _ = srv.Close() }() // a profile in flight is cut at exit
 	}
 	return a.serve(ctx, grpcLis, adminLis)
 }

@@ -39,6 +39,7 @@ type options struct {
 	rounds, workers, rate     int
 	streams                   int
 	quick                     bool
+	profile                   string // directory for CPU profiles; "" takes none
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -54,11 +55,17 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.rate, "rate", 1000, "requests per second of the open-loop latency round")
 	fs.IntVar(&o.streams, "streams", 10000, "streams held open to measure memory per open stream")
 	fs.BoolVar(&o.quick, "quick", false, "one short round of each measurement (a smoke test)")
+	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of Proxide's first measured round of each workload into this directory (Proxide runs with --pprof-addr)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *serveNoop != "" {
 		return serveFloor(*serveNoop)
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o750); err != nil {
+			return err
+		}
 	}
 	if o.quick {
 		o.duration, o.rounds, o.streams = time.Second, 1, 200
@@ -67,15 +74,17 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
+	// The results are committed like any source file, so they get its mode.
+	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil { //nolint:gosec // G306: bench/results.md is a public, committed document
 		return err
 	}
-	fmt.Fprint(stdout, r.markdown())
-	return nil
+	_, err = fmt.Fprint(stdout, r.markdown())
+	return err
 }
 
 func serveFloor(addr string) error {
-	lis, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	lis, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -86,9 +95,10 @@ func serveFloor(addr string) error {
 
 // server is a measured process.
 type server struct {
-	cmd  *exec.Cmd
-	addr string
-	conn *grpc.ClientConn
+	cmd       *exec.Cmd
+	addr      string
+	conn      *grpc.ClientConn
+	pprofAddr string // Proxide's profiler, when -profile is set
 }
 
 func (s *server) pid() int { return s.cmd.Process.Pid }
@@ -113,18 +123,32 @@ func (s *server) stop() {
 }
 
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// dialable reports whether something accepts connections on addr now.
+func dialable(addr string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close() // only the accept mattered
+	return true
 }
 
 // start runs a server and waits until it answers gRPC health (Proxide) or
 // accepts connections (the floor); it returns the time that took.
 func start(name string, args []string, env []string, addr string, health bool) (*server, time.Duration, error) {
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(name, args...) //nolint:gosec,noctx // G204: the binary under measurement, named by the operator's -proxide flag; it is stopped by signal, not by a context
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	t0 := time.Now()
@@ -145,10 +169,7 @@ func start(name string, args []string, env []string, addr string, health bool) (
 			r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 			ok = err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
 		} else {
-			c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-			if ok = err == nil; ok {
-				c.Close()
-			}
+			ok = dialable(addr)
 		}
 		cancel()
 		if ok {
@@ -169,13 +190,12 @@ func startRedis(bin string) (*exec.Cmd, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir) //nolint:gosec,noctx // G204: the operator's -redis-server binary, on a loopback port and a fresh temporary directory; stopped by Kill, not by a context
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
 	for range 200 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
+		if dialable(addr) {
 			return cmd, addr, nil
 		}
 		time.Sleep(10 * time.Millisecond)

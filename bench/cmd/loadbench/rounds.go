@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -15,12 +18,56 @@ import (
 
 // workloads are measured in this order.
 var workloads = []struct {
-	name string
-	w    bench.Workload
+	name, slug string
+	w          bench.Workload
 }{
-	{"streamed chat (350-word prompt, 20 SSE chunks + usage)", bench.StreamedChat},
-	{"non-streamed chat", bench.JSONChat},
-	{"embeddings", bench.Embeddings},
+	{"streamed chat (350-word prompt, 20 SSE chunks + usage)", "stream", bench.StreamedChat},
+	{"non-streamed chat", "chat", bench.JSONChat},
+	{"embeddings", "embeddings", bench.Embeddings},
+}
+
+// profile fetches a CPU profile of the seconds inside d (the profiler
+// counts whole seconds) into prefix.cpu.pprof, then the allocation profile
+// (everything allocated since start) into prefix.allocs.pprof; the channel
+// reports when both are written.
+func profile(addr string, d time.Duration, prefix string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		secs := max(int(d/time.Second)-1, 1)
+		err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), prefix+".cpu.pprof", d+30*time.Second)
+		if err == nil {
+			err = fetch("http://"+addr+"/debug/pprof/allocs", prefix+".allocs.pprof", 30*time.Second)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// fetch writes what url answers into path.
+func fetch(url, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }() // read to the end or failed already
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path) //nolint:gosec // G304: path is under the operator's -profile directory
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // row is one workload on one ledger: the floor and Proxide, each the median of
@@ -61,32 +108,37 @@ func measure(o options) (*results, error) {
 		ledgers = append(ledgers, "redis")
 	}
 	for _, ledger := range ledgers {
-		redisAddr := ""
-		if ledger == "redis" {
-			cmd, addr, err := startRedis(o.redisServer)
-			if err != nil {
-				return nil, err
-			}
-			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			redisAddr = addr
-		}
-		px, startup, err := startProxide(o.proxide, redisAddr)
-		if err != nil {
+		if err := r.ledger(o, ledger, floor); err != nil {
 			return nil, err
 		}
-		if ledger == "memory" {
-			r.startup = startup
-		}
-		if err := r.ledgerRounds(o, ledger, floor, px); err != nil {
-			px.stop()
-			return nil, err
-		}
-		px.stop()
 	}
 	return r, nil
 }
 
-func startProxide(bin, redisAddr string) (*server, time.Duration, error) {
+// ledger measures Proxide on one ledger (with its own redis-server for
+// "redis"), stopping what it started before it returns.
+func (r *results) ledger(o options, ledger string, floor *server) error {
+	redisAddr := ""
+	if ledger == "redis" {
+		cmd, addr, err := startRedis(o.redisServer)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // a throwaway server: its exit status says nothing
+		redisAddr = addr
+	}
+	px, startup, err := startProxide(o.proxide, redisAddr, o.profile != "")
+	if err != nil {
+		return err
+	}
+	defer px.stop()
+	if ledger == "memory" {
+		r.startup = startup
+	}
+	return r.ledgerRounds(o, ledger, floor, px)
+}
+
+func startProxide(bin, redisAddr string, profiled bool) (*server, time.Duration, error) {
 	dir, err := os.MkdirTemp("", "loadbench")
 	if err != nil {
 		return nil, 0, err
@@ -103,7 +155,19 @@ func startProxide(bin, redisAddr string) (*server, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	return start(bin, []string{"serve", "--config", cfg}, []string{"LOADBENCH_UPSTREAM_KEY=sk-bench"}, grpcAddr, true)
+	args := []string{"serve", "--config", cfg}
+	pprofAddr := ""
+	if profiled {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return nil, 0, err
+		}
+		args = append(args, "--pprof-addr", pprofAddr)
+	}
+	s, startup, err := start(bin, args, append([]string{"LOADBENCH_UPSTREAM_KEY=sk-bench"}, os.Getenv("LOADBENCH_PROXIDE_ENV")), grpcAddr, true)
+	if s != nil {
+		s.pprofAddr = pprofAddr
+	}
+	return s, startup, err
 }
 
 // ledgerRounds runs every measurement of one ledger.
@@ -117,14 +181,23 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px *server) erro
 			}
 		}
 		var fl, pr []bench.Throughput
-		for range o.rounds {
+		for i := range o.rounds {
 			f, err := bench.Closed(ctx, floor.client(), floor.pid(), o.workers, o.duration, wl.w)
 			if err != nil {
 				return err
 			}
+			var profiled <-chan error
+			if i == 0 && px.pprofAddr != "" {
+				profiled = profile(px.pprofAddr, o.duration, filepath.Join(o.profile, ledger+"-"+wl.slug))
+			}
 			p, err := bench.Closed(ctx, px.client(), px.pid(), o.workers, o.duration, wl.w)
 			if err != nil {
 				return err
+			}
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					return err
+				}
 			}
 			if p.Errors > 0 || f.Errors > 0 {
 				return fmt.Errorf("%s/%s: errors (floor %d, proxide %d): %s %s", ledger, wl.name, f.Errors, p.Errors, f.FirstError, p.FirstError)
@@ -136,7 +209,23 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px *server) erro
 		r.rows = append(r.rows, row{ledger: ledger, workload: wl.name, floor: median(fl), proxide: median(pr)})
 	}
 	fl := bench.Open(ctx, floor.client(), o.rate, o.duration, bench.StreamedChat)
+	var traced chan error
+	if px.pprofAddr != "" {
+		// An execution trace of the open-loop round shows what a slow
+		// request waited for (GC, a lock, the scheduler).
+		traced = make(chan error, 1)
+		go func() {
+			secs := max(int(o.duration/time.Second)-1, 1)
+			traced <- fetch(fmt.Sprintf("http://%s/debug/pprof/trace?seconds=%d", px.pprofAddr, secs),
+				filepath.Join(o.profile, ledger+"-open.trace"), o.duration+30*time.Second)
+		}()
+	}
 	pl := bench.Open(ctx, px.client(), o.rate, o.duration, bench.StreamedChat)
+	if traced != nil {
+		if err := <-traced; err != nil {
+			return err
+		}
+	}
 	r.latency[ledger] = [2]bench.Latency{fl, pl}
 	per, err := bench.OpenStreams(ctx, px.client(), px.pid(), o.streams)
 	if err != nil {
@@ -155,12 +244,14 @@ func median(ts []bench.Throughput) bench.Throughput {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func gitCommit() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
 	c := strings.TrimSpace(string(out))
-	if out, err := exec.Command("git", "status", "--porcelain").Output(); err == nil && len(out) > 0 {
+	if out, err := exec.CommandContext(ctx, "git", "status", "--porcelain").Output(); err == nil && len(out) > 0 {
 		c += "-dirty"
 	}
 	return c

@@ -1,0 +1,128 @@
+package extproc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/proxide/proxide/auth"
+	"github.com/proxide/proxide/bench"
+	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/budget/blockcache"
+	"github.com/proxide/proxide/budget/memory"
+	"github.com/proxide/proxide/budget/resilient"
+	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/pricing"
+)
+
+// wireStream is a Process stream that costs what gRPC's codec costs: each
+// message is unmarshaled from its wire bytes on Recv and each reply is
+// marshaled on Send (gRPC encodes a reply before Send returns, which is why
+// a reply may point at buffers the exchange reuses afterwards).
+type wireStream struct {
+	fakeStream
+	wire   [][]byte
+	pos    int
+	client string // replaces the script's client id: every lifecycle is a new client, as in loadbench
+}
+
+func (w *wireStream) Recv() (*extprocv3.ProcessingRequest, error) {
+	if w.pos == len(w.wire) {
+		return nil, io.EOF
+	}
+	m := &extprocv3.ProcessingRequest{}
+	if err := proto.Unmarshal(w.wire[w.pos], m); err != nil {
+		return nil, err
+	}
+	w.pos++
+	for _, h := range m.GetRequestHeaders().GetHeaders().GetHeaders() {
+		if h.GetKey() == "x-proxide-client-id" && w.client != "" {
+			h.RawValue = []byte(w.client)
+		}
+	}
+	return m, nil
+}
+
+func (w *wireStream) Send(r *extprocv3.ProcessingResponse) error {
+	if r.GetImmediateResponse() != nil {
+		return fmt.Errorf("refused: %s", r.GetImmediateResponse().GetBody())
+	}
+	_, err := proto.Marshal(r)
+	return err
+}
+
+// BenchmarkLifecycle is loadbench's workloads in process: one whole request
+// (headers, body, response headers, chunks) through Process with the
+// production ledger stack (memory store, outage wrapper, refusal cache) and
+// loop detection on, next to the no-op floor through the same codec. The
+// ratio proxide/noop is the figure to watch; `make bench` prints both.
+func BenchmarkLifecycle(b *testing.B) {
+	for _, wl := range []struct {
+		name string
+		w    bench.Workload
+	}{{"stream", bench.StreamedChat}, {"chat", bench.JSONChat}, {"embeddings", bench.Embeddings}} {
+		// A few hundred distinct requests, so loop detection observes
+		// without firing and the ledger sees many clients.
+		scripts := make([][][]byte, 256)
+		for i := range scripts {
+			for _, m := range bench.Script(wl.w(int64(i))) {
+				raw, err := proto.Marshal(m)
+				require.NoError(b, err)
+				scripts[i] = append(scripts[i], raw)
+			}
+		}
+		b.Run("noop/"+wl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				st := &wireStream{fakeStream: fakeStream{ctx: context.Background()}, wire: scripts[i%len(scripts)], client: "bench-" + strconv.Itoa(i)}
+				_ = passthrough(st)
+				i++
+			}
+		})
+		b.Run("proxide/"+wl.name, func(b *testing.B) {
+			srv := lifecycleServer(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				st := &wireStream{fakeStream: fakeStream{ctx: context.Background()}, wire: scripts[i%len(scripts)], client: "bench-" + strconv.Itoa(i)}
+				if err := srv.Process(st); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// lifecycleServer is wired as `proxide serve` wires it with the memory ledger.
+func lifecycleServer(b *testing.B) *Server {
+	b.Helper()
+	keys, err := auth.NewKeys([]auth.KeySpec{{Name: "bench", Key: "prox-bench", Scopes: []string{auth.ScopeGateway}}})
+	require.NoError(b, err)
+	cal, err := budget.NewCalendar("UTC")
+	require.NoError(b, err)
+	store := memory.New(memory.Options{Retention: 24 * time.Hour})
+	ledger := resilient.New(store, resilient.Options{Mode: resilient.FailClosed})
+	b.Cleanup(func() { _ = ledger.Close(); _ = store.Close() })
+	cache := blockcache.New(store, ledger, blockcache.Options{TTL: time.Second})
+	srv, err := New(Options{
+		Ledger:      cache,
+		Pricer:      pricing.New(pricing.Options{}),
+		Rules:       staticRules{rules.Rule{Daily: rules.LimitOf(1e18), Monthly: rules.LimitOf(1e18)}},
+		Calendar:    cal,
+		Keys:        keys,
+		UpstreamKey: "sk-bench",
+		Loop:        rules.LoopDefaults{Enabled: true, Block: true, Config: loop.DefaultConfig()},
+	})
+	require.NoError(b, err)
+	return srv
+}
