@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"sync/atomic"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -143,11 +143,16 @@ func Words(n int, seed int64) string {
 	return b.String()
 }
 
-var clientSeq atomic.Int64
+// Clients is how many clients the workloads spread over: a SaaS's tenants
+// or agents, each sending many requests, as Proxide is deployed.
+const Clients = 1000
+
+// client is the client id of request seq.
+func client(seq int64) string { return "bench-" + strconv.FormatInt(seq%Clients, 10) }
 
 // StreamedChat is the issue's workload: a 350-word prompt, 20 SSE chunks of
-// content plus the usage chunk and [DONE]. Every request has its own client id
-// so loop detection observes without firing.
+// content plus the usage chunk and [DONE]. Each request of a client has its
+// own prompt, so loop detection observes without firing.
 func StreamedChat(seq int64) Exchange {
 	body := `{"model":"gpt-4o-mini","stream":true,"max_tokens":400,"messages":[{"role":"system","content":"You are a helpful assistant."},` +
 		`{"role":"user","content":"` + Words(350, seq) + `"}]}`
@@ -156,7 +161,7 @@ func StreamedChat(seq int64) Exchange {
 		chunks = append(chunks, fmt.Sprintf(`data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1764300000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_b","choices":[{"index":0,"delta":{"content":" word%d"},"logprobs":null,"finish_reason":null}],"usage":null}`+"\n\n", i))
 	}
 	chunks = append(chunks, `data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1764300000,"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":480,"completion_tokens":20,"total_tokens":500}}`+"\n\ndata: [DONE]\n\n", "")
-	return Exchange{Path: "/openai/v1/chat/completions", Client: fmt.Sprintf("bench-%d", clientSeq.Add(1)), Body: body,
+	return Exchange{Path: "/openai/v1/chat/completions", Client: client(seq), Body: body,
 		Status: "200", ContentType: "text/event-stream", Chunks: chunks}
 }
 
@@ -165,7 +170,7 @@ func JSONChat(seq int64) Exchange {
 	body := `{"model":"gpt-4o-mini","max_tokens":400,"messages":[{"role":"user","content":"` + Words(350, seq) + `"}]}`
 	resp := `{"id":"chatcmpl-b","object":"chat.completion","created":1764300000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"` +
 		Words(60, seq+1) + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":470,"completion_tokens":60,"total_tokens":530}}`
-	return Exchange{Path: "/openai/v1/chat/completions", Client: fmt.Sprintf("bench-%d", clientSeq.Add(1)), Body: body,
+	return Exchange{Path: "/openai/v1/chat/completions", Client: client(seq), Body: body,
 		Status: "200", ContentType: "application/json", Chunks: []string{resp[:len(resp)/2], resp[len(resp)/2:], ""}}
 }
 
@@ -173,6 +178,6 @@ func JSONChat(seq int64) Exchange {
 func Embeddings(seq int64) Exchange {
 	body := `{"model":"text-embedding-3-small","input":"` + Words(350, seq) + `"}`
 	resp := `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":460,"total_tokens":460}}`
-	return Exchange{Path: "/openai/v1/embeddings", Client: fmt.Sprintf("bench-%d", clientSeq.Add(1)), Body: body,
+	return Exchange{Path: "/openai/v1/embeddings", Client: client(seq), Body: body,
 		Status: "200", ContentType: "application/json", Chunks: []string{resp, ""}}
 }

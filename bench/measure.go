@@ -78,9 +78,14 @@ func (t Throughput) CPUPerLifecycle() time.Duration {
 	return t.ServerCPU / time.Duration(t.Lifecycles)
 }
 
+// nextSeq numbers the requests of a whole run, across rounds and servers:
+// a client never sends the same prompt twice (which loop detection would
+// rightly stop).
+var nextSeq atomic.Int64
+
 // Closed runs workers closed-loop for d against the server of pid.
 func Closed(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, workers int, d time.Duration, w Workload) (Throughput, error) {
-	var seq, done, errs atomic.Int64
+	var done, errs atomic.Int64
 	var firstErr atomic.Value
 	cpu0, err := ProcCPU(pid)
 	if err != nil {
@@ -94,7 +99,7 @@ func Closed(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, worke
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				if err := Run(ctx, c, w(seq.Add(1))); err != nil {
+				if err := Run(ctx, c, w(nextSeq.Add(1))); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue
@@ -133,15 +138,15 @@ func Open(ctx context.Context, c extprocv3.ExternalProcessorClient, rate int, d 
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	end := time.After(d)
-	var seq int64
+	var sent int64
 loop:
 	for {
 		select {
 		case <-end:
 			break loop
 		case <-tick.C:
-			seq++
-			ex := w(seq)
+			sent++
+			ex := w(nextSeq.Add(1))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -159,7 +164,7 @@ loop:
 	}
 	wg.Wait()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	l := Latency{Sent: seq, Errors: errs.Load()}
+	l := Latency{Sent: sent, Errors: errs.Load()}
 	if n := len(lat); n > 0 {
 		l.P50, l.P99 = lat[n/2], lat[min(n-1, n*99/100)]
 	}

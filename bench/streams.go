@@ -27,12 +27,12 @@ func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, 
 	errs := make(chan error, n)
 	opened := make(chan struct{}, n)
 	sem := make(chan struct{}, 64) // open them 64 at a time
-	for i := range n {
+	for range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			st, err := openOne(ctx, c, StreamedChat(int64(i)))
+			st, err := openOne(ctx, c, StreamedChat(nextSeq.Add(1)))
 			<-sem
 			if err != nil {
 				errs <- err
@@ -87,4 +87,66 @@ func openOne(ctx context.Context, c extprocv3.ExternalProcessorClient, ex Exchan
 		}
 	}
 	return st, nil
+}
+
+// BigStream sends one streamed chat completion whose response is total bytes
+// of SSE events in chunks of chunk bytes, one chunk at a time (each reply
+// read before the next chunk, so the server holds only what it chooses to),
+// and returns how far the server's resident memory rose above where it was
+// before the request, sampled every 16 chunks. A server that keeps the body
+// grows by about total; one that meters in O(chunk) memory does not.
+func BigStream(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, total, chunk int) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runtime.GC()
+	time.Sleep(200 * time.Millisecond)
+	base, err := ProcRSS(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := openOne(ctx, c, StreamedChat(nextSeq.Add(1)))
+	if err != nil {
+		return 0, err
+	}
+	event := `data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1764300000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{"content":" word"},"finish_reason":null}],"usage":null}` + "\n\n"
+	piece := make([]byte, 0, chunk+len(event))
+	var peak int64
+	for sent, n := 0, 0; sent < total; n++ {
+		piece = piece[:0]
+		for len(piece)+len(event) <= chunk {
+			piece = append(piece, event...)
+		}
+		sent += len(piece)
+		if err := sendChunk(st, piece, false); err != nil {
+			return 0, err
+		}
+		if n%16 == 0 {
+			rss, err := ProcRSS(pid)
+			if err != nil {
+				return 0, err
+			}
+			peak = max(peak, rss-base)
+		}
+	}
+	last := `data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1764300000,"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":480,"completion_tokens":9000,"total_tokens":9480}}` + "\n\ndata: [DONE]\n\n"
+	if err := sendChunk(st, []byte(last), true); err != nil {
+		return 0, err
+	}
+	return peak, st.CloseSend()
+}
+
+// sendChunk sends one response body chunk and waits for its reply.
+func sendChunk(st extprocv3.ExternalProcessor_ProcessClient, b []byte, eos bool) error {
+	if err := st.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{
+		ResponseBody: &extprocv3.HttpBody{Body: b, EndOfStream: eos}}}); err != nil {
+		return err
+	}
+	r, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if r.GetResponseBody() == nil {
+		return fmt.Errorf("chunk reply of kind %T", r.GetResponse())
+	}
+	return nil
 }

@@ -69,9 +69,9 @@ func BenchmarkLifecycle(b *testing.B) {
 		name string
 		w    bench.Workload
 	}{{"stream", bench.StreamedChat}, {"chat", bench.JSONChat}, {"embeddings", bench.Embeddings}} {
-		// A few hundred distinct requests, so loop detection observes
-		// without firing and the ledger sees many clients.
-		scripts := make([][][]byte, 256)
+		// Distinct prompts, more than the loop window holds per client, so
+		// loop detection observes without firing.
+		scripts := make([][][]byte, 4096)
 		for i := range scripts {
 			for _, m := range bench.Script(wl.w(int64(i))) {
 				raw, err := proto.Marshal(m)
@@ -83,7 +83,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				st := &wireStream{fakeStream: fakeStream{ctx: context.Background()}, wire: scripts[i%len(scripts)], client: "bench-" + strconv.Itoa(i)}
+				st := &wireStream{fakeStream: fakeStream{ctx: context.Background()}, wire: scripts[i%len(scripts)], client: "bench-" + strconv.Itoa(i%bench.Clients)}
 				_ = passthrough(st)
 				i++
 			}
@@ -93,7 +93,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				st := &wireStream{fakeStream: fakeStream{ctx: context.Background()}, wire: scripts[i%len(scripts)], client: "bench-" + strconv.Itoa(i)}
+				st := &wireStream{fakeStream: fakeStream{ctx: context.Background()}, wire: scripts[i%len(scripts)], client: "bench-" + strconv.Itoa(i%bench.Clients)}
 				if err := srv.Process(st); err != nil {
 					b.Fatal(err)
 				}

@@ -20,6 +20,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -155,8 +156,11 @@ func start(name string, args []string, env []string, addr string, health bool) (
 	if err := cmd.Start(); err != nil {
 		return nil, 0, err
 	}
+	// gRPC's default reconnect backoff starts at 1s: the first dial, refused
+	// while the server starts, would make every start look a second long.
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 2 * time.Millisecond, Multiplier: 1.2, MaxDelay: 20 * time.Millisecond}}))
 	if err != nil {
 		_ = cmd.Process.Kill()
 		return nil, 0, err

@@ -30,10 +30,13 @@ func (r *results) markdown() string {
 			ms(l[0].P50), ms(l[0].P99), ms(l[1].P50), ms(l[1].P99), ms(l[1].P99-l[0].P99), l[0].Errors, l[1].Errors)
 	}
 	fmt.Fprintf(&b, "\n| measurement | value |\n|---|---|\n")
-	for _, ledger := range []string{"memory", "redis"} {
-		if v, ok := r.streamBytes[ledger]; ok {
-			fmt.Fprintf(&b, "| resident memory per open stream (%s ledger) | %.1f KB |\n", ledger, v/1024)
+	for _, name := range []string{"no-op floor", "proxide, memory ledger", "proxide, redis ledger"} {
+		if v, ok := r.streamBytes[name]; ok {
+			fmt.Fprintf(&b, "| resident memory per open stream (%s) | %.1f KB |\n", name, v/1024)
 		}
+	}
+	for _, x := range r.bigStream {
+		fmt.Fprintf(&b, "| resident memory growth during one %d MB streamed response in 16 KB chunks (%s) | %.1f MB |\n", x.total>>20, x.server, float64(x.grew)/(1<<20))
 	}
 	fmt.Fprintf(&b, "| start to ready (gRPC health SERVING, memory ledger) | %.0f ms |\n", ms(r.startup))
 	for _, n := range r.notes {

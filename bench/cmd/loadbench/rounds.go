@@ -82,7 +82,8 @@ type results struct {
 	commit      string
 	rows        []row
 	latency     map[string][2]bench.Latency // ledger → floor, proxide
-	streamBytes map[string]float64          // ledger → RSS per open stream
+	streamBytes map[string]float64          // server → RSS per open stream
+	bigStream   []bigStream
 	startup     time.Duration
 	notes       []string
 }
@@ -94,6 +95,10 @@ func measure(o options) (*results, error) {
 		return nil, err
 	}
 	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	floorAddr2, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +116,14 @@ func measure(o options) (*results, error) {
 		if err := r.ledger(o, ledger, floor); err != nil {
 			return nil, err
 		}
+	}
+	freshFloor, _, err := start(self, []string{"-serve-noop", floorAddr2}, nil, floorAddr2, false)
+	if err != nil {
+		return nil, err
+	}
+	defer freshFloor.stop()
+	if err := r.memory(o, "no-op floor", freshFloor); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -131,11 +144,20 @@ func (r *results) ledger(o options, ledger string, floor *server) error {
 	if err != nil {
 		return err
 	}
-	defer px.stop()
 	if ledger == "memory" {
 		r.startup = startup
 	}
-	return r.ledgerRounds(o, ledger, floor, px)
+	err = r.ledgerRounds(o, ledger, floor, px)
+	px.stop()
+	if err != nil {
+		return err
+	}
+	fresh, _, err := startProxide(o.proxide, redisAddr, false)
+	if err != nil {
+		return err
+	}
+	defer fresh.stop()
+	return r.memory(o, "proxide, "+ledger+" ledger", fresh)
 }
 
 func startProxide(bin, redisAddr string, profiled bool) (*server, time.Duration, error) {
@@ -227,12 +249,35 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px *server) erro
 		}
 	}
 	r.latency[ledger] = [2]bench.Latency{fl, pl}
-	per, err := bench.OpenStreams(ctx, px.client(), px.pid(), o.streams)
+	return nil
+}
+
+// memory measures a freshly started server (so that what earlier rounds left
+// on its heap does not hide or inflate the figures): resident memory per open
+// stream with o.streams open, then the growth during one streamed response of
+// 1 MB and of 16 MB.
+func (r *results) memory(o options, name string, s *server) error {
+	ctx := context.Background()
+	per, err := bench.OpenStreams(ctx, s.client(), s.pid(), o.streams)
 	if err != nil {
 		return err
 	}
-	r.streamBytes[ledger] = per
+	r.streamBytes[name] = per
+	for _, total := range []int{1 << 20, 16 << 20} {
+		grew, err := bench.BigStream(ctx, s.client(), s.pid(), total, 16<<10)
+		if err != nil {
+			return err
+		}
+		r.bigStream = append(r.bigStream, bigStream{server: name, total: total, grew: grew})
+	}
 	return nil
+}
+
+// bigStream is the memory one large streamed response took.
+type bigStream struct {
+	server string
+	total  int
+	grew   int64
 }
 
 // median is the round with the median server CPU per lifecycle.
