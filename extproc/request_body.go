@@ -141,7 +141,7 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 	if req.Stream && !req.IncludeUsage && (x.endpoint == usage.ChatCompletions || x.endpoint == usage.Completions) {
 		if !rewritable {
 			x.log.Warn("request body arrived in pieces; cannot inject stream_options.include_usage, usage will be estimated")
-		} else if body, err := usage.InjectIncludeUsage(x.body); err == nil {
+		} else if body, err := usage.InjectIncludeUsageParsed(x.body); err == nil {
 			x.body, x.injected = body, true
 		}
 	}

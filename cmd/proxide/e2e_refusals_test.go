@@ -260,7 +260,7 @@ func TestE2EHungLedgerIsA503(t *testing.T) {
 	rs := redistest.StartServer(t, redistest.Options{})
 	gate := startGate(t, rs.Addr)
 	s := startStack(t, refusalConfig+"loop_detection: {enabled: false}\n"+
-		fmt.Sprintf("store: {redis_url: \"redis://%s/0\", failure_mode: closed}\n", gate.ln.Addr()), nil)
+		fmt.Sprintf("store: {redis_url: \"redis://%s/0\", failure_mode: closed, timeout: 500ms}\n", gate.ln.Addr()), nil)
 	require.Equal(t, http.StatusOK, s.do(t, call{path: "/openai/v1/chat/completions", client: "c", body: chatHello}).status)
 	gate.hang()
 	defer gate.resume() // so the app's shutdown does not wait on the hung ledger

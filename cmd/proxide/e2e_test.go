@@ -127,6 +127,13 @@ func startStackWith(t *testing.T, yaml string, script func(w http.ResponseWriter
 
 	cfg, err := load(t, nil, "--config", writeConfig(t, yaml))
 	require.NoError(t, err)
+	if !strings.Contains(yaml, "timeout:") {
+		// The production default (500ms) assumes the sidecar has its CPU;
+		// under -race with every package's tests running at once on two
+		// cores, a ledger call once took longer and a test saw a 503. Tests
+		// of the timeout itself set store.timeout.
+		cfg.Store.Timeout = 1500 * time.Millisecond
+	}
 	logs := &syncBuffer{}
 	a, err := newApp(cfg, logs, []string{"OPENAI_API_KEY=sk-upstream-secret"}, options...)
 	require.NoError(t, err)

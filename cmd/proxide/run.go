@@ -21,7 +21,7 @@ var version = "dev"
 const usageText = `usage: proxide <command> [flags]
 
 commands:
-  serve [--config FILE] [--grpc-addr ADDR] [--admin-addr ADDR] [--redis-url URL] [--log-level LEVEL]
+  serve [--config FILE] [--grpc-addr ADDR] [--admin-addr ADDR] [--redis-url URL] [--log-level LEVEL] [--pprof-addr ADDR]
         run the ext_proc sidecar and the admin server
   budgets set|get|list|delete …   manage budget rules through the admin API
   clients [CLIENT] [--sort month]   list clients by spend, or show one

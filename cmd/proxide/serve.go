@@ -62,6 +62,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, environ []strin
 	if err != nil {
 		return err
 	}
+	tuneRuntime(envLookup(environ), a.log)
 	var lc net.ListenConfig
 	var opened []net.Listener
 	listen := func(key, addr string) (net.Listener, error) {
