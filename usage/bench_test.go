@@ -146,7 +146,8 @@ func BenchmarkMeterSSENoUsage(b *testing.B) {
 }
 
 // BenchmarkCountTokens: the prompt count every metered request pays for
-// (inputs shared with package bpe's benchmarks, which also time tiktoken-go).
+// (inputs shared with package bpe's benchmarks, which also time tiktoken-go),
+// for a text counted the first time and for one resent (countCache).
 func BenchmarkCountTokens(b *testing.B) {
 	require := func(err error) {
 		if err != nil {
@@ -164,9 +165,21 @@ func BenchmarkCountTokens(b *testing.B) {
 		raw, err := os.ReadFile(filepath.Join("bpe", "testdata", "bench", in.file))
 		require(err)
 		text := string(raw)
-		b.Run(in.name, func(b *testing.B) {
+		enc, err := encodingFor(in.model)
+		require(err)
+		// counted: a text seen for the first time (what a cache miss costs).
+		b.Run(in.name+"/counted", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				enc.Count(text)
+			}
+		})
+		// resent: the same text in a later turn of the conversation.
+		b.Run(in.name+"/resent", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(text)))
+			CountTokens(in.model, text)
 			for b.Loop() {
 				CountTokens(in.model, text)
 			}

@@ -12,8 +12,12 @@ import (
 // error says why. OpenAI would reject such a body too.
 var ErrBadRequest = errors.New("usage: malformed request body")
 
-// DefaultExactPromptBytes is Options.ExactPromptBytes when left zero.
-const DefaultExactPromptBytes = 32 << 10
+// DefaultExactPromptBytes is Options.ExactPromptBytes when left zero. A
+// prompt this long costs about 1 ms to count the first time; agents resend
+// their history, whose texts are then counted from countCache, so the usual
+// cost is that of the new messages. Past it, the byte bound reserves about
+// four times the real count of English text.
+const DefaultExactPromptBytes = 128 << 10
 
 // Request is what Proxide needs from a request body.
 type Request struct {
@@ -83,7 +87,7 @@ type Request struct {
 type Options struct {
 	// ExactPromptBytes: prompts whose text is at most this many bytes are
 	// counted with tiktoken; larger ones get the cheap upper bound (bytes of
-	// text + per-message overhead). Default 32 KiB when 0.
+	// text + per-message overhead). Default 128 KiB when 0.
 	ExactPromptBytes int
 	// ImageTokens, when set, is assumed per image part for every model
 	// instead of the model family's maximum (ImageTokensMax). Setting it

@@ -189,9 +189,9 @@ func TestParseRequest(t *testing.T) {
 }
 
 func TestParseRequestUpperBound(t *testing.T) {
-	// Past the default 32 KiB the estimate switches to the byte bound, which
+	// Past the default 128 KiB the estimate switches to the byte bound, which
 	// must not be below the exact count.
-	text := strings.Repeat("Proxide meters every token, même les accents et 日本語. ", 700)
+	text := strings.Repeat("Proxide meters every token, même les accents et 日本語. ", 2800)
 	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"` + text + `"}]}`)
 	bound, err := ParseRequest(ChatCompletions, body, Options{})
 	require.NoError(t, err)

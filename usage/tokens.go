@@ -2,6 +2,7 @@ package usage
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 
@@ -74,7 +75,11 @@ func encodingName(model string) string {
 }
 
 func encodingFor(model string) (*bpe.Encoding, error) {
-	if encodingName(model) == encCL100k {
+	return encodingNamed(encodingName(model))
+}
+
+func encodingNamed(name string) (*bpe.Encoding, error) {
+	if name == encCL100k {
 		return cl100k.get(encCL100k)
 	}
 	return o200k.get(encO200k)
@@ -90,9 +95,26 @@ func CountTokens(model, text string) int64 {
 	if text == "" {
 		return 0
 	}
-	enc, err := encodingFor(model)
+	name := encodingName(model)
+	enc, err := encodingNamed(name)
 	if err != nil {
 		return int64(len(text))
 	}
-	return int64(enc.Count(text))
+	if len(text) < minCachedBytes {
+		return int64(enc.Count(text))
+	}
+	var id uint64 = 1
+	if name == encCL100k {
+		id = 2
+	}
+	h := counts.key(id, text)
+	if n, ok := counts.get(h); ok {
+		return int64(n)
+	}
+	n := enc.Count(text)
+	counts.put(h, n)
+	return int64(n)
 }
+
+// counts caches the counts of long texts (see countCache).
+var counts = &countCache{seed: maphash.MakeSeed()}
