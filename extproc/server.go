@@ -123,7 +123,9 @@ type Options struct {
 	// or fail-open) instead of Envoy's bare 504. A settlement that times out
 	// is buffered and replayed by the resilient ledger.
 	LedgerTimeout time.Duration
-	Usage         usage.Options
+	// Usage tunes request parsing; New gives it a CountCache when it has
+	// none, so the history agents resend is counted once.
+	Usage usage.Options
 	// Unmetered is the global policy for paid endpoints Proxide cannot meter:
 	// rules.UnmeteredRefuse (default) or rules.UnmeteredAllow; rules may
 	// override it.
@@ -195,6 +197,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.LedgerTimeout <= 0 {
 		opts.LedgerTimeout = 500 * time.Millisecond
+	}
+	if opts.Usage.Counts == nil {
+		opts.Usage.Counts = usage.NewCountCache()
 	}
 	if opts.Unmetered == rules.UnmeteredInherit {
 		opts.Unmetered = rules.UnmeteredRefuse

@@ -147,7 +147,7 @@ func BenchmarkMeterSSENoUsage(b *testing.B) {
 
 // BenchmarkCountTokens: the prompt count every metered request pays for
 // (inputs shared with package bpe's benchmarks, which also time tiktoken-go),
-// for a text counted the first time and for one resent (countCache).
+// for a text counted the first time and for one resent (CountCache).
 func BenchmarkCountTokens(b *testing.B) {
 	require := func(err error) {
 		if err != nil {
@@ -177,11 +177,12 @@ func BenchmarkCountTokens(b *testing.B) {
 		})
 		// resent: the same text in a later turn of the conversation.
 		b.Run(in.name+"/resent", func(b *testing.B) {
+			cache := NewCountCache()
 			b.ReportAllocs()
 			b.SetBytes(int64(len(text)))
-			CountTokens(in.model, text)
+			cache.Count(in.model, text)
 			for b.Loop() {
-				CountTokens(in.model, text)
+				cache.Count(in.model, text)
 			}
 		})
 	}

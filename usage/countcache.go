@@ -5,11 +5,11 @@ import (
 	"sync/atomic"
 )
 
-// Agents resend their whole conversation on every turn, so most of a
-// prompt's text was counted a turn ago. countCache remembers the token
-// counts of long texts by a keyed hash of their bytes, and a request pays
-// for counting only what is new in it: hashing runs at about 0.3 ns a byte,
-// counting at 5–25.
+// CountCache remembers the token counts of long texts. Agents resend their
+// whole conversation on every turn, so most of a prompt's text was counted a
+// turn ago; with a CountCache in Options, ParseRequest pays for counting only
+// what is new: hashing runs at about 0.3 ns a byte, counting at 5–25. One
+// cache serves every request of a process (it is safe for concurrent use).
 //
 // Each slot is one atomic word: the top countTagBits bits of the hash (the
 // slot index is taken from other bits) and the count. A hit compares
@@ -19,9 +19,36 @@ import (
 // reservation, never a charge: charges come from OpenAI's usage. Concurrent
 // writers may overwrite each other's slots; a reader sees a whole word or
 // the previous one, so it never reads a count under the wrong tag.
-type countCache struct {
+type CountCache struct {
 	seed  maphash.Seed
 	slots [1 << countIndexBits]atomic.Uint64
+}
+
+// NewCountCache returns an empty cache keyed with a fresh random seed.
+func NewCountCache() *CountCache { return &CountCache{seed: maphash.MakeSeed()} }
+
+// Count is CountTokens, answered from the cache for texts counted before.
+// A nil cache counts every time.
+func (c *CountCache) Count(model, text string) int64 {
+	if c == nil || len(text) < minCachedBytes {
+		return CountTokens(model, text)
+	}
+	name := encodingName(model)
+	enc, err := encodingNamed(name)
+	if err != nil {
+		return int64(len(text))
+	}
+	var id uint64 = 1
+	if name == encCL100k {
+		id = 2
+	}
+	h := c.key(id, text)
+	if n, ok := c.get(h); ok {
+		return int64(n)
+	}
+	n := enc.Count(text)
+	c.put(h, n)
+	return int64(n)
 }
 
 const (
@@ -39,12 +66,12 @@ const (
 
 // key returns the hash of text under one encoding's key: the same
 // text counts differently in o200k and cl100k.
-func (c *countCache) key(encoding uint64, text string) uint64 {
+func (c *CountCache) key(encoding uint64, text string) uint64 {
 	return maphash.String(c.seed, text) ^ encoding*0x9e3779b97f4a7c15
 }
 
 // get returns the cached count of the text of hash h.
-func (c *countCache) get(h uint64) (int, bool) {
+func (c *CountCache) get(h uint64) (int, bool) {
 	v := c.slots[h&(1<<countIndexBits-1)].Load()
 	if v == 0 || v>>countBits != h>>countBits {
 		return 0, false
@@ -53,7 +80,7 @@ func (c *countCache) get(h uint64) (int, bool) {
 }
 
 // put remembers that the text of hash h counts n tokens.
-func (c *countCache) put(h uint64, n int) {
+func (c *CountCache) put(h uint64, n int) {
 	if n < 0 || n > maxCached {
 		return
 	}

@@ -2,7 +2,6 @@ package usage
 
 import (
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +10,7 @@ import (
 )
 
 func TestCountCacheSlots(t *testing.T) {
-	c := &countCache{seed: maphash.MakeSeed()}
+	c := NewCountCache()
 	const h = uint64(0xabcdef0123456789)
 	sameSlotOtherText := h ^ 1<<63 // same index bits, another tag
 	for _, tc := range []struct {
@@ -29,7 +28,7 @@ func TestCountCacheSlots(t *testing.T) {
 		{"a count too large is not cached", h, maxCached + 1, h, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &countCache{seed: c.seed}
+			c := &CountCache{seed: c.seed}
 			if tc.n >= 0 {
 				c.put(tc.put, tc.n)
 			}
@@ -44,7 +43,8 @@ func TestCountCacheSlots(t *testing.T) {
 // differently in each), first and second time, from many goroutines at once
 // (run with -race), with more texts than the cache has slots so that slots
 // are overwritten while others read them.
-func TestCountTokensCachedIsExact(t *testing.T) {
+func TestCountCacheCountIsExact(t *testing.T) {
+	cache := NewCountCache()
 	enc, err := encodingNamed(encO200k)
 	require.NoError(t, err)
 	cl, err := encodingNamed(encCL100k)
@@ -68,7 +68,7 @@ func TestCountTokensCachedIsExact(t *testing.T) {
 			for round := range 2 {
 				for i := w; i < len(texts); i += 2 {
 					for _, model := range []string{"gpt-4o", "gpt-4"} {
-						if got, exp := CountTokens(model, texts[i]), want(model, texts[i]); got != exp {
+						if got, exp := cache.Count(model, texts[i]), want(model, texts[i]); got != exp {
 							select {
 							case errs <- fmt.Sprintf("round %d, %s, text %d: %d tokens, want %d", round, model, i, got, exp):
 							default:
@@ -84,5 +84,17 @@ func TestCountTokensCachedIsExact(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// A nil cache is no cache, and short texts are counted every time.
+func TestCountCacheNilAndShort(t *testing.T) {
+	var none *CountCache
+	text := strings.Repeat("a longer text that would be cached ", 20)
+	require.Equal(t, CountTokens("gpt-4o", text), none.Count("gpt-4o", text))
+	c := NewCountCache()
+	require.Equal(t, CountTokens("gpt-4o", "short"), c.Count("gpt-4o", "short"))
+	for i := range c.slots {
+		require.Zero(t, c.slots[i].Load(), "a short text is not cached")
 	}
 }

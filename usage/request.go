@@ -93,6 +93,9 @@ type Options struct {
 	// instead of the model family's maximum (ImageTokensMax). Setting it
 	// below that maximum breaks the worst-case bound of reservations.
 	ImageTokens int64
+	// Counts, when set, remembers the counts of long texts across requests
+	// (one per process); nil counts every text every time.
+	Counts *CountCache
 }
 
 func (o Options) withDefaults() Options {

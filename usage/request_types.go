@@ -340,7 +340,7 @@ func (p *prompt) count(model string, o Options) (int64, bool) {
 	}
 	n := fixed
 	for _, s := range p.texts {
-		n += CountTokens(model, s)
+		n += o.Counts.Count(model, s)
 	}
 	return n, true
 }

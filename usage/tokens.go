@@ -2,7 +2,6 @@ package usage
 
 import (
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
 
@@ -95,26 +94,9 @@ func CountTokens(model, text string) int64 {
 	if text == "" {
 		return 0
 	}
-	name := encodingName(model)
-	enc, err := encodingNamed(name)
+	enc, err := encodingFor(model)
 	if err != nil {
 		return int64(len(text))
 	}
-	if len(text) < minCachedBytes {
-		return int64(enc.Count(text))
-	}
-	var id uint64 = 1
-	if name == encCL100k {
-		id = 2
-	}
-	h := counts.key(id, text)
-	if n, ok := counts.get(h); ok {
-		return int64(n)
-	}
-	n := enc.Count(text)
-	counts.put(h, n)
-	return int64(n)
+	return int64(enc.Count(text))
 }
-
-// counts caches the counts of long texts (see countCache).
-var counts = &countCache{seed: maphash.MakeSeed()}
