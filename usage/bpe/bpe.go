@@ -61,7 +61,10 @@ func (e *Encoding) Name() string { return e.name }
 
 // Count returns the number of tokens text encodes to. Special-token markers
 // such as "<|endoftext|>" are ordinary text, and each byte of invalid UTF-8
-// is read as U+FFFD, both as in tiktoken-go's EncodeOrdinary.
+// is read as U+FFFD, both as in tiktoken-go's EncodeOrdinary. The one
+// exception: a pre-split piece (a run of letters, of punctuation or of
+// spaces) longer than 2 GiB counts as a token per byte, never below the true
+// count.
 func (e *Encoding) Count(text string) int {
 	return e.encode(text, nil)
 }

@@ -3,6 +3,7 @@ package bpe
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -13,8 +14,9 @@ import (
 	"testing"
 	"unicode"
 
-	"github.com/proxide/proxide/loop/corpus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxide/proxide/loop/corpus"
 )
 
 // corpusSource is one part of the exactness corpus.
@@ -75,13 +77,19 @@ func loopTexts(path string) ([]string, error) {
 	return sortedKeys(seen), nil
 }
 
-func fileTexts(dir string) ([]string, error) {
+func fileTexts(dir string) (texts []string, err error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, root.Close()) }()
+	fsys := root.FS() // reads stay inside dir, symlinks or not
 	seen := map[string]bool{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := os.ReadFile(path)
+		b, err := fs.ReadFile(fsys, path)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,9 @@
 package bpe
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // Byte-pair merging as tiktoken does it: start from single bytes; while some
 // two adjacent parts join into a token, join the pair whose token has the
@@ -80,25 +83,45 @@ func (e *Encoding) mergeSmall(piece string, ids *[]int) int {
 	return len(parts) - 1
 }
 
-// scratch holds mergeLarge's buffers between calls.
+// scratch holds mergeLarge's buffers between calls. Positions are uint32,
+// so that a heap entry packs a rank and a position into one word.
 type scratch struct {
-	next, prev []int32  // neighbours of the part starting at each byte
+	next, prev []uint32 // neighbours of the part starting at each byte
 	rank       []uint32 // of the part starting here joined with the next; noRank once absorbed
 	heap       []uint64 // rank<<32 | start, possibly stale
+}
+
+// largeLen returns n, a piece's length, as mergeLarge's position type, and
+// whether it fits: up to math.MaxInt32, a bound that is a constant int on
+// every platform.
+func largeLen(n int) (uint32, bool) {
+	if n < 0 || n > math.MaxInt32 {
+		return 0, false
+	}
+	return uint32(n), true
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 func (e *Encoding) mergeLarge(piece string, ids *[]int) int {
+	n, ok := largeLen(len(piece))
+	if !ok {
+		// 2 GiB of letters, punctuation or spaces in one piece, far beyond
+		// any request body: count a token per byte, never below the true
+		// count (as usage.CountTokens does should the tables fail to load).
+		if ids != nil { // only tests ask for ids
+			panic("bpe: piece too long to encode")
+		}
+		return len(piece)
+	}
 	sc := scratchPool.Get().(*scratch)
-	n := int32(len(piece))
 	sc.next = grow(sc.next, len(piece))
 	sc.prev = grow(sc.prev, len(piece))
 	sc.rank = grow(sc.rank, len(piece))
 	sc.heap = sc.heap[:0]
 	next, prev, rank := sc.next, sc.prev, sc.rank
 	for i := range n {
-		next[i], prev[i], rank[i] = i+1, i-1, noRank
+		next[i], prev[i], rank[i] = i+1, i-1, noRank // prev[0] wraps, never read
 		if i+1 < n {
 			if r := e.ranks.pair(piece[i], piece[i+1]); r != noRank {
 				rank[i] = r
@@ -109,7 +132,7 @@ func (e *Encoding) mergeLarge(piece string, ids *[]int) int {
 	count := len(piece)
 	for len(sc.heap) > 0 {
 		top := sc.pop()
-		r, i := uint32(top>>32), int32(top)
+		r, i := uint32(top>>32), uint32(top&math.MaxUint32)
 		// Stale unless the pair is still the same: a part's pair only ever
 		// grows, and distinct byte strings have distinct ranks.
 		if rank[i] != r {
@@ -139,7 +162,7 @@ func (e *Encoding) mergeLarge(piece string, ids *[]int) int {
 		}
 	}
 	if ids != nil {
-		for i := int32(0); i < n; i = next[i] {
+		for i := uint32(0); i < n; i = next[i] {
 			*ids = append(*ids, int(e.ranks.lookup(piece[i:next[i]])))
 		}
 	}
@@ -158,7 +181,8 @@ func grow[T any](s []T, n int) []T {
 
 // push and pop keep sc.heap a binary min-heap.
 func (sc *scratch) push(v uint64) {
-	h := append(sc.heap, v)
+	sc.heap = append(sc.heap, v)
+	h := sc.heap
 	for i := len(h) - 1; i > 0; {
 		parent := (i - 1) / 2
 		if h[parent] <= h[i] {
@@ -167,7 +191,6 @@ func (sc *scratch) push(v uint64) {
 		h[parent], h[i] = h[i], h[parent]
 		i = parent
 	}
-	sc.heap = h
 }
 
 func (sc *scratch) pop() uint64 {

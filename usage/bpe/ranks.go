@@ -2,11 +2,13 @@ package bpe
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
-	"math/rand/v2"
 	"strconv"
 )
 
@@ -51,12 +53,21 @@ const (
 // parseRanks reads a .tiktoken file: one "base64(token) rank" per line.
 func parseRanks(data []byte) (*ranks, error) {
 	lines := bytes.Count(data, []byte{'\n'}) + 1
-	groups := 1 << bits.Len(uint(lines/7)) // at most 7 of 8 slots used
+	groups := uint64(1) << bits.Len(uint(lines/7)) // at most 7 of 8 slots used
+	// The seed is secret and new in every process, like the seeds of Go's
+	// own maps: the table is fixed, but lookups hash attacker-controlled
+	// text, and with a known seed one could pick text whose every lookup
+	// starts at the longest run of full groups (some 20 groups; 1.9 on
+	// average).
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("hash seed: %w", err)
+	}
 	rk := &ranks{
 		ctrl:  make([]uint64, groups),
 		slots: make([]slot, 8*groups),
-		mask:  uint64(groups - 1),
-		seed:  rand.Uint64(),
+		mask:  groups - 1,
+		seed:  binary.LittleEndian.Uint64(seed[:]),
 		pairs: make([]uint32, 1<<16),
 	}
 	for i := range rk.pairs {
@@ -84,7 +95,11 @@ func parseRanks(data []byte) (*ranks, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", num, err)
 		}
-		toks = append(toks, struct{ end, rank uint32 }{uint32(len(all)), uint32(rank)})
+		end := len(all)
+		if end > math.MaxInt32 {
+			return nil, fmt.Errorf("line %d: tokens exceed 2 GiB", num)
+		}
+		toks = append(toks, struct{ end, rank uint32 }{uint32(end), uint32(rank)})
 	}
 	text, start := string(all), 0
 	for _, t := range toks {
@@ -103,7 +118,7 @@ func parseRanks(data []byte) (*ranks, error) {
 }
 
 func (rk *ranks) insert(key string, rank uint32) error {
-	if len(key) == 0 || len(key) > maxTokenLen || len(rk.arena) >= maxArena {
+	if key == "" || len(key) > maxTokenLen || len(rk.arena) >= maxArena {
 		return fmt.Errorf("token %q does not fit", key)
 	}
 	if rk.lookup(key) != noRank {
@@ -119,13 +134,15 @@ func (rk *ranks) insert(key string, rank uint32) error {
 	}
 	h := rk.hash(pack(key), key)
 	for g := h & rk.mask; ; g = (g + 1) & rk.mask {
-		if empty := emptyBytes(rk.ctrl[g]); empty != 0 {
-			j := bits.TrailingZeros64(empty) / 8
-			rk.ctrl[g] |= uint64(0x80|h>>57) << (8 * j)
-			rk.slots[8*g+uint64(j)] = slot{pack(key), uint64(len(key))<<48 | uint64(off)<<24 | uint64(rank)}
-			rk.n++
-			return nil
+		empty := emptyBytes(rk.ctrl[g])
+		if empty == 0 {
+			continue
 		}
+		j := firstByte(empty)
+		rk.ctrl[g] |= (0x80 | h>>57) << (8 * j)
+		rk.slots[8*g+j] = slot{pack(key), uint64(len(key))<<48 | uint64(off)<<24 | uint64(rank)}
+		rk.n++
+		return nil
 	}
 }
 
@@ -140,7 +157,7 @@ func (rk *ranks) lookup(key string) uint32 {
 	for g := h & rk.mask; ; g = (g + 1) & rk.mask {
 		c := rk.ctrl[g]
 		for m := zeroBytes(c ^ tag); m != 0; m &= m - 1 {
-			s := &rk.slots[8*g+uint64(bits.TrailingZeros64(m)/8)]
+			s := &rk.slots[8*g+firstByte(m)]
 			if s.key != k || int(s.meta>>48) != len(key) {
 				continue
 			}
@@ -165,6 +182,16 @@ func zeroBytes(x uint64) uint64 { return (x - lsb) &^ x & msb }
 // emptyBytes has the top bit set in exactly the empty (zero) control bytes
 // of c, whose full bytes all have their top bit set.
 func emptyBytes(c uint64) uint64 { return ^c & msb }
+
+// firstByte returns the index, 0 to 7, of the lowest byte of m with a bit
+// set; m is not 0.
+func firstByte(m uint64) uint64 {
+	tz := bits.TrailingZeros64(m)
+	if tz < 0 { // never: the check shows gosec the conversion is lossless,
+		return 0 // and the compiler, which knows it, drops it
+	}
+	return uint64(tz) / 8
+}
 
 // pair returns the rank of the two bytes a, b.
 func (rk *ranks) pair(a, b byte) uint32 {
@@ -191,7 +218,7 @@ func pack(key string) uint64 {
 // rest 8 at a time, through a 64-bit finalizer.
 func (rk *ranks) hash(k uint64, key string) uint64 {
 	h := k ^ rk.seed ^ uint64(len(key))<<59
-	for rest := key[min(len(key), 8):]; len(rest) > 0; rest = rest[min(len(rest), 8):] {
+	for rest := key[min(len(key), 8):]; rest != ""; rest = rest[min(len(rest), 8):] {
 		h = mix(h) ^ pack(rest)
 	}
 	return mix(h)

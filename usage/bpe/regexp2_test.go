@@ -67,7 +67,8 @@ func TestPiecesMatchRegexp2(t *testing.T) {
 						continue
 					}
 					if want, got := refPieces(fx[name], text), fx[name].pieces(text); !slices.Equal(want, got) {
-						if bad++; bad <= 10 {
+						bad++
+						if bad <= 10 {
 							t.Errorf("%s: pieces of %q:\n got %q\nwant %q", name, text, got, want)
 						}
 					}
