@@ -112,6 +112,12 @@ func (x *exchange) advance(next phase) {
 	if next == phaseUpstream && x.reserved {
 		x.s.holdLease(x) // renewed while the request runs
 	}
+	if next >= phaseUpstream {
+		// The request went on: its body and the texts parsed from it are
+		// not needed again, and a long answer keeps the exchange alive for
+		// minutes (about 4 KB less per open stream of a 2 KB prompt).
+		x.body, x.pending, x.req.Tail = nil, nil, nil
+	}
 }
 
 // handle answers one message from Envoy with the reply that message expects

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -125,4 +127,57 @@ func lifecycleServer(b *testing.B) *Server {
 	})
 	require.NoError(b, err)
 	return srv
+}
+
+// heldStream replays the messages up to the response headers, then blocks
+// in Recv, as a stream does while a long answer is being generated.
+type heldStream struct {
+	fakeStream
+	msgs    []*extprocv3.ProcessingRequest
+	waiting chan<- struct{}
+	release <-chan struct{}
+}
+
+func (h *heldStream) Recv() (*extprocv3.ProcessingRequest, error) {
+	if len(h.msgs) == 0 {
+		h.waiting <- struct{}{}
+		<-h.release
+		return nil, context.Canceled
+	}
+	m := h.msgs[0]
+	h.msgs[0], h.msgs = nil, h.msgs[1:] // what Envoy sent is the server's to keep or drop
+	return m, nil
+}
+
+func (h *heldStream) Send(*extprocv3.ProcessingResponse) error { return nil }
+
+// BenchmarkOpenStreamMemory reports the heap and goroutine stack one open
+// streamed chat holds in Proxide (b.N streams open at once, past their
+// response headers), gRPC's transport excluded: loadbench measures the whole
+// process. The figure to watch is KB/stream.
+func BenchmarkOpenStreamMemory(b *testing.B) {
+	srv := lifecycleServer(b)
+	waiting := make(chan struct{}, b.N)
+	release := make(chan struct{})
+	streams := make([]*heldStream, b.N)
+	for i := range streams {
+		streams[i] = &heldStream{fakeStream: fakeStream{ctx: context.Background()},
+			msgs: slices.Clone(bench.Script(bench.StreamedChat(int64(i)))[:3]), waiting: waiting, release: release}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for _, st := range streams {
+		go func() { _ = srv.Process(st) }()
+	}
+	for range streams {
+		<-waiting
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := float64(after.HeapAlloc+after.StackInuse) - float64(before.HeapAlloc+before.StackInuse)
+	b.ReportMetric(held/float64(b.N)/1024, "KB/stream")
+	close(release)
 }
