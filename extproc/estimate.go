@@ -124,7 +124,7 @@ func (x *exchange) promptBound(ctx context.Context, e *estimate) int64 {
 // holds: in this replica's cache, else in the ledger (one round trip, only for
 // such requests). ok is false when it is unknown.
 func (x *exchange) contextTokens(ctx context.Context) (int64, bool) {
-	key := ""
+	var key string
 	switch {
 	case x.req.PreviousResponseID != "":
 		key = "resp:" + x.req.PreviousResponseID
