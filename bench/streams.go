@@ -13,8 +13,9 @@ import (
 
 // OpenStreams holds n streamed chat exchanges open at once, each past its
 // response headers (a long SSE answer in flight), and returns the server's
-// resident memory per open stream.
-func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, n int) (float64, error) {
+// resident memory per open stream. whileOpen, when set, runs while they are
+// all open (to take a heap profile).
+func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, n int, whileOpen func() error) (float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runtime.GC()
@@ -52,6 +53,9 @@ func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, 
 	}
 	time.Sleep(500 * time.Millisecond) // let the server settle its allocations
 	after, err := ProcRSS(pid)
+	if err == nil && whileOpen != nil {
+		err = whileOpen()
+	}
 	cancel()
 	wg.Wait()
 	if err != nil {

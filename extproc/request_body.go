@@ -79,7 +79,7 @@ func (x *exchange) onRequestTrailers() (*extprocv3.ProcessingResponse, phase) {
 // usage option when it was added (with a matching content-length, or Envoy
 // answers 500), and in STREAMED mode the tail held back so far.
 func (x *exchange) admitBody(ctx context.Context, buffered bool) (*extprocv3.ProcessingResponse, phase) {
-	if resp := x.admit(ctx, buffered); resp != nil {
+	if resp := x.admitAside(ctx, buffered); resp != nil {
 		return resp, phaseDone
 	}
 	if buffered {
@@ -97,6 +97,17 @@ func (x *exchange) admitBody(ctx context.Context, buffered bool) (*extprocv3.Pro
 	out := x.body[x.held:]
 	x.held = len(x.body)
 	return bodyReply(out, nil), phaseUpstream
+}
+
+// admitAside runs admit on a goroutine of its own. Admission is the deepest
+// work of an exchange (JSON decoding, token counting, pricing, the ledger
+// call): on the stream's goroutine it grows that stack to 16 KB, which the
+// stream then keeps, idle, for as long as the answer streams. A goroutine
+// that ends with admission hands its stack back at once.
+func (x *exchange) admitAside(ctx context.Context, rewritable bool) *extprocv3.ProcessingResponse {
+	done := make(chan *extprocv3.ProcessingResponse, 1)
+	go func() { done <- x.admit(ctx, rewritable) }()
+	return <-done
 }
 
 // admit parses the request body, prices its worst case and reserves it in the

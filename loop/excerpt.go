@@ -65,14 +65,17 @@ func redactPrefix(s string, room int) string {
 // redact replaces the volatile words of s by '#' and collapses whitespace.
 func redact(s string) string {
 	var spans [][2]int
-	k := sketcher{weight: weightProse, onVolatile: func(start, end int) {
+	k := newSketcher()
+	defer k.release()
+	k.weight = weightProse
+	k.onVolatile = func(start, end int) {
 		// one '#' for a whole timestamp or UUID: merge across join bytes
 		if n := len(spans); n > 0 && joinedOnly(s[spans[n-1][1]:start]) {
 			spans[n-1][1] = end
 			return
 		}
 		spans = append(spans, [2]int{start, end})
-	}}
+	}
 	k.text(s)
 	var b strings.Builder
 	prev := 0

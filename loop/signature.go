@@ -63,7 +63,8 @@ const (
 // count as differences. It reads only r.Digest, r.Model and r.Tail, and does
 // not allocate.
 func Compute(r usage.Request) Signature {
-	var k sketcher
+	k := newSketcher()
+	defer k.release()
 	model := mix(hashLower(r.Model))
 	lo, hi, skipProse, keepSystem := tailRange(r.Tail)
 	for i := lo; i < hi; i++ {

@@ -3,6 +3,7 @@ package loop
 import (
 	"math/bits"
 	"strings"
+	"sync"
 )
 
 // The sketch: text is split into words, volatile words are replaced by one
@@ -137,6 +138,27 @@ type sketcher struct {
 	// seen counts occurrences by feature hash (top 12 bits; a collision
 	// only renumbers occurrences, identically for identical texts).
 	seen [seenSlots]uint8
+}
+
+// sketchers recycles sketchers. One is 5 KB (mostly its occurrence table):
+// on the stack it grew every stream's goroutine to 16 KB, copied on the way
+// up and kept while the stream waits for its answer; allocated per request
+// it would be 5 KB of garbage each time.
+var sketchers = sync.Pool{New: func() any { return new(sketcher) }}
+
+// newSketcher returns a zeroed sketcher; release gives it back.
+func newSketcher() *sketcher {
+	k, ok := sketchers.Get().(*sketcher)
+	if !ok {
+		return new(sketcher)
+	}
+	*k = sketcher{}
+	return k
+}
+
+func (k *sketcher) release() {
+	k.onVolatile = nil // do not keep the caller's closure alive
+	sketchers.Put(k)
 }
 
 // token adds one token hash: weight bits, each taken from its own 6 bits of

@@ -152,7 +152,7 @@ func (r *results) ledger(o options, ledger string, floor *server) error {
 	if err != nil {
 		return err
 	}
-	fresh, _, err := startProxide(o.proxide, redisAddr, false)
+	fresh, _, err := startProxide(o.proxide, redisAddr, o.profile != "")
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,13 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px *server) erro
 // 1 MB and of 16 MB.
 func (r *results) memory(o options, name string, s *server) error {
 	ctx := context.Background()
-	per, err := bench.OpenStreams(ctx, s.client(), s.pid(), o.streams)
+	var heap func() error
+	if s.pprofAddr != "" {
+		heap = func() error {
+			return fetch("http://"+s.pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(o.profile, strings.ReplaceAll(name, ", ", "-")+"-streams.heap.pprof"), 30*time.Second)
+		}
+	}
+	per, err := bench.OpenStreams(ctx, s.client(), s.pid(), o.streams, heap)
 	if err != nil {
 		return err
 	}
