@@ -82,12 +82,12 @@ test-integration: redis ## only the end-to-end and real-Redis tests
 
 .PHONY: bench
 bench: redis ## benchmarks, each next to a no-op baseline measured in the same run
-	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./usage ./budget/... ./extproc
+	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./internal/usage ./budget/... ./extproc
 
 .PHONY: fuzz
 fuzz: ## fuzz the SSE meter and the request parser for 30s each
-	$(GO) test -run '^$$' -fuzz FuzzMeter -fuzztime 30s ./usage
-	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./usage
+	$(GO) test -run '^$$' -fuzz FuzzMeter -fuzztime 30s ./internal/usage
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/usage
 
 .PHONY: generate
 generate: ## regenerate the embedded price table from a LiteLLM snapshot (LITELLM=file.json, default ../shared/data/…)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // ErrInvalid is wrapped by every error about a malformed request (bad ids, negative

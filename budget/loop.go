@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // Bounds of the loop events a ledger keeps.

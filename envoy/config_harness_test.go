@@ -19,10 +19,10 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/envoy"
 	"github.com/proxide/proxide/envoy/configs"
 	"github.com/proxide/proxide/envoy/fakeopenai"
+	"github.com/proxide/proxide/internal/auth"
 )
 
 // The gateway tests (stand-in and real envoy) share one Proxide set-up: a

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // Background responses: OpenAI answers a create with "background": true at

@@ -11,10 +11,10 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/endpoints"
-	"github.com/proxide/proxide/media"
+	"github.com/proxide/proxide/internal/endpoints"
+	"github.com/proxide/proxide/internal/media"
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
-	"github.com/proxide/proxide/usage"
 )
 
 // Batches are billed at batch prices while they run, long after the request

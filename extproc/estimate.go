@@ -7,8 +7,8 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
-	"github.com/proxide/proxide/usage"
 )
 
 // Bounds for a model the price table knows nothing about (priced at the

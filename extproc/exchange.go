@@ -9,9 +9,9 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/endpoints"
-	"github.com/proxide/proxide/media"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/endpoints"
+	"github.com/proxide/proxide/internal/media"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // phase is where one exchange stands. It only moves forward, and only once the

@@ -14,14 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/bench"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/memory"
 	"github.com/proxide/proxide/budget/resilient"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/loop"
 	"github.com/proxide/proxide/pricing"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 var loopDefaults = rules.LoopDefaults{Enabled: true, Block: true, Config: loop.Config{Window: time.Minute, MaxRepeats: 5, Similarity: 0.9, Cooldown: 5 * time.Minute}}

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // refusal is why a client is refused: a budget (exceeded) or a loop (loop,

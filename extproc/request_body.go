@@ -13,9 +13,9 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/media"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/media"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // maxBodyBytes bounds a request body collected from STREAMED pieces.

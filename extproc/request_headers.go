@@ -7,10 +7,10 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/endpoints"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/endpoints"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // meteredEndpoints are the operations whose cost Proxide prices from a JSON

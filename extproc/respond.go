@@ -15,8 +15,8 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/openaierr"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/openaierr"
 )
 
 // headerValue reads a header the way current Envoy sends it (raw_value) and

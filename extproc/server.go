@@ -23,13 +23,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/metrics"
+	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/metrics"
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
-	"github.com/proxide/proxide/usage"
 )
 
 // Ledger is the part of the budget ledger a request needs: one round trip to

@@ -19,12 +19,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
-	"github.com/proxide/proxide/usage"
 )
 
 const (

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
-	"github.com/proxide/proxide/usage"
 )
 
 // What a request is charged, exactly once:

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxide/proxide/endpoints"
-	"github.com/proxide/proxide/media"
+	"github.com/proxide/proxide/internal/endpoints"
+	"github.com/proxide/proxide/internal/media"
 	"github.com/proxide/proxide/pricing"
 )
 

@@ -10,10 +10,10 @@ import (
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/proxide/proxide/endpoints"
-	"github.com/proxide/proxide/media"
+	"github.com/proxide/proxide/internal/endpoints"
+	"github.com/proxide/proxide/internal/media"
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
-	"github.com/proxide/proxide/usage"
 )
 
 // streamRequestBody asks Envoy to stream a multipart upload to Proxide in

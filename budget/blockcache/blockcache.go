@@ -16,7 +16,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // Defaults of Options.

@@ -12,7 +12,7 @@ import (
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/memory"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 var now = time.Date(2026, 11, 28, 23, 59, 59, 500_000_000, time.UTC)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // The benchmarks both stores run (go test -bench 'ListClients|ReserveSettle' ./budget/...),

@@ -10,7 +10,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // LoopConfig is the loop config of the suite: 60s window, 3 repeats, 0.9, 5m cooldown.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // RunLoopsTrimmed checks that the all-clients listing keeps the newest MaxLoopEvents

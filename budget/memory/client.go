@@ -6,7 +6,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // memClient is one client's state in the store, guarded by its shard's mutex. It mirrors the

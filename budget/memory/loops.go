@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/proxide/proxide/budget"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 var _ budget.LoopStore = (*Store)(nil)

@@ -12,7 +12,7 @@ import (
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/ledgertest"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // TestMemoryLoopSweep: the hourly sweep drops windows once they are idle (no entry within

@@ -10,7 +10,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // Reserve implements budget.Ledger in one round trip (lua/reserve.lua). With req.Loop the

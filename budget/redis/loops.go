@@ -11,7 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 
 	"github.com/proxide/proxide/budget"
 )

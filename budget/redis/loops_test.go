@@ -14,7 +14,7 @@ import (
 	budgetredis "github.com/proxide/proxide/budget/redis"
 	"github.com/proxide/proxide/budget/redistest"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // TestLoopKeys pins the loop keys of README.md, their expiry, and that Reserve with

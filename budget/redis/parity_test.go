@@ -16,7 +16,7 @@ import (
 	budgetredis "github.com/proxide/proxide/budget/redis"
 	"github.com/proxide/proxide/budget/redistest"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // randomLoopTrace is a request sequence that exercises every verdict: a few base

@@ -19,7 +19,7 @@ import (
 	"github.com/proxide/proxide/budget/redistest"
 	"github.com/proxide/proxide/budget/resilient"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // flaky is a hand-written fake store: down fails every call of the request path; lost

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // Loop detection modes of a rule (LoopSettings.Mode); "" inherits the global setting.

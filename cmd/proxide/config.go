@@ -14,7 +14,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // Config is the whole of Proxide's configuration, one plain struct filled

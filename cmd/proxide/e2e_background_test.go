@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // Background responses: the create answers "queued" at once and the model

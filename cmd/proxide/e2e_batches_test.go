@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // Batches are charged to the client that created them, at batch prices,

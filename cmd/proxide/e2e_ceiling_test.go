@@ -17,7 +17,7 @@ import (
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/redistest"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // The ceiling must hold: every way spend could escape the ledger, tried
@@ -184,7 +184,10 @@ func TestE2ECutReasoningStreamChargesTheReservation(t *testing.T) {
 		// gpt-4o-mini shows every token it bills: the counted tokens are charged.
 		mini := `{"model":"gpt-4o-mini","stream":true,"max_tokens":5000,"messages":[{"role":"user","content":"Tell me a story."}]}`
 		cutRequest(t, s, call{path: "/openai/v1/chat/completions", client: "storyteller", body: mini,
-			headers: map[string]string{"x-fake-words": "400", "x-fake-cut-after": "6"}})
+			// 20 ms between events: the chunks reach Proxide before the cut does
+			// (sent together with the reset, the stand-in may drop them first,
+			// and a stream cut before any chunk is charged its reservation).
+			headers: map[string]string{"x-fake-words": "400", "x-fake-cut-after": "6", "x-fake-delay-ms": "20"}})
 		require.Eventually(t, func() bool { return s.spend(t, "storyteller").Today.Requests == 1 }, 5*time.Second, 20*time.Millisecond)
 		sp = s.spend(t, "storyteller")
 		reservation := promptEstimate(t, usage.ChatCompletions, mini)*150 + 5000*600

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget/redistest"
-	"github.com/proxide/proxide/loop/corpus"
+	"github.com/proxide/proxide/internal/loop/corpus"
 )
 
 // fakeClock is a settable clock shared by the gateway and the test.
@@ -45,7 +45,7 @@ func TestE2ELoopCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays 4,000+ requests")
 	}
-	traces, err := corpus.ReadFile(filepath.Join("..", "..", "loop", "testdata", "corpus.jsonl.gz"))
+	traces, err := corpus.ReadFile(filepath.Join("..", "..", "internal", "loop", "testdata", "corpus.jsonl.gz"))
 	require.NoError(t, err)
 	clock := &fakeClock{now: time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)}
 	yaml := e2eBase + fmt.Sprintf("store: {redis_url: \"redis://%s/0\"}\nloop_detection: {enabled: true}\n", redistest.Start(t))

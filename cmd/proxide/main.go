@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/proxide/proxide/admin/client"
+	"github.com/proxide/proxide/internal/admin/client"
 )
 
 func main() {

@@ -23,7 +23,7 @@ import (
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/envoy"
 	"github.com/proxide/proxide/envoy/fakeopenai"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // buildProxide compiles the real binary once per test run.

@@ -10,8 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/proxide/proxide/admin/client"
-	"github.com/proxide/proxide/auth"
+	"github.com/proxide/proxide/internal/admin/client"
+	"github.com/proxide/proxide/internal/auth"
 	"github.com/proxide/proxide/pricing"
 )
 

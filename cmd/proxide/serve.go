@@ -16,8 +16,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/proxide/proxide/admin"
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/memory"
@@ -25,10 +23,12 @@ import (
 	"github.com/proxide/proxide/budget/resilient"
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/extproc"
-	"github.com/proxide/proxide/metrics"
+	"github.com/proxide/proxide/internal/admin"
+	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/metrics"
+	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
-	"github.com/proxide/proxide/usage"
 )
 
 // app is everything `proxide serve` wires together, built in one place.

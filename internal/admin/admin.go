@@ -13,7 +13,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/proxide/proxide/auth"
+	"github.com/proxide/proxide/internal/auth"
 )
 
 // Authenticator checks an Authorization header for a scope.

@@ -13,6 +13,7 @@ import (
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/memory"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // memoryService is the Service over the real in-memory ledger holding n
@@ -47,7 +48,7 @@ func BenchmarkListClients100k(b *testing.B) {
 	svc := memoryService(b, 100_000)
 	h := New(Options{Service: svc})
 	// A cursor deep into the listing.
-	page, err := svc.ListClients(context.Background(), ClientsQuery{Limit: 1000})
+	page, err := svc.ListClients(context.Background(), api.ClientsQuery{Limit: 1000})
 	require.NoError(b, err)
 	for _, bc := range []struct{ name, query string }{
 		{"first-page", "/v1/clients?limit=100"},

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 func TestSetBudgetLoopDetection(t *testing.T) {
@@ -17,9 +18,9 @@ func TestSetBudgetLoopDetection(t *testing.T) {
 	r := e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"agent-1","daily_limit_usd":1,
 		"loop_detection":{"mode":"block","window":"90s","max_repeats":3,"similarity":0.95,"cooldown":"1h30m"}}`, adminKey)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	var v RuleView
+	var v api.RuleView
 	require.NoError(t, json.Unmarshal(r.body, &v))
-	require.Equal(t, &LoopDetection{Mode: "block", Window: "1m30s", MaxRepeats: 3, Similarity: 0.95, Cooldown: "1h30m"}, v.LoopDetection)
+	require.Equal(t, &api.LoopDetection{Mode: "block", Window: "1m30s", MaxRepeats: 3, Similarity: 0.95, Cooldown: "1h30m"}, v.LoopDetection)
 	require.Equal(t, rules.LoopSettings{Mode: rules.LoopModeBlock, Window: 90 * time.Second, MaxRepeats: 3, Similarity: 0.95,
 		Cooldown: 90 * time.Minute}, e.rules.Resolve("agent-1").Loop, "the very next request sees the settings")
 
@@ -43,15 +44,15 @@ func TestSetBudgetLoopDetection(t *testing.T) {
 	}
 
 	// Every view of a rule shows it.
-	var got RuleView
+	var got api.RuleView
 	e.get(t, "/v1/budgets/match:eval-*", &got)
-	require.Equal(t, &LoopDetection{Mode: "off"}, got.LoopDetection)
-	var list BudgetListView
+	require.Equal(t, &api.LoopDetection{Mode: "off"}, got.LoopDetection)
+	var list api.BudgetListView
 	e.get(t, "/v1/budgets", &list)
 	found := false
 	for _, b := range list.Budgets {
 		if b.Key == "match:slow-*" {
-			require.Equal(t, &LoopDetection{Window: "10m"}, b.LoopDetection)
+			require.Equal(t, &api.LoopDetection{Window: "10m"}, b.LoopDetection)
 			found = true
 		} else if b.Key != "match:eval-*" {
 			require.Nil(t, b.LoopDetection, b.Key)
@@ -59,7 +60,7 @@ func TestSetBudgetLoopDetection(t *testing.T) {
 	}
 	require.True(t, found)
 	c := e.client(t, "eval-3")
-	require.Equal(t, &LoopDetection{Mode: "off"}, c.Rule.LoopDetection)
+	require.Equal(t, &api.LoopDetection{Mode: "off"}, c.Rule.LoopDetection)
 }
 
 func TestSetBudgetRejectsBadLoopDetection(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -21,9 +22,9 @@ func TestSetBudgetCreatesThenUpdates(t *testing.T) {
 
 	r := e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"user-12345","daily_limit_usd":0.50,"monthly_limit_usd":5.00}`, adminKey)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	var v RuleView
+	var v api.RuleView
 	require.NoError(t, json.Unmarshal(r.body, &v))
-	require.Equal(t, RuleView{Key: "client:user-12345", ClientID: "user-12345", DailyLimitUSD: ptr(0.5), MonthlyLimitUSD: ptr(5.0),
+	require.Equal(t, api.RuleView{Key: "client:user-12345", ClientID: "user-12345", DailyLimitUSD: ptr(0.5), MonthlyLimitUSD: ptr(5.0),
 		Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api", Admission: "soft"}, v)
 	require.Equal(t, []string{"put client:user-12345"}, e.store.Writes())
 	require.Equal(t, 1, e.rules.Refreshes(), "a write refreshes the rules of this replica")
@@ -34,7 +35,7 @@ func TestSetBudgetCreatesThenUpdates(t *testing.T) {
 	r = e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"user-12345","daily_limit_usd":2,"monthly_limit_usd":null,"action":"alert","alert_thresholds":[]}`, adminKey)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.NoError(t, json.Unmarshal(r.body, &v))
-	require.Equal(t, RuleView{Key: "client:user-12345", ClientID: "user-12345", DailyLimitUSD: ptr(2.0),
+	require.Equal(t, api.RuleView{Key: "client:user-12345", ClientID: "user-12345", DailyLimitUSD: ptr(2.0),
 		Action: "alert", AlertThresholds: []float64{}, Source: "api", Admission: "soft"}, v)
 	got := e.rules.Resolve("user-12345")
 	require.False(t, got.Monthly.Set)
@@ -52,9 +53,9 @@ func TestSetBudgetPatternAndDefault(t *testing.T) {
 	// The default rule exists in the file: an API default overrides it (created: no API rule before).
 	r = e.do(t, http.MethodPost, "/v1/budgets", `{"default":true,"daily_limit_usd":1e9}`, adminKey)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	var v RuleView
+	var v api.RuleView
 	require.NoError(t, json.Unmarshal(r.body, &v))
-	require.Equal(t, RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1e9), Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api", Admission: "soft"}, v)
+	require.Equal(t, api.RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1e9), Action: "block", AlertThresholds: []float64{0.8, 1}, Source: "api", Admission: "soft"}, v)
 	require.Equal(t, usdNano(1e9), e.rules.Resolve("somebody").Daily.Nano, "1e9 USD is the largest limit, still accepted")
 }
 
@@ -137,7 +138,7 @@ func TestGetBudget(t *testing.T) {
 		{"/v1/budgets/client:default", "client:default", "api", 4},
 	}
 	for _, tc := range tests {
-		var v RuleView
+		var v api.RuleView
 		e.get(t, tc.path, &v)
 		require.Equal(t, tc.key, v.Key, tc.path)
 		require.Equal(t, tc.source, v.Source, tc.path)
@@ -171,7 +172,7 @@ func TestListBudgetsPagination(t *testing.T) {
 	sources := map[string]string{}
 	cursor, pages := "", 0
 	for {
-		var page BudgetListView
+		var page api.BudgetListView
 		e.get(t, "/v1/budgets?limit=7&cursor="+url.QueryEscape(cursor), &page)
 		pages++
 		require.LessOrEqual(t, len(page.Budgets), 7)
@@ -214,7 +215,7 @@ func TestDeleteBudget(t *testing.T) {
 	// An API rule over a file rule: the file rule applies again.
 	r := e.do(t, http.MethodDelete, "/v1/budgets/vip", "", adminKey)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	var d DeleteView
+	var d api.DeleteView
 	require.NoError(t, json.Unmarshal(r.body, &d))
 	require.Equal(t, "client:vip", d.Key)
 	require.True(t, d.Deleted)

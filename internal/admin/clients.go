@@ -9,14 +9,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-)
-
-// Client states.
-const (
-	StateOK           = "ok"
-	StateAlerting     = "alerting"
-	StateBlocked      = "blocked"
-	StateLoopCooldown = "loop_cooldown"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // ClientReport is one client's spend, rule and state.
@@ -24,7 +17,7 @@ type ClientReport struct {
 	ClientID string
 	Rule     Budget // the rule in force for the client
 	State    string
-	// CooldownUntil is set in StateLoopCooldown.
+	// CooldownUntil is set in api.StateLoopCooldown.
 	CooldownUntil time.Time
 	Periods       budget.Periods
 	Spend         budget.ClientSpend
@@ -33,14 +26,6 @@ type ClientReport struct {
 	// RecentLoops are the client's newest loop events, newest first (at most
 	// RecentLoops; GetClient only, nil in ListClients).
 	RecentLoops []budget.LoopEvent
-}
-
-// ClientsQuery asks for one page of clients.
-type ClientsQuery struct {
-	Sort   string // "day" (default) or "month": highest spend first
-	Cursor string
-	Limit  int // 0: DefaultClientPage
-	Prefix string
 }
 
 // ClientsPage is one page of ListClients.
@@ -71,7 +56,7 @@ func (s *Service) GetClient(ctx context.Context, clientID string) (ClientReport,
 // concurrently (at most Concurrency at a time) so a page costs about one
 // round trip per Concurrency clients (the loop state of each client is read
 // alongside its spend).
-func (s *Service) ListClients(ctx context.Context, q ClientsQuery) (ClientsPage, error) {
+func (s *Service) ListClients(ctx context.Context, q api.ClientsQuery) (ClientsPage, error) {
 	var sort budget.ClientSort
 	switch q.Sort {
 	case "", "day":
@@ -153,8 +138,8 @@ func (s *Service) report(ctx context.Context, id string, periods budget.Periods,
 	r := ClientReport{ClientID: id, Rule: Budget{Rule: rule, Source: s.opts.Rules.Source(rule.Key())},
 		State: state(rule, spend), Periods: periods, Spend: spend, RecentLoops: info.recent}
 	// Blocked outranks a cooldown: it lasts until the period ends.
-	if info.cooling && r.State != StateBlocked {
-		r.State, r.CooldownUntil = StateLoopCooldown, info.until
+	if info.cooling && r.State != api.StateBlocked {
+		r.State, r.CooldownUntil = api.StateLoopCooldown, info.until
 	}
 	return r, nil
 }
@@ -164,11 +149,11 @@ func (s *Service) report(ctx context.Context, id string, periods budget.Periods,
 // the lowest alert threshold of a limit.
 func state(rule rules.Rule, s budget.ClientSpend) string {
 	if rule.Blocks() && (s.Day.Exhausted() || s.Month.Exhausted()) {
-		return StateBlocked
+		return api.StateBlocked
 	}
 	thresholds := rule.Thresholds()
 	if s.Day.AlertReached(thresholds) || s.Month.AlertReached(thresholds) {
-		return StateAlerting
+		return api.StateAlerting
 	}
-	return StateOK
+	return api.StateOK
 }

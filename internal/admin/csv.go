@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"net/http"
 	"strconv"
+
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // CSV columns of GET /v1/spend?format=csv, in this order (stable: consumers
@@ -21,7 +23,7 @@ func writeCSV(w http.ResponseWriter, rep SpendReport) {
 	_ = cw.Write(append([]string{rep.GroupBy}, csvColumns...))
 	for _, r := range rep.Rows {
 		first := r.Date
-		if rep.GroupBy == GroupByModel {
+		if rep.GroupBy == api.GroupByModel {
 			first = r.Model
 		}
 		_ = cw.Write([]string{first, itoa(r.Requests), itoa(r.Failed), itoa(r.Estimated), itoa(r.Tokens.Prompt),

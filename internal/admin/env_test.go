@@ -12,11 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/admin/admintest"
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/openaierr"
+	"github.com/proxide/proxide/internal/admin/admintest"
+	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/openaierr"
 )
 
 var (

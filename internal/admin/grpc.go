@@ -9,9 +9,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/api"
+	"github.com/proxide/proxide/internal/auth"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
@@ -156,7 +157,7 @@ func (g *grpcServer) ListClients(ctx context.Context, req *proxidev1.ListClients
 	default:
 		return nil, grpcError(fieldErr("sort", "unknown sort %d", req.GetSort()))
 	}
-	page, err := g.svc.ListClients(ctx, ClientsQuery{Sort: sort, Cursor: req.GetCursor(), Limit: int(req.GetLimit()), Prefix: req.GetPrefix()})
+	page, err := g.svc.ListClients(ctx, api.ClientsQuery{Sort: sort, Cursor: req.GetCursor(), Limit: int(req.GetLimit()), Prefix: req.GetPrefix()})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -185,13 +186,13 @@ func (g *grpcServer) GetSpend(ctx context.Context, req *proxidev1.GetSpendReques
 	var groupBy string
 	switch req.GetGroupBy() {
 	case proxidev1.SpendGroupBy_SPEND_GROUP_BY_UNSPECIFIED, proxidev1.SpendGroupBy_SPEND_GROUP_BY_DAY:
-		groupBy = GroupByDay
+		groupBy = api.GroupByDay
 	case proxidev1.SpendGroupBy_SPEND_GROUP_BY_MODEL:
-		groupBy = GroupByModel
+		groupBy = api.GroupByModel
 	default:
 		return nil, grpcError(fieldErr("group_by", "unknown grouping %d", req.GetGroupBy()))
 	}
-	rep, err := g.svc.Spend(ctx, SpendQuery{ClientID: req.GetClientId(), From: req.GetFrom(), To: req.GetTo(), GroupBy: groupBy})
+	rep, err := g.svc.Spend(ctx, api.SpendQuery{ClientID: req.GetClientId(), From: req.GetFrom(), To: req.GetTo(), GroupBy: groupBy})
 	if err != nil {
 		return nil, grpcError(err)
 	}

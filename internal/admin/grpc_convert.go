@@ -9,6 +9,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/api"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
@@ -120,10 +121,10 @@ func periodProto(p budget.Period, s budget.PeriodSpend) *proxidev1.PeriodSpend {
 }
 
 var stateProto = map[string]proxidev1.ClientState{
-	StateOK:           proxidev1.ClientState_CLIENT_STATE_OK,
-	StateAlerting:     proxidev1.ClientState_CLIENT_STATE_ALERTING,
-	StateBlocked:      proxidev1.ClientState_CLIENT_STATE_BLOCKED,
-	StateLoopCooldown: proxidev1.ClientState_CLIENT_STATE_LOOP_COOLDOWN,
+	api.StateOK:           proxidev1.ClientState_CLIENT_STATE_OK,
+	api.StateAlerting:     proxidev1.ClientState_CLIENT_STATE_ALERTING,
+	api.StateBlocked:      proxidev1.ClientState_CLIENT_STATE_BLOCKED,
+	api.StateLoopCooldown: proxidev1.ClientState_CLIENT_STATE_LOOP_COOLDOWN,
 }
 
 func clientProto(r ClientReport) *proxidev1.Client {
@@ -153,7 +154,7 @@ func spendRowProto(r SpendRow) *proxidev1.SpendRow {
 func spendProto(rep SpendReport) *proxidev1.GetSpendResponse {
 	out := &proxidev1.GetSpendResponse{ClientId: rep.ClientID, From: rep.From, To: rep.To,
 		GroupBy: proxidev1.SpendGroupBy_SPEND_GROUP_BY_DAY, Total: spendRowProto(rep.Total)}
-	if rep.GroupBy == GroupByModel {
+	if rep.GroupBy == api.GroupByModel {
 		out.GroupBy = proxidev1.SpendGroupBy_SPEND_GROUP_BY_MODEL
 	}
 	for _, r := range rep.Rows {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // seedLoops gives the loop store events of three clients, vip in cooldown.
@@ -38,7 +39,7 @@ func TestListLoops(t *testing.T) {
 		"signature":{"exact":"00000000deadbeef","sim":"0123456789abcdef"},"excerpt":"user: retry the tool call",
 		"blocked":true,"cooldown_until":"2026-11-28T12:04:00Z"}],"next_cursor":"`+nextCursor(t, r.body)+`"}`, string(r.body))
 
-	var page LoopListView
+	var page api.LoopListView
 	e.get(t, "/v1/loops", &page)
 	require.Equal(t, []string{"vip", "user-1", "vip", "trial-9"}, loopClients(page), "all clients, newest first")
 	require.Empty(t, page.NextCursor)
@@ -67,27 +68,27 @@ func TestListLoops(t *testing.T) {
 	require.Equal(t, []string{"vip/exact", "user-1/similar", "vip/cycle", "trial-9/exact"}, kinds)
 
 	e.get(t, "/v1/loops?client_id=nobody", &page)
-	require.Equal(t, []LoopEventView{}, page.Loops, "an empty list, not null")
+	require.Equal(t, []api.LoopEventView{}, page.Loops, "an empty list, not null")
 }
 
 // client gets one client into a fresh value (decoding into a used one would
 // keep fields the answer omits).
-func (e *testEnv) client(t *testing.T, id string) ClientDetailView {
+func (e *testEnv) client(t *testing.T, id string) api.ClientDetailView {
 	t.Helper()
-	var c ClientDetailView
+	var c api.ClientDetailView
 	e.get(t, "/v1/clients/"+id, &c)
 	return c
 }
 
 func nextCursor(t *testing.T, body []byte) string {
 	t.Helper()
-	var v LoopListView
+	var v api.LoopListView
 	require.NoError(t, json.Unmarshal(body, &v))
 	require.NotEmpty(t, v.NextCursor)
 	return v.NextCursor
 }
 
-func loopClients(p LoopListView) []string {
+func loopClients(p api.LoopListView) []string {
 	out := []string{}
 	for _, l := range p.Loops {
 		out = append(out, l.ClientID)
@@ -111,7 +112,7 @@ func TestListLoopsErrors(t *testing.T) {
 		require.Equal(t, q.param, param, q.query)
 	}
 	// A cursor of one client's listing does not continue another's.
-	var page LoopListView
+	var page api.LoopListView
 	e.get(t, "/v1/loops?client_id=vip&limit=1", &page)
 	r := e.do(t, http.MethodGet, "/v1/loops?client_id=user-1&cursor="+page.NextCursor, "", adminKey)
 	require.Equal(t, http.StatusBadRequest, r.status)
@@ -128,14 +129,14 @@ func TestClearLoop(t *testing.T) {
 	e.seed()
 	e.seedLoops()
 	c := e.client(t, "vip")
-	require.Equal(t, StateLoopCooldown, c.State)
+	require.Equal(t, api.StateLoopCooldown, c.State)
 
 	r := e.do(t, http.MethodDelete, "/v1/loops/vip", "", adminKey)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.JSONEq(t, `{"client_id":"vip","cleared":true}`, string(r.body))
 	require.Equal(t, []string{"vip"}, e.loops.Cleared())
 	c = e.client(t, "vip")
-	require.Equal(t, StateOK, c.State, "the cooldown ended now")
+	require.Equal(t, api.StateOK, c.State, "the cooldown ended now")
 	require.Empty(t, c.CooldownUntil)
 	require.Len(t, c.RecentLoops, 2, "events stay")
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/proxide/proxide/internal/admin/api"
 	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
@@ -89,7 +90,7 @@ func checkedNano(t *testing.T, usd *float64, nano *int64) *int64 {
 	return nano
 }
 
-func restBudget(t *testing.T, v RuleView) pBudget {
+func restBudget(t *testing.T, v api.RuleView) pBudget {
 	b := pBudget{Key: v.Key, ClientID: v.ClientID, Match: v.Match, Default: v.Default, Daily: nanoPtrOf(v.DailyLimitUSD),
 		Monthly: nanoPtrOf(v.MonthlyLimitUSD), Action: v.Action, Thresholds: v.AlertThresholds, Source: v.Source}
 	if l := v.LoopDetection; l != nil {
@@ -108,7 +109,7 @@ func restBudget(t *testing.T, v RuleView) pBudget {
 	return b
 }
 
-func restLoop(v LoopEventView) pLoop {
+func restLoop(v api.LoopEventView) pLoop {
 	l := pLoop{ClientID: v.ClientID, At: v.At, Kind: v.Kind, Exact: v.Sig.Exact, Sim: v.Sig.Sim, Excerpt: v.Excerpt,
 		Repeats: v.Repeats, Blocked: v.Blocked}
 	if v.CooldownUntil != nil {
@@ -153,7 +154,7 @@ func grpcBudget(t *testing.T, b *proxidev1.Budget) pBudget {
 	return out
 }
 
-func restPeriod(v PeriodView) pPeriod {
+func restPeriod(v api.PeriodView) pPeriod {
 	return pPeriod{Period: v.Period, Spent: nanoOf(v.SpentUSD), Reserved: nanoOf(v.ReservedUSD), Limit: nanoPtrOf(v.LimitUSD),
 		Remaining: nanoPtrOf(v.RemainingUSD), ResetsAt: v.ResetsAt}
 }
@@ -172,7 +173,7 @@ func grpcPeriod(t *testing.T, p *proxidev1.PeriodSpend) pPeriod {
 		Limit: checkedNano(t, p.LimitUsd, p.LimitNano), Remaining: checkedNano(t, p.RemainingUsd, p.RemainingNano), ResetsAt: ts(p.GetResetsAt())}
 }
 
-func restClient(t *testing.T, v ClientView, recent []LoopEventView) pClient {
+func restClient(t *testing.T, v api.ClientView, recent []api.LoopEventView) pClient {
 	c := pClient{ClientID: v.ClientID, State: v.State, CooldownUntil: v.CooldownUntil, LastSeen: v.LastSeen, Rule: restBudget(t, v.Rule),
 		Today: restPeriod(v.Today), Month: restPeriod(v.Month), Requests: v.Requests, Failed: v.Failed, Models: []pRow{}}
 	for _, m := range v.Models {
@@ -186,8 +187,8 @@ func restClient(t *testing.T, v ClientView, recent []LoopEventView) pClient {
 }
 
 func grpcClientForm(t *testing.T, v *proxidev1.Client) pClient {
-	state := map[proxidev1.ClientState]string{proxidev1.ClientState_CLIENT_STATE_OK: StateOK, proxidev1.ClientState_CLIENT_STATE_ALERTING: StateAlerting,
-		proxidev1.ClientState_CLIENT_STATE_BLOCKED: StateBlocked, proxidev1.ClientState_CLIENT_STATE_LOOP_COOLDOWN: StateLoopCooldown}[v.GetState()]
+	state := map[proxidev1.ClientState]string{proxidev1.ClientState_CLIENT_STATE_OK: api.StateOK, proxidev1.ClientState_CLIENT_STATE_ALERTING: api.StateAlerting,
+		proxidev1.ClientState_CLIENT_STATE_BLOCKED: api.StateBlocked, proxidev1.ClientState_CLIENT_STATE_LOOP_COOLDOWN: api.StateLoopCooldown}[v.GetState()]
 	c := pClient{ClientID: v.GetClientId(), State: state, CooldownUntil: tsNano(v.GetCooldownUntil()), LastSeen: ts(v.GetLastSeen()),
 		Rule: grpcBudget(t, v.GetRule()), Today: grpcPeriod(t, v.GetToday()), Month: grpcPeriod(t, v.GetMonth()),
 		Requests: v.GetRequestsToday(), Failed: v.GetFailedToday(), Models: []pRow{}}
@@ -202,7 +203,7 @@ func grpcClientForm(t *testing.T, v *proxidev1.Client) pClient {
 	return c
 }
 
-func restRow(r SpendRowView) pRow {
+func restRow(r api.SpendRowView) pRow {
 	return pRow{Date: r.Date, Model: r.Model, Requests: r.Requests, Failed: r.Failed, Estimated: r.Estimated, Prompt: r.PromptTokens,
 		Cached: r.CachedTokens, Completion: r.CompletionTokens, Reasoning: r.ReasoningTokens, Cost: nanoOf(r.CostUSD)}
 }
@@ -227,7 +228,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 	c := e.grpcClient(t)
 
 	t.Run("budgets", func(t *testing.T) {
-		var rest BudgetListView
+		var rest api.BudgetListView
 		e.get(t, "/v1/budgets?limit=2", &rest)
 		g, err := c.ListBudgets(adminCtx, &proxidev1.ListBudgetsRequest{Limit: 2})
 		require.NoError(t, err)
@@ -237,7 +238,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 			require.Equal(t, restBudget(t, rest.Budgets[i]), grpcBudget(t, g.GetBudgets()[i]))
 		}
 		for _, key := range []string{"user-1", "match:user-*", "default", "vip"} {
-			var rv RuleView
+			var rv api.RuleView
 			e.get(t, "/v1/budgets/"+url.PathEscape(key), &rv)
 			gb, err := c.GetBudget(adminCtx, &proxidev1.GetBudgetRequest{Key: key})
 			require.NoError(t, err)
@@ -250,7 +251,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 
 	t.Run("clients", func(t *testing.T) {
 		for _, sort := range []string{"day", "month"} {
-			var rest ClientListView
+			var rest api.ClientListView
 			e.get(t, "/v1/clients?limit=3&sort="+sort, &rest)
 			gs := map[string]proxidev1.ClientSort{"day": proxidev1.ClientSort_CLIENT_SORT_DAY, "month": proxidev1.ClientSort_CLIENT_SORT_MONTH}[sort]
 			g, err := c.ListClients(adminCtx, &proxidev1.ListClientsRequest{Limit: 3, Sort: gs})
@@ -270,14 +271,14 @@ func TestRESTAndGRPCParity(t *testing.T) {
 			require.Equal(t, restClient(t, rv.ClientView, rv.RecentLoops), grpcClientForm(t, gc), id)
 			states[rv.State] = true
 		}
-		require.True(t, states[StateLoopCooldown], "a client in cooldown is compared")
+		require.True(t, states[api.StateLoopCooldown], "a client in cooldown is compared")
 	})
 
 	t.Run("spend", func(t *testing.T) {
 		for _, q := range []struct {
 			client, from, to, by string
 		}{{"user-1", "", "", "day"}, {"", "2026-11-01", "2026-11-28", "model"}, {"user-2", "2026-11-28", "", "model"}} {
-			var rv SpendView
+			var rv api.SpendView
 			e.get(t, "/v1/spend?client_id="+q.client+"&from="+q.from+"&to="+q.to+"&group_by="+q.by, &rv)
 			gb := map[string]proxidev1.SpendGroupBy{"day": proxidev1.SpendGroupBy_SPEND_GROUP_BY_DAY, "model": proxidev1.SpendGroupBy_SPEND_GROUP_BY_MODEL}[q.by]
 			gr, err := c.GetSpend(adminCtx, &proxidev1.GetSpendRequest{ClientId: q.client, From: q.from, To: q.to, GroupBy: gb})
@@ -306,7 +307,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 				if q.limit != 0 { // 0: the default page size through both doors
 					query.Set("limit", fmt.Sprint(q.limit))
 				}
-				var rv LoopListView
+				var rv api.LoopListView
 				e.get(t, "/v1/loops?"+query.Encode(), &rv)
 				g, err := c.ListLoops(adminCtx, &proxidev1.ListLoopsRequest{ClientId: q.client, Limit: q.limit, Cursor: cursor})
 				require.NoError(t, err)
@@ -331,12 +332,12 @@ func TestRESTAndGRPCParity(t *testing.T) {
 		other.loops.Cool("vip", testNow.Add(time.Minute))
 		oc := other.grpcClient(t)
 		for range 2 {
-			var rv ClearLoopView
+			var rv api.ClearLoopView
 			r := e.do(t, http.MethodDelete, "/v1/loops/vip", "", adminKey)
 			require.NoError(t, json.Unmarshal(r.body, &rv))
 			g, err := oc.ClearLoop(adminCtx, &proxidev1.ClearLoopRequest{ClientId: "vip"})
 			require.NoError(t, err)
-			require.Equal(t, ClearLoopView{ClientID: g.GetClientId(), Cleared: g.GetCleared()}, rv)
+			require.Equal(t, api.ClearLoopView{ClientID: g.GetClientId(), Cleared: g.GetCleared()}, rv)
 		}
 	})
 
@@ -346,7 +347,7 @@ func TestRESTAndGRPCParity(t *testing.T) {
 		oc := other.grpcClient(t)
 		r := e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"new","daily_limit_usd":0.5,"alert_thresholds":[0.5]}`, adminKey)
 		require.Equal(t, http.StatusCreated, r.status)
-		var rv RuleView
+		var rv api.RuleView
 		e.get(t, "/v1/budgets/new", &rv)
 		gres, err := oc.SetBudget(adminCtx, &proxidev1.SetBudgetRequest{ClientId: "new", DailyLimitUsd: ptr(0.5),
 			AlertThresholds: &proxidev1.AlertThresholds{Values: []float64{0.5}}})

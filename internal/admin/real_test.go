@@ -16,7 +16,8 @@ import (
 	"github.com/proxide/proxide/budget/memory"
 	budgetredis "github.com/proxide/proxide/budget/redis"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/loop"
+	"github.com/proxide/proxide/internal/admin/api"
+	"github.com/proxide/proxide/internal/loop"
 )
 
 // The real storage fits the consumer interfaces.
@@ -57,18 +58,18 @@ func TestWithMemoryLedger(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
 	require.Equal(t, usdNano(0.25), dyn.Resolve("user-1").Daily.Nano, "applies to the very next request")
 
-	var page ClientListView
+	var page api.ClientListView
 	e.get(t, "/v1/clients", &page)
 	require.Equal(t, int64(3), page.Total)
 	require.Equal(t, "trial-3", page.Clients[0].ClientID, "highest spend today first")
 	require.Equal(t, "match:trial-*", page.Clients[0].Rule.Key)
-	require.Equal(t, StateOK, page.Clients[0].State, "0.03 of 0.05")
+	require.Equal(t, api.StateOK, page.Clients[0].State, "0.03 of 0.05")
 	require.Equal(t, "user-1", page.Clients[2].ClientID)
 	require.Equal(t, "client:user-1", page.Clients[2].Rule.Key)
 	require.Equal(t, "api", page.Clients[2].Rule.Source)
 	require.InDelta(t, 0.24, *page.Clients[2].Today.RemainingUSD, 1e-9)
 
-	var list BudgetListView
+	var list api.BudgetListView
 	e.get(t, "/v1/budgets", &list)
 	var keys []string
 	for _, b := range list.Budgets {
@@ -76,14 +77,14 @@ func TestWithMemoryLedger(t *testing.T) {
 	}
 	require.Equal(t, []string{"default/file", "match:trial-*/file", "client:user-1/api"}, keys)
 
-	var spend SpendView
+	var spend api.SpendView
 	e.get(t, "/v1/spend?group_by=model", &spend)
-	require.Equal(t, []SpendRowView{{Model: "gpt-4o", Requests: 3, PromptTokens: 30, CostUSD: 0.06}}, spend.Series)
+	require.Equal(t, []api.SpendRowView{{Model: "gpt-4o", Requests: 3, PromptTokens: 30, CostUSD: 0.06}}, spend.Series)
 
 	require.Equal(t, http.StatusConflict, e.do(t, http.MethodDelete, "/v1/budgets/default", "", "").status)
 	r = e.do(t, http.MethodDelete, "/v1/budgets/user-1", "", "")
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	var d DeleteView
+	var d api.DeleteView
 	require.NoError(t, json.Unmarshal(r.body, &d))
 	require.Nil(t, d.Effective)
 	require.Equal(t, usdNano(1), dyn.Resolve("user-1").Daily.Nano, "back to the file default at once")
@@ -111,9 +112,9 @@ func TestLoopsWithMemoryLedger(t *testing.T) {
 
 	r := e.do(t, http.MethodPost, "/v1/budgets", `{"match":"agent-*","loop_detection":{"mode":"block","max_repeats":2,"cooldown":"90s"}}`, "")
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	var rv RuleView
+	var rv api.RuleView
 	e.get(t, "/v1/budgets/match:agent-*", &rv)
-	require.Equal(t, &LoopDetection{Mode: "block", MaxRepeats: 2, Cooldown: "1m30s"}, rv.LoopDetection, "stored and read back")
+	require.Equal(t, &api.LoopDetection{Mode: "block", MaxRepeats: 2, Cooldown: "1m30s"}, rv.LoopDetection, "stored and read back")
 	rule := dyn.Resolve("agent-1")
 	require.Equal(t, 2, rule.Loop.MaxRepeats)
 
@@ -131,13 +132,13 @@ func TestLoopsWithMemoryLedger(t *testing.T) {
 	}
 	require.True(t, fired, "the third identical request is a loop")
 
-	var page LoopListView
+	var page api.LoopListView
 	e.get(t, "/v1/loops", &page)
 	require.Len(t, page.Loops, 1)
 	ev := page.Loops[0]
 	require.Equal(t, "agent-1", ev.ClientID)
 	require.Equal(t, "exact", ev.Kind)
-	require.Equal(t, LoopSignatureView{Exact: "0000000000000abc", Sim: "0000000000000def"}, ev.Sig)
+	require.Equal(t, api.LoopSignatureView{Exact: "0000000000000abc", Sim: "0000000000000def"}, ev.Sig)
 	require.True(t, ev.Blocked)
 	require.NotNil(t, ev.CooldownUntil)
 
@@ -147,11 +148,11 @@ func TestLoopsWithMemoryLedger(t *testing.T) {
 	require.Equal(t, "cursor", param, "the ledger's own cursor check")
 
 	c := e.client(t, "agent-1")
-	require.Equal(t, StateLoopCooldown, c.State)
+	require.Equal(t, api.StateLoopCooldown, c.State)
 	require.Equal(t, *ev.CooldownUntil, c.CooldownUntil)
 	require.Len(t, c.RecentLoops, 1)
 
 	r = e.do(t, http.MethodDelete, "/v1/loops/agent-1", "", "")
 	require.JSONEq(t, `{"client_id":"agent-1","cleared":true}`, string(r.body))
-	require.Equal(t, StateOK, e.client(t, "agent-1").State)
+	require.Equal(t, api.StateOK, e.client(t, "agent-1").State)
 }

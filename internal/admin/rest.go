@@ -10,7 +10,8 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-	"github.com/proxide/proxide/openaierr"
+	"github.com/proxide/proxide/internal/admin/api"
+	"github.com/proxide/proxide/internal/openaierr"
 )
 
 // routes registers the REST API. Each path also gets a method-less pattern so
@@ -50,7 +51,7 @@ func (s *server) routes(mux *http.ServeMux) {
 }
 
 func (s *server) setBudget(w http.ResponseWriter, r *http.Request) {
-	var body BudgetRequest
+	var body api.BudgetRequest
 	if err := decodeBody(w, r, &body); err != nil {
 		s.writeServiceError(w, err)
 		return
@@ -83,7 +84,7 @@ func (s *server) listBudgets(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	v := BudgetListView{Budgets: make([]RuleView, 0, len(page.Budgets)), NextCursor: page.NextCursor}
+	v := api.BudgetListView{Budgets: make([]api.RuleView, 0, len(page.Budgets)), NextCursor: page.NextCursor}
 	for _, b := range page.Budgets {
 		v.Budgets = append(v.Budgets, ruleView(b))
 	}
@@ -115,7 +116,7 @@ func (s *server) deleteBudget(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	v := DeleteView{Key: res.Key.String(), Deleted: true}
+	v := api.DeleteView{Key: res.Key.String(), Deleted: true}
 	if res.Fallback != nil {
 		fb := ruleView(*res.Fallback)
 		v.Effective = &fb
@@ -134,12 +135,12 @@ func (s *server) listClients(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	page, err := s.svc.ListClients(r.Context(), ClientsQuery{Sort: q["sort"], Cursor: q["cursor"], Limit: limit, Prefix: q["prefix"]})
+	page, err := s.svc.ListClients(r.Context(), api.ClientsQuery{Sort: q["sort"], Cursor: q["cursor"], Limit: limit, Prefix: q["prefix"]})
 	if err != nil {
 		s.writeServiceError(w, err)
 		return
 	}
-	v := ClientListView{Clients: make([]ClientView, 0, len(page.Clients)), NextCursor: page.NextCursor, Total: page.Total}
+	v := api.ClientListView{Clients: make([]api.ClientView, 0, len(page.Clients)), NextCursor: page.NextCursor, Total: page.Total}
 	for _, c := range page.Clients {
 		v.Clients = append(v.Clients, clientView(c))
 	}
@@ -181,7 +182,7 @@ func (s *server) clearLoop(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ClearLoopView{ClientID: id, Cleared: cleared})
+	writeJSON(w, http.StatusOK, api.ClearLoopView{ClientID: id, Cleared: cleared})
 }
 
 func (s *server) spend(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +196,7 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, fieldErr("format", "unknown format %q (want json or csv)", format))
 		return
 	}
-	rep, err := s.svc.Spend(r.Context(), SpendQuery{ClientID: q["client_id"], From: q["from"], To: q["to"], GroupBy: q["group_by"]})
+	rep, err := s.svc.Spend(r.Context(), api.SpendQuery{ClientID: q["client_id"], From: q["from"], To: q["to"], GroupBy: q["group_by"]})
 	if err != nil {
 		s.writeServiceError(w, err)
 		return

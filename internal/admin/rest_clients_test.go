@@ -9,20 +9,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/admin/admintest"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/admintest"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 func TestListClients(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
 
-	var page ClientListView
+	var page api.ClientListView
 	e.get(t, "/v1/clients", &page)
 	require.Equal(t, int64(4), page.Total)
 	require.Empty(t, page.NextCursor)
-	ids := func(p ClientListView) []string {
+	ids := func(p api.ClientListView) []string {
 		var out []string
 		for _, c := range p.Clients {
 			out = append(out, c.ClientID)
@@ -32,7 +33,7 @@ func TestListClients(t *testing.T) {
 	require.Equal(t, []string{"user-2", "user-1", "trial-9", "vip"}, ids(page), "by today's spend")
 
 	u2 := page.Clients[0]
-	require.Equal(t, StateBlocked, u2.State, "1.00 spent of the 1.00 default")
+	require.Equal(t, api.StateBlocked, u2.State, "1.00 spent of the 1.00 default")
 	require.Equal(t, "default", u2.Rule.Key)
 	require.Equal(t, "file", u2.Rule.Source)
 	require.InDelta(t, 1.0, u2.Today.SpentUSD, 1e-9)
@@ -43,13 +44,13 @@ func TestListClients(t *testing.T) {
 	require.Equal(t, testNow.Add(-time.Minute).Format(time.RFC3339), u2.LastSeen)
 
 	u1 := page.Clients[1]
-	require.Equal(t, StateAlerting, u1.State, "0.85 of 1.00 passed the 0.8 threshold")
+	require.Equal(t, api.StateAlerting, u1.State, "0.85 of 1.00 passed the 0.8 threshold")
 	require.Equal(t, int64(5), u1.Requests)
 	require.Len(t, u1.Models, 2)
-	require.Equal(t, StateOK, page.Clients[3].State)
+	require.Equal(t, api.StateOK, page.Clients[3].State)
 	require.Equal(t, "client:vip", page.Clients[3].Rule.Key)
 	trial := page.Clients[2]
-	require.Equal(t, StateAlerting, trial.State, "an alert rule over its limit alerts, never blocks")
+	require.Equal(t, api.StateAlerting, trial.State, "an alert rule over its limit alerts, never blocks")
 	require.Nil(t, trial.Month.LimitUSD)
 	require.Nil(t, trial.Month.RemainingUSD)
 
@@ -68,7 +69,7 @@ func TestListClientsWalk(t *testing.T) {
 	seen := map[string]bool{}
 	cursor, pages := "", 0
 	for {
-		var page ClientListView
+		var page api.ClientListView
 		e.get(t, "/v1/clients?sort=month&limit=10&cursor="+url.QueryEscape(cursor), &page)
 		pages++
 		for _, c := range page.Clients {
@@ -108,15 +109,15 @@ func TestListClientsErrors(t *testing.T) {
 func TestGetClient(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
-	var v ClientView
+	var v api.ClientView
 	e.get(t, "/v1/clients/user-1", &v)
 	require.Equal(t, "user-1", v.ClientID)
-	require.Equal(t, StateAlerting, v.State)
-	require.Equal(t, RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1.0), MonthlyLimitUSD: ptr(10.0), Action: "block",
+	require.Equal(t, api.StateAlerting, v.State)
+	require.Equal(t, api.RuleView{Key: "default", Default: true, DailyLimitUSD: ptr(1.0), MonthlyLimitUSD: ptr(10.0), Action: "block",
 		AlertThresholds: []float64{0.8, 1}, Source: "file", Admission: "soft"}, v.Rule)
-	require.Equal(t, PeriodView{Period: "2026-11-28", SpentUSD: 0.85, LimitUSD: ptr(1.0), RemainingUSD: ptr(0.15), ResetsAt: "2026-11-29T00:00:00Z"}, v.Today)
+	require.Equal(t, api.PeriodView{Period: "2026-11-28", SpentUSD: 0.85, LimitUSD: ptr(1.0), RemainingUSD: ptr(0.15), ResetsAt: "2026-11-29T00:00:00Z"}, v.Today)
 	require.Equal(t, "2026-11", v.Month.Period)
-	require.Equal(t, []ModelView{
+	require.Equal(t, []api.ModelView{
 		{Model: "gpt-4o", Requests: 3, PromptTokens: 300, CompletionTokens: 60, CostUSD: 0.8},
 		{Model: "gpt-4o-mini", Requests: 2, Estimated: 1, PromptTokens: 100, CachedTokens: 10, CompletionTokens: 10, ReasoningTokens: 2, CostUSD: 0.05},
 	}, v.Models)
@@ -127,24 +128,24 @@ func TestGetClient(t *testing.T) {
 	e.get(t, "/v1/clients/user-1", &v)
 	require.Equal(t, "client:user-1", v.Rule.Key)
 	require.Equal(t, "api", v.Rule.Source)
-	require.Equal(t, StateBlocked, v.State)
+	require.Equal(t, api.StateBlocked, v.State)
 
 	// A client never seen has zero spend under its rule.
 	e.get(t, "/v1/clients/"+url.PathEscape("trial-new/x"), &v)
 	require.Equal(t, "trial-new/x", v.ClientID)
 	require.Equal(t, "match:trial-*", v.Rule.Key)
-	require.Equal(t, StateOK, v.State)
-	require.Equal(t, []ModelView{}, v.Models)
+	require.Equal(t, api.StateOK, v.State)
+	require.Equal(t, []api.ModelView{}, v.Models)
 
 	// Loop cooldown has its own state; a budget block outranks it.
 	until := testNow.Add(3 * time.Minute)
 	e.loops.Cool("vip", until)
 	e.loops.Cool("user-1", until)
 	e.get(t, "/v1/clients/vip", &v)
-	require.Equal(t, StateLoopCooldown, v.State)
+	require.Equal(t, api.StateLoopCooldown, v.State)
 	require.Equal(t, until.Format(time.RFC3339), v.CooldownUntil)
 	e.get(t, "/v1/clients/user-1", &v)
-	require.Equal(t, StateBlocked, v.State)
+	require.Equal(t, api.StateBlocked, v.State)
 
 	r := e.do(t, http.MethodGet, "/v1/clients/a%7Fb", "", adminKey)
 	require.Equal(t, http.StatusBadRequest, r.status)

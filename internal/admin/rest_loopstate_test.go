@@ -9,9 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/admin/admintest"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin/admintest"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 func TestClientLoopState(t *testing.T) {
@@ -26,23 +27,23 @@ func TestClientLoopState(t *testing.T) {
 	c := e.client(t, "vip")
 	require.Equal(t, "vip", c.ClientID)
 	require.Len(t, c.RecentLoops, 2)
-	require.Equal(t, LoopEventView{ClientID: "vip", At: "2026-11-28T11:59:30.123Z", Kind: "exact", Repeats: 5,
-		Sig: LoopSignatureView{Exact: "00000000deadbeef", Sim: "0123456789abcdef"}, Excerpt: "user: retry the tool call",
+	require.Equal(t, api.LoopEventView{ClientID: "vip", At: "2026-11-28T11:59:30.123Z", Kind: "exact", Repeats: 5,
+		Sig: api.LoopSignatureView{Exact: "00000000deadbeef", Sim: "0123456789abcdef"}, Excerpt: "user: retry the tool call",
 		Blocked: true, CooldownUntil: ptr("2026-11-28T12:04:00Z")}, c.RecentLoops[0], "newest first")
 	require.Equal(t, "cycle", c.RecentLoops[1].Kind)
 
 	c = e.client(t, "user-1")
-	require.Equal(t, StateAlerting, c.State, "an event without a cooldown does not pause the client")
+	require.Equal(t, api.StateAlerting, c.State, "an event without a cooldown does not pause the client")
 	require.Len(t, c.RecentLoops, 1)
 	c = e.client(t, "never-seen")
-	require.Equal(t, []LoopEventView{}, c.RecentLoops, "[] rather than null")
+	require.Equal(t, []api.LoopEventView{}, c.RecentLoops, "[] rather than null")
 
 	// The listing shows the state; recent loops are GetClient's only.
 	calls := e.loops.StateCalls()
 	r = e.do(t, http.MethodGet, "/v1/clients", "", adminKey)
 	require.Equal(t, http.StatusOK, r.status)
 	require.NotContains(t, string(r.body), "recent_loops")
-	var page ClientListView
+	var page api.ClientListView
 	e.get(t, "/v1/clients", &page)
 	states := map[string]string{}
 	for _, c := range page.Clients {
@@ -56,21 +57,21 @@ func TestClientLoopState(t *testing.T) {
 	e.loops.Cool("user-2", testNow.Add(time.Minute))
 	e.loops.Cool("user-1", testNow.Add(time.Minute+500*time.Millisecond))
 	c = e.client(t, "user-2")
-	require.Equal(t, StateBlocked, c.State)
+	require.Equal(t, api.StateBlocked, c.State)
 	require.Empty(t, c.CooldownUntil)
 	c = e.client(t, "user-1")
-	require.Equal(t, StateLoopCooldown, c.State, "outranks alerting")
+	require.Equal(t, api.StateLoopCooldown, c.State, "outranks alerting")
 	require.Equal(t, "2026-11-28T12:01:00.5Z", c.CooldownUntil, "milliseconds kept")
 
 	// A cooldown that ended is no state.
 	e.loops.Cool("trial-9", testNow.Add(-time.Second))
 	c = e.client(t, "trial-9")
-	require.Equal(t, StateAlerting, c.State)
+	require.Equal(t, api.StateAlerting, c.State)
 
 	// A rule that turns detection off is never in cooldown (extproc skips the window).
 	require.Equal(t, http.StatusCreated, e.do(t, http.MethodPost, "/v1/budgets", `{"client_id":"vip","daily_limit_usd":5,"loop_detection":{"mode":"off"}}`, adminKey).status)
 	c = e.client(t, "vip")
-	require.Equal(t, StateOK, c.State)
+	require.Equal(t, api.StateOK, c.State)
 	require.Len(t, c.RecentLoops, 2, "past events still show")
 }
 
@@ -142,5 +143,5 @@ func TestLoopStateReadAlongsideSpend(t *testing.T) {
 	defer cancel()
 	c, err := svc.GetClient(ctx, "vip")
 	require.NoError(t, err, "both reads ran at the same time")
-	require.Equal(t, StateLoopCooldown, c.State)
+	require.Equal(t, api.StateLoopCooldown, c.State)
 }

@@ -8,22 +8,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 func TestSpendByDay(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
-	var v SpendView
+	var v api.SpendView
 	e.get(t, "/v1/spend?client_id=user-1", &v)
 	require.Equal(t, "user-1", v.ClientID)
 	require.Equal(t, "2026-10-30", v.From, "default: the last 30 days")
 	require.Equal(t, "2026-11-28", v.To)
 	require.Equal(t, "day", v.GroupBy)
 	require.Len(t, v.Series, 30, "every day, also without traffic")
-	require.Equal(t, SpendRowView{Date: "2026-11-20", Requests: 2, PromptTokens: 200, CompletionTokens: 40, CostUSD: 2.35}, v.Series[21])
-	require.Equal(t, SpendRowView{Date: "2026-11-28", Requests: 5, Estimated: 1, PromptTokens: 400, CachedTokens: 10,
+	require.Equal(t, api.SpendRowView{Date: "2026-11-20", Requests: 2, PromptTokens: 200, CompletionTokens: 40, CostUSD: 2.35}, v.Series[21])
+	require.Equal(t, api.SpendRowView{Date: "2026-11-28", Requests: 5, Estimated: 1, PromptTokens: 400, CachedTokens: 10,
 		CompletionTokens: 70, ReasoningTokens: 2, CostUSD: 0.85}, v.Series[29])
-	require.Equal(t, SpendRowView{Requests: 7, Estimated: 1, PromptTokens: 600, CachedTokens: 10,
+	require.Equal(t, api.SpendRowView{Requests: 7, Estimated: 1, PromptTokens: 600, CachedTokens: 10,
 		CompletionTokens: 110, ReasoningTokens: 2, CostUSD: 3.2}, v.Total)
 
 	e.get(t, "/v1/spend?client_id=user-1&from=2026-11-28&to=2026-11-28", &v)
@@ -35,11 +36,11 @@ func TestSpendByDay(t *testing.T) {
 func TestSpendByModelAllClients(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
-	var v SpendView
+	var v api.SpendView
 	e.get(t, "/v1/spend?group_by=model&from=2026-11-01", &v)
 	require.Empty(t, v.ClientID, "all clients")
 	require.Equal(t, "model", v.GroupBy)
-	require.Equal(t, []SpendRowView{
+	require.Equal(t, []api.SpendRowView{
 		{Model: "gpt-4o", Requests: 6, PromptTokens: 600, CompletionTokens: 120, CostUSD: 4.15},
 		{Model: "gpt-4o-mini", Requests: 2, Estimated: 1, PromptTokens: 100, CachedTokens: 10, CompletionTokens: 10, ReasoningTokens: 2, CostUSD: 0.05},
 	}, v.Series, "highest cost first, summed over days and clients")

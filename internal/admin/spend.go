@@ -7,12 +7,7 @@ import (
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
-)
-
-// Spend grouping.
-const (
-	GroupByDay   = "day"
-	GroupByModel = "model"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // Spend ranges.
@@ -24,13 +19,6 @@ const (
 )
 
 const dateLayout = "2006-01-02"
-
-// SpendQuery asks for spend over a date range.
-type SpendQuery struct {
-	ClientID string // "": all clients
-	From, To string // "2026-11-28" in the budget time zone; "" for the defaults
-	GroupBy  string // GroupByDay ("" too) or GroupByModel
-}
 
 // SpendRow is one day or one model, or the total of a report.
 type SpendRow struct {
@@ -52,7 +40,7 @@ type SpendReport struct {
 
 // Spend reports spend of one client (Store.History) or of all clients
 // (Store.GlobalHistory).
-func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) {
+func (s *Service) Spend(ctx context.Context, q api.SpendQuery) (SpendReport, error) {
 	if q.ClientID != "" {
 		if err := rules.ValidClientID(q.ClientID); err != nil {
 			return SpendReport{}, fieldErr("client_id", "%v", err)
@@ -60,8 +48,8 @@ func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) 
 	}
 	switch q.GroupBy {
 	case "":
-		q.GroupBy = GroupByDay
-	case GroupByDay, GroupByModel:
+		q.GroupBy = api.GroupByDay
+	case api.GroupByDay, api.GroupByModel:
 	default:
 		return SpendReport{}, fieldErr("group_by", "unknown grouping %q (want day or model)", q.GroupBy)
 	}
@@ -87,7 +75,7 @@ func (s *Service) Spend(ctx context.Context, q SpendQuery) (SpendReport, error) 
 		all.Add(d)
 	}
 	rep := SpendReport{ClientID: q.ClientID, From: q.From, To: q.To, GroupBy: q.GroupBy, Total: dayRow(all)}
-	if q.GroupBy == GroupByDay {
+	if q.GroupBy == api.GroupByDay {
 		rep.Rows = make([]SpendRow, 0, len(days))
 		for _, d := range days {
 			row := dayRow(d)

@@ -16,7 +16,7 @@ const tableDoc = "ENDPOINTS.md"
 const tableDocHead = `# OpenAI endpoints and how Proxide treats them
 
 Generated from the table in endpoints/table*.go by
-` + "`go test ./endpoints -run TestEndpointsDoc -update`" + `; do not edit.
+` + "`go test ./internal/endpoints -run TestEndpointsDoc -update`" + `; do not edit.
 Paths are matched after the API prefix (` + "`/openai/v1`" + ` in the shipped
 Envoy configs), on the canonical path (see Canonicalize). **metered**: priced
 and counted against the client's budget. **unmetered**: paid, but the cost is
@@ -29,8 +29,8 @@ WebSocket upgrade is always realtime (unmetered).
 
 // The README shows the same table between these markers.
 const (
-	readme      = "../README.md"
-	readmeBegin = "<!-- endpoints:begin (go test ./endpoints -run TestReadmeTable -update) -->\n"
+	readme      = "../../README.md"
+	readmeBegin = "<!-- endpoints:begin (go test ./internal/endpoints -run TestReadmeTable -update) -->\n"
 	readmeEnd   = "<!-- endpoints:end -->"
 )
 
@@ -46,7 +46,7 @@ func TestReadmeTable(t *testing.T) {
 		require.NoError(t, os.WriteFile(readme, []byte(want), 0o644))
 		return
 	}
-	require.Equal(t, want, doc, "run: go test ./endpoints -run TestReadmeTable -update")
+	require.Equal(t, want, doc, "run: go test ./internal/endpoints -run TestReadmeTable -update")
 }
 
 // TestEndpointsDoc keeps ENDPOINTS.md in step with the table.
@@ -57,5 +57,5 @@ func TestEndpointsDoc(t *testing.T) {
 	}
 	got, err := os.ReadFile(tableDoc)
 	require.NoError(t, err)
-	require.Equal(t, want, string(got), "run: go test ./endpoints -run TestEndpointsDoc -update")
+	require.Equal(t, want, string(got), "run: go test ./internal/endpoints -run TestEndpointsDoc -update")
 }

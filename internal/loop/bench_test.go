@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/corpus"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/loop/corpus"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // BenchmarkNoop is the floor BenchmarkDetect is read against.

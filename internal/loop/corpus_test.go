@@ -9,12 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/corpus"
-	"github.com/proxide/proxide/loop/eval"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/loop/corpus"
+	"github.com/proxide/proxide/internal/loop/eval"
 )
 
-// corpusPath is the committed corpus (go run ./loop/internal/corpusgen).
+// corpusPath is the committed corpus (go run ./internal/loop/internal/corpusgen).
 const corpusPath = "testdata/corpus.jsonl.gz"
 
 // TestCorpusIsUpToDate: the committed corpus is what the generator makes, so
@@ -30,7 +30,7 @@ func TestCorpusIsUpToDate(t *testing.T) {
 	var fresh bytes.Buffer
 	require.NoError(t, corpus.Write(&fresh, corpus.Generate(corpus.DefaultSeed)))
 	require.True(t, bytes.Equal(fresh.Bytes(), committed),
-		"testdata/corpus.jsonl.gz is stale: go run ./loop/internal/corpusgen -out loop/testdata/corpus.jsonl.gz")
+		"testdata/corpus.jsonl.gz is stale: go run ./internal/loop/internal/corpusgen -out internal/loop/testdata/corpus.jsonl.gz")
 }
 
 // TestCorpusDetection replays the corpus through ParseRequest, Compute and a

@@ -79,7 +79,7 @@
 //
 // The defaults (60s, 5, 0.9, 5m) are DESIGN.md's. The internal constants
 // (SimScale 64, BitsPerEdit 1.5, MinSize 8, the token weights) were chosen on
-// the tuning half of the corpus (go run ./loop/cmd/loopreport -sweep) and
+// the tuning half of the corpus (go run ./internal/loop/cmd/loopreport -sweep) and
 // are reported on the held-out half; README.md has the numbers and the
 // known blind spots.
 package loop

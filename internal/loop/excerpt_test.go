@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 func TestExcerpt(t *testing.T) {

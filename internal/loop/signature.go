@@ -1,7 +1,7 @@
 package loop
 
 import (
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // Signature identifies a request for loop detection. It is fixed-size (18

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/proxide/proxide/usage/bpe"
+	"github.com/proxide/proxide/internal/usage/bpe"
 )
 
 // The two encodings Proxide counts with. Each is loaded once, on first use,

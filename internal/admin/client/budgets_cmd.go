@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // Budgets runs `proxide budgets set|get|list|delete …` (args start after
@@ -34,14 +34,14 @@ func Budgets(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 }
 
 // budgetRequest builds the POST body for a key in the CLI's KEY syntax.
-func budgetRequest(key string) admin.BudgetRequest {
+func budgetRequest(key string) api.BudgetRequest {
 	switch {
 	case key == "default":
-		return admin.BudgetRequest{Default: true}
+		return api.BudgetRequest{Default: true}
 	case strings.HasPrefix(key, "match:"):
-		return admin.BudgetRequest{Match: strings.TrimPrefix(key, "match:")}
+		return api.BudgetRequest{Match: strings.TrimPrefix(key, "match:")}
 	}
-	return admin.BudgetRequest{ClientID: strings.TrimPrefix(key, "client:")}
+	return api.BudgetRequest{ClientID: strings.TrimPrefix(key, "client:")}
 }
 
 func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
@@ -52,7 +52,7 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	admission := fs.String("admission", "", "soft or strict")
 	unmetered := fs.String("unmetered", "", "paid endpoints Proxide cannot meter: refuse or allow")
 	thresholds := fs.String("thresholds", "", "alert thresholds")
-	var loop admin.LoopDetection
+	var loop api.LoopDetection
 	fs.StringVar(&loop.Mode, "loop", "", "loop detection: off, block or alert")
 	fs.StringVar(&loop.Window, "loop-window", "", "loop detection window")
 	fs.IntVar(&loop.MaxRepeats, "loop-max-repeats", 0, "repeats tolerated in the window")
@@ -71,7 +71,7 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	req.Action = *action
 	req.Admission = *admission
 	if *unmetered != "" {
-		req.Endpoints = &admin.EndpointsView{Unmetered: *unmetered}
+		req.Endpoints = &api.EndpointsView{Unmetered: *unmetered}
 	}
 	if req.DailyLimitUSD, err = parseUSD("daily", *daily); err != nil {
 		return usageError(stderr, BudgetsUsage, "%v", err)
@@ -85,7 +85,7 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	if loop.Similarity, err = parseFraction("loop-similarity", *similarity); err != nil {
 		return usageError(stderr, BudgetsUsage, "%v", err)
 	}
-	if loop != (admin.LoopDetection{}) {
+	if loop != (api.LoopDetection{}) {
 		req.LoopDetection = &loop
 	}
 	cl, err := c.client()
@@ -100,7 +100,7 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		_, err = stdout.Write(data)
 		return err
 	}
-	var v admin.RuleView
+	var v api.RuleView
 	if err := decode(data, &v); err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	if _, err := fmt.Fprintf(stderr, "%s budget rule %s\n", verb, cleanCell(v.Key)); err != nil {
 		return err
 	}
-	return writeRules(stdout, []admin.RuleView{v})
+	return writeRules(stdout, []api.RuleView{v})
 }
 
 func budgetsKeyCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer, env func(string) string) error {
@@ -142,13 +142,13 @@ func budgetsKeyCmd(ctx context.Context, sub string, args []string, stdout, stder
 		return err
 	}
 	if sub == "get" {
-		var v admin.RuleView
+		var v api.RuleView
 		if err := decode(data, &v); err != nil {
 			return err
 		}
-		return writeRules(stdout, []admin.RuleView{v})
+		return writeRules(stdout, []api.RuleView{v})
 	}
-	var d admin.DeleteView
+	var d api.DeleteView
 	if err := decode(data, &d); err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func budgetsKeyCmd(ctx context.Context, sub string, args []string, stdout, stder
 	if _, err := fmt.Fprintf(stdout, "deleted budget rule %s; the config file's rule applies again:\n\n", cleanCell(d.Key)); err != nil {
 		return err
 	}
-	return writeRules(stdout, []admin.RuleView{*d.Effective})
+	return writeRules(stdout, []api.RuleView{*d.Effective})
 }
 
 func budgetsList(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
@@ -179,7 +179,7 @@ func budgetsList(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		return err
 	}
 	// Rules are few; follow the cursor and show them all.
-	all := admin.BudgetListView{Budgets: []admin.RuleView{}}
+	all := api.BudgetListView{Budgets: []api.RuleView{}}
 	for cursor, pages := "", 0; ; pages++ {
 		page, err := cl.ListBudgets(ctx, *limit, cursor)
 		if err != nil {

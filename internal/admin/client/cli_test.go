@@ -17,11 +17,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/admin"
-	"github.com/proxide/proxide/admin/admintest"
-	"github.com/proxide/proxide/auth"
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/rules"
+	"github.com/proxide/proxide/internal/admin"
+	"github.com/proxide/proxide/internal/admin/admintest"
+	"github.com/proxide/proxide/internal/admin/api"
+	"github.com/proxide/proxide/internal/auth"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -244,7 +245,7 @@ func TestTypedClient(t *testing.T) {
 	c, err := New(s.url, testKey, nil)
 	require.NoError(t, err)
 	ctx := context.Background()
-	rule, created, err := c.SetBudget(ctx, admin.BudgetRequest{ClientID: "a/b%c", DailyLimitUSD: ptr(2.5)})
+	rule, created, err := c.SetBudget(ctx, api.BudgetRequest{ClientID: "a/b%c", DailyLimitUSD: ptr(2.5)})
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Equal(t, "client:a/b%c", rule.Key)
@@ -258,13 +259,13 @@ func TestTypedClient(t *testing.T) {
 	cv, err := c.GetClient(ctx, "a/b%c")
 	require.NoError(t, err)
 	require.Equal(t, "client:a/b%c", cv.Rule.Key)
-	list, err := c.ListClients(ctx, admin.ClientsQuery{Sort: "month", Limit: 1})
+	list, err := c.ListClients(ctx, api.ClientsQuery{Sort: "month", Limit: 1})
 	require.NoError(t, err)
 	require.Equal(t, "vip", list.Clients[0].ClientID)
-	rep, err := c.Spend(ctx, admin.SpendQuery{ClientID: "user-1", GroupBy: "model"})
+	rep, err := c.Spend(ctx, api.SpendQuery{ClientID: "user-1", GroupBy: "model"})
 	require.NoError(t, err)
 	require.Equal(t, "o3", rep.Series[0].Model)
-	csv, err := c.SpendCSV(ctx, admin.SpendQuery{From: "2026-11-28", To: "2026-11-28"})
+	csv, err := c.SpendCSV(ctx, api.SpendQuery{From: "2026-11-28", To: "2026-11-28"})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(csv), "day,requests,"))
 	loops, err := c.ListLoops(ctx, "vip", 1, "")
@@ -278,11 +279,11 @@ func TestTypedClient(t *testing.T) {
 	require.Empty(t, loops.NextCursor)
 	vip, err := c.GetClient(ctx, "vip")
 	require.NoError(t, err)
-	require.Equal(t, admin.StateLoopCooldown, vip.State)
+	require.Equal(t, api.StateLoopCooldown, vip.State)
 	require.Len(t, vip.RecentLoops, 2)
 	cleared, err := c.ClearLoop(ctx, "vip")
 	require.NoError(t, err)
-	require.Equal(t, admin.ClearLoopView{ClientID: "vip", Cleared: true}, cleared)
+	require.Equal(t, api.ClearLoopView{ClientID: "vip", Cleared: true}, cleared)
 	del, err := c.DeleteBudget(ctx, "a/b%c")
 	require.NoError(t, err)
 	require.True(t, del.Deleted)

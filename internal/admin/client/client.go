@@ -1,8 +1,7 @@
 // Package client is a Go client of Proxide's admin REST API and the logic of
 // the `proxide budgets`, `proxide clients`, `proxide spend` and `proxide loops`
-// commands. It
-// decodes the server's own wire types (package admin), so the two cannot
-// disagree on the format.
+// commands. It decodes the wire types the server encodes (package admin/api),
+// so the two cannot disagree on the format, without importing the server.
 package client
 
 import (
@@ -18,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxide/proxide/admin"
-	"github.com/proxide/proxide/openaierr"
+	"github.com/proxide/proxide/internal/admin/api"
+	"github.com/proxide/proxide/internal/openaierr"
 )
 
 // DefaultAddr is the admin API address when neither --addr nor
@@ -149,10 +148,10 @@ func decode(data []byte, v any) error {
 }
 
 // SetBudget creates or replaces a rule; created is false for a replacement.
-func (c *Client) SetBudget(ctx context.Context, req admin.BudgetRequest) (rule admin.RuleView, created bool, err error) {
+func (c *Client) SetBudget(ctx context.Context, req api.BudgetRequest) (rule api.RuleView, created bool, err error) {
 	data, status, err := c.Do(ctx, http.MethodPost, "/v1/budgets", nil, req)
 	if err != nil {
-		return admin.RuleView{}, false, err
+		return api.RuleView{}, false, err
 	}
 	err = decode(data, &rule)
 	return rule, status == http.StatusCreated, err
@@ -160,22 +159,22 @@ func (c *Client) SetBudget(ctx context.Context, req admin.BudgetRequest) (rule a
 
 // GetBudget returns the rule in force for key (a client id, client:<id>,
 // match:<pattern> or default).
-func (c *Client) GetBudget(ctx context.Context, key string) (admin.RuleView, error) {
-	var v admin.RuleView
+func (c *Client) GetBudget(ctx context.Context, key string) (api.RuleView, error) {
+	var v api.RuleView
 	err := c.getJSON(ctx, "/v1/budgets/"+PathEscape(key), nil, &v)
 	return v, err
 }
 
 // ListBudgets returns one page of the rules in force; limit 0 is the server's default.
-func (c *Client) ListBudgets(ctx context.Context, limit int, cursor string) (admin.BudgetListView, error) {
-	var v admin.BudgetListView
+func (c *Client) ListBudgets(ctx context.Context, limit int, cursor string) (api.BudgetListView, error) {
+	var v api.BudgetListView
 	err := c.getJSON(ctx, "/v1/budgets", pageQuery(limit, cursor), &v)
 	return v, err
 }
 
 // DeleteBudget deletes the API rule of key.
-func (c *Client) DeleteBudget(ctx context.Context, key string) (admin.DeleteView, error) {
-	var v admin.DeleteView
+func (c *Client) DeleteBudget(ctx context.Context, key string) (api.DeleteView, error) {
+	var v api.DeleteView
 	data, _, err := c.Do(ctx, http.MethodDelete, "/v1/budgets/"+PathEscape(key), nil, nil)
 	if err != nil {
 		return v, err
@@ -185,43 +184,43 @@ func (c *Client) DeleteBudget(ctx context.Context, key string) (admin.DeleteView
 }
 
 // ListClients returns one page of clients.
-func (c *Client) ListClients(ctx context.Context, q admin.ClientsQuery) (admin.ClientListView, error) {
-	var v admin.ClientListView
+func (c *Client) ListClients(ctx context.Context, q api.ClientsQuery) (api.ClientListView, error) {
+	var v api.ClientListView
 	err := c.getJSON(ctx, "/v1/clients", clientsQuery(q), &v)
 	return v, err
 }
 
 // GetClient returns one client with its recent loop events.
-func (c *Client) GetClient(ctx context.Context, id string) (admin.ClientDetailView, error) {
-	var v admin.ClientDetailView
+func (c *Client) GetClient(ctx context.Context, id string) (api.ClientDetailView, error) {
+	var v api.ClientDetailView
 	err := c.getJSON(ctx, "/v1/clients/"+PathEscape(id), nil, &v)
 	return v, err
 }
 
 // Spend returns a spend report.
-func (c *Client) Spend(ctx context.Context, q admin.SpendQuery) (admin.SpendView, error) {
-	var v admin.SpendView
+func (c *Client) Spend(ctx context.Context, q api.SpendQuery) (api.SpendView, error) {
+	var v api.SpendView
 	err := c.getJSON(ctx, "/v1/spend", spendQuery(q, ""), &v)
 	return v, err
 }
 
 // SpendCSV returns a spend report as CSV, as the server writes it.
-func (c *Client) SpendCSV(ctx context.Context, q admin.SpendQuery) ([]byte, error) {
+func (c *Client) SpendCSV(ctx context.Context, q api.SpendQuery) ([]byte, error) {
 	data, _, err := c.Do(ctx, http.MethodGet, "/v1/spend", spendQuery(q, "csv"), nil)
 	return data, err
 }
 
 // ListLoops returns one page of loop events, newest first, of clientID or of
 // every client when it is ""; limit 0 is the server's default.
-func (c *Client) ListLoops(ctx context.Context, clientID string, limit int, cursor string) (admin.LoopListView, error) {
-	var v admin.LoopListView
+func (c *Client) ListLoops(ctx context.Context, clientID string, limit int, cursor string) (api.LoopListView, error) {
+	var v api.LoopListView
 	err := c.getJSON(ctx, "/v1/loops", loopsQuery(clientID, limit, cursor), &v)
 	return v, err
 }
 
 // ClearLoop ends a client's loop cooldown now.
-func (c *Client) ClearLoop(ctx context.Context, clientID string) (admin.ClearLoopView, error) {
-	var v admin.ClearLoopView
+func (c *Client) ClearLoop(ctx context.Context, clientID string) (api.ClearLoopView, error) {
+	var v api.ClearLoopView
 	data, _, err := c.Do(ctx, http.MethodDelete, "/v1/loops/"+PathEscape(clientID), nil, nil)
 	if err != nil {
 		return v, err
@@ -249,7 +248,7 @@ func pageQuery(limit int, cursor string) url.Values {
 	return q
 }
 
-func clientsQuery(cq admin.ClientsQuery) url.Values {
+func clientsQuery(cq api.ClientsQuery) url.Values {
 	q := pageQuery(cq.Limit, cq.Cursor)
 	if cq.Sort != "" {
 		q.Set("sort", cq.Sort)
@@ -260,7 +259,7 @@ func clientsQuery(cq admin.ClientsQuery) url.Values {
 	return q
 }
 
-func spendQuery(sq admin.SpendQuery, format string) url.Values {
+func spendQuery(sq api.SpendQuery, format string) url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"client_id": sq.ClientID, "from": sq.From, "to": sq.To, "group_by": sq.GroupBy, "format": format} {
 		if v != "" {

@@ -6,14 +6,14 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // Clients runs `proxide clients [CLIENT] [--sort day|month] [--limit N]
 // [--prefix P] [--cursor C]` (args start after "clients").
 func Clients(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
 	fs, c := newFlags("clients", env)
-	var q admin.ClientsQuery
+	var q api.ClientsQuery
 	fs.StringVar(&q.Sort, "sort", "", "day or month")
 	fs.IntVar(&q.Limit, "limit", 0, "clients per page")
 	fs.StringVar(&q.Prefix, "prefix", "", "client id prefix")
@@ -42,7 +42,7 @@ func Clients(ctx context.Context, args []string, stdout, stderr io.Writer, env f
 		_, err = stdout.Write(data)
 		return err
 	}
-	var page admin.ClientListView
+	var page api.ClientListView
 	if err := decode(data, &page); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 		_, err = stdout.Write(data)
 		return err
 	}
-	var v admin.ClientDetailView
+	var v api.ClientDetailView
 	if err := decode(data, &v); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func oneClient(ctx context.Context, cl *Client, asJSON bool, id string, stdout i
 		return err
 	}
 	t := newTable(stdout, "PERIOD", "SPENT", "RESERVED", "LIMIT", "REMAINING", "RESETS")
-	for _, p := range []admin.PeriodView{v.Today, v.Month} {
+	for _, p := range []api.PeriodView{v.Today, v.Month} {
 		t.row(p.Period, Dollars(p.SpentUSD), Dollars(p.ReservedUSD), limit(p.LimitUSD), limit(p.RemainingUSD), p.ResetsAt)
 	}
 	if err := t.flush(); err != nil {

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // Dollars formats an amount for people: at least 2 and at most 6 decimals,
@@ -96,7 +96,7 @@ func cleanCell(s string) string {
 
 func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
-func writeRules(w io.Writer, rules []admin.RuleView) error {
+func writeRules(w io.Writer, rules []api.RuleView) error {
 	t := newTable(w, "KEY", "DAILY", "MONTHLY", "ACTION", "ALERTS", "LOOP", "SOURCE")
 	for _, r := range rules {
 		t.row(r.Key, limit(r.DailyLimitUSD), limit(r.MonthlyLimitUSD), r.Action, percents(r.AlertThresholds),
@@ -107,7 +107,7 @@ func writeRules(w io.Writer, rules []admin.RuleView) error {
 
 // loopSettings shows a rule's own loop settings, e.g. "block window=90s
 // repeats=3"; "-" when it inherits every one.
-func loopSettings(l *admin.LoopDetection) string {
+func loopSettings(l *api.LoopDetection) string {
 	if l == nil {
 		return "-"
 	}
@@ -170,7 +170,7 @@ func yesNo(b bool) string {
 }
 
 // writeLoops writes loop events; withClient adds the client column.
-func writeLoops(w io.Writer, events []admin.LoopEventView, withClient bool) error {
+func writeLoops(w io.Writer, events []api.LoopEventView, withClient bool) error {
 	header := []string{"TIME (UTC)", "CLIENT", "KIND", "REPEATS", "BLOCKED", "COOLDOWN UNTIL", "EXCERPT"}
 	if !withClient {
 		header = append(header[:1:1], header[2:]...)
@@ -186,7 +186,7 @@ func writeLoops(w io.Writer, events []admin.LoopEventView, withClient bool) erro
 	return t.flush()
 }
 
-func writeClients(w io.Writer, clients []admin.ClientView) error {
+func writeClients(w io.Writer, clients []api.ClientView) error {
 	t := newTable(w, "CLIENT", "STATE", "TODAY", "DAILY LIMIT", "MONTH", "MONTHLY LIMIT", "REQUESTS", "RULE")
 	for _, c := range clients {
 		t.row(c.ClientID, c.State, Dollars(c.Today.SpentUSD), limit(c.Today.LimitUSD), Dollars(c.Month.SpentUSD),
@@ -195,7 +195,7 @@ func writeClients(w io.Writer, clients []admin.ClientView) error {
 	return t.flush()
 }
 
-func writeSpend(w io.Writer, v admin.SpendView) error {
+func writeSpend(w io.Writer, v api.SpendView) error {
 	who := "all clients"
 	if v.ClientID != "" {
 		who = cleanCell(v.ClientID)
@@ -204,17 +204,17 @@ func writeSpend(w io.Writer, v admin.SpendView) error {
 		return err
 	}
 	first := "DATE"
-	if v.GroupBy == admin.GroupByModel {
+	if v.GroupBy == api.GroupByModel {
 		first = "MODEL"
 	}
 	t := newTable(w, first, "REQUESTS", "FAILED", "PROMPT", "CACHED", "COMPLETION", "REASONING", "COST")
-	row := func(name string, r admin.SpendRowView) {
+	row := func(name string, r api.SpendRowView) {
 		t.row(name, i64(r.Requests), i64(r.Failed), i64(r.PromptTokens), i64(r.CachedTokens),
 			i64(r.CompletionTokens), i64(r.ReasoningTokens), Dollars(r.CostUSD))
 	}
 	for _, r := range v.Series {
 		name := r.Date
-		if v.GroupBy == admin.GroupByModel {
+		if v.GroupBy == api.GroupByModel {
 			name = r.Model
 		}
 		row(name, r)

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // Loops runs `proxide loops [CLIENT] [--limit N] [--cursor C]` and `proxide
@@ -56,7 +56,7 @@ func Loops(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		_, err = stdout.Write(data)
 		return err
 	}
-	var page admin.LoopListView
+	var page api.LoopListView
 	if err := decode(data, &page); err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func loopsClear(ctx context.Context, c *common, id string, stdout io.Writer) err
 		_, err = stdout.Write(data)
 		return err
 	}
-	var v admin.ClearLoopView
+	var v api.ClearLoopView
 	if err := decode(data, &v); err != nil {
 		return err
 	}

@@ -5,14 +5,14 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/proxide/proxide/admin"
+	"github.com/proxide/proxide/internal/admin/api"
 )
 
 // Spend runs `proxide spend (CLIENT | --all) [--from D] [--to D]
 // [--by day|model] [--csv]` (args start after "spend").
 func Spend(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
 	fs, c := newFlags("spend", env)
-	var q admin.SpendQuery
+	var q api.SpendQuery
 	all := fs.Bool("all", false, "all clients")
 	fs.StringVar(&q.From, "from", "", "first day")
 	fs.StringVar(&q.To, "to", "", "last day")
@@ -51,7 +51,7 @@ func Spend(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		_, err = stdout.Write(data)
 		return err
 	}
-	var v admin.SpendView
+	var v api.SpendView
 	if err := decode(data, &v); err != nil {
 		return err
 	}

@@ -2,7 +2,7 @@
 // traces of realistic OpenAI chat-completions and Responses requests, each
 // labelled loop or legit, with the kind of behaviour it shows. Generation is
 // deterministic for a seed, so the committed testdata/corpus.jsonl can be
-// regenerated and grown (go run ./loop/internal/corpusgen).
+// regenerated and grown (go run ./internal/loop/internal/corpusgen).
 package corpus
 
 import (

@@ -10,9 +10,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/corpus"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/loop/corpus"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // Outcome is the replay of one trace.

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/corpus"
-	"github.com/proxide/proxide/usage"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/loop/corpus"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // Print writes the report of one split: the confusion matrix, the

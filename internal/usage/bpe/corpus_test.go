@@ -16,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxide/proxide/loop/corpus"
+	"github.com/proxide/proxide/internal/loop/corpus"
 )
 
 // corpusSource is one part of the exactness corpus.

@@ -3,7 +3,7 @@
 // confusion matrix, the requests-to-detection distribution and the per-kind
 // results for the tuning split, the held-out split and both:
 //
-//	go run ./loop/cmd/loopreport [-corpus loop/testdata/corpus.jsonl.gz] [-sweep] [-trace ID]
+//	go run ./internal/loop/cmd/loopreport [-corpus internal/loop/testdata/corpus.jsonl.gz] [-sweep] [-trace ID]
 //
 // -trace ID prints one trace request by request (signature, similarity to
 // the previous requests, verdict). -sweep also prints detection and false positives on the tuning split for a
@@ -17,9 +17,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/proxide/proxide/loop"
-	"github.com/proxide/proxide/loop/corpus"
-	"github.com/proxide/proxide/loop/eval"
+	"github.com/proxide/proxide/internal/loop"
+	"github.com/proxide/proxide/internal/loop/corpus"
+	"github.com/proxide/proxide/internal/loop/eval"
 )
 
 func main() {
@@ -31,7 +31,7 @@ func main() {
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("loopreport", flag.ContinueOnError)
-	path := fs.String("corpus", "loop/testdata/corpus.jsonl.gz", "corpus file (JSON lines, gzipped if .gz)")
+	path := fs.String("corpus", "internal/loop/testdata/corpus.jsonl.gz", "corpus file (JSON lines, gzipped if .gz)")
 	c := loop.DefaultConfig()
 	fs.DurationVar(&c.Window, "window", c.Window, "window")
 	fs.IntVar(&c.MaxRepeats, "max-repeats", c.MaxRepeats, "max_repeats")

@@ -1,6 +1,6 @@
 // Command corpusgen writes the labelled loop-detection corpus:
 //
-//	go run ./loop/internal/corpusgen -out loop/testdata/corpus.jsonl.gz
+//	go run ./internal/loop/internal/corpusgen -out internal/loop/testdata/corpus.jsonl.gz
 //
 // A name ending in .gz is gzipped (the committed corpus: 9 MB of JSON lines
 // compress to 0.6 MB). The output is deterministic for a seed; the committed
@@ -13,7 +13,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/proxide/proxide/loop/corpus"
+	"github.com/proxide/proxide/internal/loop/corpus"
 )
 
 func main() {
