@@ -81,8 +81,17 @@ test-integration: redis ## only the end-to-end and real-Redis tests
 	PROXIDE_REQUIRE_REDIS=1 $(GO) test -count=1 -run 'E2E|Redis|Contract|Overshoot' ./...
 
 .PHONY: bench
-bench: redis ## benchmarks, each next to a no-op baseline measured in the same run
-	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./internal/usage ./budget/... ./extproc
+bench: redis ## testing.B benchmarks (-benchmem) and the load harness against a no-op floor (~10 min); writes bench/results.md
+	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./internal/usage ./internal/usage/bpe ./internal/loop ./budget/... ./extproc | tee bin/testing-b.txt
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/proxide ./cmd/proxide
+	$(GO) build -o bin/loadbench ./bench/cmd/loadbench
+	bin/loadbench -proxide bin/proxide -testing-b bin/testing-b.txt -out bench/results.md
+
+.PHONY: bench-quick
+bench-quick: ## the load harness for one short round of each measurement (a smoke test; results in bin/results-quick.md)
+	$(GO) build -o bin/proxide ./cmd/proxide
+	$(GO) build -o bin/loadbench ./bench/cmd/loadbench
+	bin/loadbench -quick -proxide bin/proxide -out bin/results-quick.md
 
 .PHONY: fuzz
 fuzz: ## fuzz the SSE meter and the request parser for 30s each

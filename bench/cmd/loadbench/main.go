@@ -41,6 +41,7 @@ type options struct {
 	streams                   int
 	quick                     bool
 	profile                   string // directory for CPU profiles; "" takes none
+	testingB                  string // `go test -bench` output to include in the results
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -56,6 +57,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.rate, "rate", 1000, "requests per second of the open-loop latency round")
 	fs.IntVar(&o.streams, "streams", 10000, "streams held open to measure memory per open stream")
 	fs.BoolVar(&o.quick, "quick", false, "one short round of each measurement (a smoke test)")
+	fs.StringVar(&o.testingB, "testing-b", "", "a file of `go test -bench -benchmem` output to include in the results")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of Proxide's first measured round of each workload into this directory (Proxide runs with --pprof-addr)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,6 +76,13 @@ func run(args []string, stdout io.Writer) error {
 	r, err := measure(o)
 	if err != nil {
 		return err
+	}
+	if o.testingB != "" {
+		b, err := os.ReadFile(o.testingB)
+		if err != nil {
+			return err
+		}
+		r.testingB = string(b)
 	}
 	// The results are committed like any source file, so they get its mode.
 	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil { //nolint:gosec // G306: bench/results.md is a public, committed document

@@ -39,6 +39,9 @@ func (r *results) markdown() string {
 		fmt.Fprintf(&b, "| resident memory growth during one %d MB streamed response in 16 KB chunks (%s) | %.1f MB |\n", x.total>>20, x.server, float64(x.grew)/(1<<20))
 	}
 	fmt.Fprintf(&b, "| start to ready (gRPC health SERVING, memory ledger) | %.0f ms |\n", ms(r.startup))
+	if r.testingB != "" {
+		fmt.Fprintf(&b, "\n## testing.B (`go test -bench . -benchmem`, same run)\n\nEach `proxide` benchmark has its `noop` baseline next to it where one applies.\n\n```\n%s```\n", r.testingB)
+	}
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "\n%s\n", n)
 	}

@@ -84,6 +84,7 @@ type results struct {
 	latency     map[string][2]bench.Latency // ledger → floor, proxide
 	streamBytes map[string]float64          // server → RSS per open stream
 	bigStream   []bigStream
+	testingB    string
 	startup     time.Duration
 	notes       []string
 }
