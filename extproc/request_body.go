@@ -99,15 +99,12 @@ func (x *exchange) admitBody(ctx context.Context, buffered bool) (*extprocv3.Pro
 	return bodyReply(out, nil), phaseUpstream
 }
 
-// admitAside runs admit on a goroutine of its own. Admission is the deepest
-// work of an exchange (JSON decoding, token counting, pricing, the ledger
-// call): on the stream's goroutine it grows that stack to 16 KB, which the
-// stream then keeps, idle, for as long as the answer streams. A goroutine
-// that ends with admission hands its stack back at once.
+// admitAside runs admit on a kept goroutine (deepWork), not on the
+// stream's.
 func (x *exchange) admitAside(ctx context.Context, rewritable bool) *extprocv3.ProcessingResponse {
-	done := make(chan *extprocv3.ProcessingResponse, 1)
-	go func() { done <- x.admit(ctx, rewritable) }()
-	return <-done
+	var resp *extprocv3.ProcessingResponse
+	x.s.deep.run(func() { resp = x.admit(ctx, rewritable) })
+	return resp
 }
 
 // admit parses the request body, prices its worst case and reserves it in the

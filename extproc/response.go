@@ -71,7 +71,7 @@ func (x *exchange) onResponseBody(ctx context.Context, b *extprocv3.HttpBody) *e
 		}
 	}
 	if b.GetEndOfStream() {
-		x.settleResponse(ctx)
+		x.s.deep.run(func() { x.settleResponse(ctx) })
 	}
 	if reply == nil {
 		reply = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}

@@ -147,6 +147,7 @@ type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 	opts     Options
 	contexts *contextCache
+	deep     *deepWork
 
 	leaseMu sync.Mutex
 	leases  map[*exchange]struct{} // requests holding a reservation
@@ -220,7 +221,7 @@ func New(opts Options) (*Server, error) {
 		}
 		opts.Calendar = cal
 	}
-	return &Server{opts: opts, contexts: newContextCache(100_000),
+	return &Server{opts: opts, contexts: newContextCache(100_000), deep: newDeepWork(),
 		leases: make(map[*exchange]struct{})}, nil
 }
 
