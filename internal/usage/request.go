@@ -163,7 +163,7 @@ func ParseRequest(ep Endpoint, body []byte, opts Options) (Request, error) {
 func decodeBody(body []byte, v any) error {
 	err := json.Unmarshal(body, v)
 	if err == nil {
-		return nil
+		return checkKeyCase(body, v)
 	}
 	var (
 		syn *json.SyntaxError
