@@ -252,11 +252,18 @@ func (f *filter) cleanup() {
 // returns, and finishes the body inside the handler: with full duplex on,
 // net/http would otherwise drain the rest after the handler returned and
 // start its background connection read too late (a concurrent read panic).
-// A Read still waiting for the client is cut short with a read deadline (the
-// connection is then not reused, as when Envoy answers before the body is
-// complete).
+// A body read to its end needs nothing more: its reader goroutine reads no
+// further, and a read deadline now would hit net/http's background read of
+// the next request and cancel the connection (keepalive.go). A Read still
+// waiting for the client is cut short with a read deadline; the response
+// then carried "Connection: close", as Envoy's does when it answers before
+// the request is complete.
 func (f *filter) stopRequestReader() {
 	if f.reqSource == nil {
+		return
+	}
+	if f.reqSource.ended.Load() {
+		<-f.reqSource.exited // done is closed: it returns from its last emit
 		return
 	}
 	rc := http.NewResponseController(f.w)

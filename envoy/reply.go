@@ -62,7 +62,9 @@ func (f *filter) sendLocalReply(code int, body []byte, mutation *extprocv3.Heade
 	}
 	hm := f.localReplyHeaders(code, body, mutation)
 	if !f.enc.started {
-		// The request side stops: no upstream call, no more body reads.
+		// The request side stops: no upstream call, no more body reads
+		// once what the client already sent is consumed (keepalive.go).
+		f.awaitRequestBody()
 		f.decodeAborted = true
 		f.stopRequestBody()
 		f.cancelUpstream()
@@ -154,6 +156,7 @@ func (f *filter) writeDownstreamHeaders(h *headerMap, eos bool) {
 	}
 	h.httpHeader(dst)
 	dst.Set("Server", "envoy") // server_header_transformation: OVERWRITE
+	f.closeIfRequestIncomplete(dst)
 	f.status = code
 	f.w.WriteHeader(code)
 	f.downstreamStarted = true

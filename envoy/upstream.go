@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -260,6 +261,9 @@ type dataEvent struct {
 type bodySource struct {
 	c      chan dataEvent
 	exited chan struct{} // closed when the reader goroutine returned
+	// ended is set once a Read returned io.EOF, before that read's data is
+	// emitted: the body is complete and no Read will follow (see keepalive.go).
+	ended atomic.Bool
 }
 
 // readSize is the size of one body read (one data callback).
@@ -290,6 +294,9 @@ func startBodySource(rd io.Reader, split func([]byte) [][]byte, trailers func() 
 			}
 			n, err := rd.Read(buf)
 			eof := errors.Is(err, io.EOF)
+			if eof {
+				src.ended.Store(true)
+			}
 			var tr *headerMap
 			if eof && trailers != nil {
 				tr = trailers()
