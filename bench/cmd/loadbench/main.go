@@ -109,6 +109,7 @@ type server struct {
 	addr      string
 	conn      *grpc.ClientConn
 	pprofAddr string // Proxide's profiler, when -profile is set
+	dir       string // a temporary directory of its own, removed by stop
 }
 
 func (s *server) pid() int { return s.cmd.Process.Pid }
@@ -129,6 +130,9 @@ func (s *server) stop() {
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-done
+	}
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
 	}
 }
 
@@ -193,8 +197,9 @@ func start(name string, args []string, env []string, addr string, health bool) (
 	return nil, 0, errors.New(name + " did not become ready")
 }
 
-func startRedis(bin string) (*exec.Cmd, string, error) {
-	addr, err := freeAddr()
+// startRedis starts a throwaway redis-server; stop kills it and removes its directory.
+func startRedis(bin string) (stop func(), addr string, err error) {
+	addr, err = freeAddr()
 	if err != nil {
 		return nil, "", err
 	}
@@ -205,15 +210,21 @@ func startRedis(bin string) (*exec.Cmd, string, error) {
 	}
 	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir) //nolint:gosec,noctx // G204: the operator's -redis-server binary, on a loopback port and a fresh temporary directory; stopped by Kill, not by a context
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, "", err
+	}
+	stop = func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // a throwaway server: its exit status says nothing
+		_ = os.RemoveAll(dir)
 	}
 	for range 200 {
 		if dialable(addr) {
-			return cmd, addr, nil
+			return stop, addr, nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = cmd.Process.Kill()
+	stop()
 	return nil, "", errors.New("redis-server did not start")
 }
 

@@ -134,11 +134,11 @@ func measure(o options) (*results, error) {
 func (r *results) ledger(o options, ledger string, floor *server) error {
 	redisAddr := ""
 	if ledger == "redis" {
-		cmd, addr, err := startRedis(o.redisServer)
+		stopRedis, addr, err := startRedis(o.redisServer)
 		if err != nil {
 			return err
 		}
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // a throwaway server: its exit status says nothing
+		defer stopRedis()
 		redisAddr = addr
 	}
 	px, startup, err := startProxide(o.proxide, redisAddr, o.profile != "")
@@ -176,6 +176,7 @@ func startProxide(bin, redisAddr string, profiled bool) (*server, time.Duration,
 	}
 	cfg, err := proxideConfig(dir, grpcAddr, adminAddr, redisAddr)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, 0, err
 	}
 	args := []string{"serve", "--config", cfg}
@@ -187,9 +188,11 @@ func startProxide(bin, redisAddr string, profiled bool) (*server, time.Duration,
 		args = append(args, "--pprof-addr", pprofAddr)
 	}
 	s, startup, err := start(bin, args, append([]string{"LOADBENCH_UPSTREAM_KEY=sk-bench"}, os.Getenv("LOADBENCH_PROXIDE_ENV")), grpcAddr, true)
-	if s != nil {
-		s.pprofAddr = pprofAddr
+	if s == nil {
+		_ = os.RemoveAll(dir)
+		return nil, 0, err
 	}
+	s.pprofAddr, s.dir = pprofAddr, dir
 	return s, startup, err
 }
 
