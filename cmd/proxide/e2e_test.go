@@ -165,12 +165,10 @@ func startStackWith(t *testing.T, yaml string, script func(w http.ResponseWriter
 		grpcAddr: grpcLis.Addr().String(), logs: logs, standin: si}
 }
 
-// testClient opens a connection per request. The Envoy stand-in serves HTTP/1
-// in full-duplex mode, and once (under -race on a loaded machine) a reused
-// keep-alive connection had every following request's context cancelled:
-// the stand-in took the client for gone and answered an empty 200. Real
-// Envoy has its own codec; this keeps the tests about Proxide.
-var testClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+// testClient reuses keep-alive connections, as the SDKs do: the stand-in
+// keeps a connection open across local replies like Envoy
+// (envoy/keepalive.go).
+var testClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 
 type call struct {
 	method, path, body, client string

@@ -68,6 +68,7 @@ func (ex *exchange) planChat(req *chatRequest) plan {
 			lastUser = t
 		}
 	}
+	promptBytes += ToolDefinitionBytes(ex.body)
 	p.search = len(req.WebSearchOptions) > 0 || strings.Contains(req.Model, "search-preview")
 	if name := ex.toolFor(req, lastUser); name != "" {
 		p.tool, p.finish = name, "tool_calls"

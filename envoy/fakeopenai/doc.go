@@ -53,7 +53,9 @@
 // # Usage formulas
 //
 // Text (chat, completions, embeddings, Responses; details in usage.go):
-// prompt tokens = bytes of prompt text / 4 + 7 ([PromptTokens]); one
+// prompt tokens = bytes of prompt text / 4 + 7 ([PromptTokens]), where the
+// compact JSON of every function tool definition counts as prompt text
+// ([ToolDefinitionBytes]); one
 // completion token per reply word; reasoning models (o1, o3, o4, gpt-5
 // families) add 2 × visible reasoning tokens, included in the completion.
 //

@@ -151,7 +151,8 @@ func (ex *exchange) responses() error {
 	return ex.writeEvents(ex.responseEvents(p, false), -1)
 }
 
-// planResponse applies the usage formulas: PromptTokens(input + instructions)
+// planResponse applies the usage formulas: PromptTokens(input + instructions
+// + function tool definitions)
 // + 100 per built-in tool call; visible words + reasoning + 10 per call.
 func (ex *exchange) planResponse(req *responsesRequest) *responsePlan {
 	nw, incomplete := ex.ctl.words, false
@@ -167,7 +168,7 @@ func (ex *exchange) planResponse(req *responsesRequest) *responsePlan {
 			billed++
 		}
 	}
-	p.u = countUsage(ex.ctl, req.Model, PromptTokens(len(text)+len(req.Instructions))+toolInputTokens*billed, len(p.pieces))
+	p.u = countUsage(ex.ctl, req.Model, PromptTokens(len(text)+len(req.Instructions)+toolDefinitionBytes(req.Tools))+toolInputTokens*billed, len(p.pieces))
 	p.u.completion += toolOutputTokens * billed
 	if isReasoningModel(req.Model) && p.u.reasoning > 0 {
 		r := reasoningItemJSON{ID: ex.idFor("rs_"), Type: "reasoning", Summary: []json.RawMessage{}}

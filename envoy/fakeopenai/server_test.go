@@ -186,6 +186,16 @@ func TestChatToolCallAndJSONMode(t *testing.T) {
 	require.JSONEq(t, toolCallArgs, c.Choices[0].Message.ToolCalls[0].Function.Arguments)
 	require.Equal(t, len(argPieces(toolCallArgs)), c.Usage.CompletionTokens)
 	require.Equal(t, "gpt-4o-2024-08-06", c.Model)
+	// Tool definitions are billed as prompt text: 29 bytes of message +
+	// {"type":"function","function":{"name":"lookup"}} (48) +
+	// {"type":"function","function":{"name":"get_weather"}} (53) = 130; 130/4 + 7.
+	require.Equal(t, 39, c.Usage.PromptTokens)
+	require.Equal(t, 48+53, ToolDefinitionBytes([]byte(body)))
+	spaced := `{"model":"gpt-4o", "tools": [ {"type": "function", "function": {"name": "lookup"}} ], "messages":[{"role":"user","content":"What is the weather in Paris?"}]}`
+	require.Equal(t, 48, ToolDefinitionBytes([]byte(spaced)), "compact JSON: whitespace is not billed")
+	r = call(t, srv, http.MethodPost, "/v1/chat/completions", spaced, nil)
+	require.NoError(t, json.Unmarshal([]byte(r.body), &c))
+	require.Equal(t, (29+48)/4+7, c.Usage.PromptTokens)
 
 	// Streamed, forced by header without "weather" in the message.
 	body = `{"model":"gpt-4o","stream":true,` + tools + `,"messages":[{"role":"user","content":"hi"}]}`

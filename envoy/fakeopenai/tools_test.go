@@ -50,10 +50,13 @@ func TestResponsesBuiltinToolItems(t *testing.T) {
 	require.Equal(t, "deepwiki", byType["mcp_list_tools"]["server_label"])
 
 	// 6 billed calls (mcp_list_tools is not one): +100 input, +10 output each.
+	// The prompt: "Say hello" (9 bytes) + the function tool's definition
+	// {"type":"function","name":"get_weather","parameters":{}} (56 bytes):
+	// 65/4 + 7 = 23 tokens; the built-in tools' definitions are not text.
 	u := m["usage"].(map[string]any)
-	require.Equal(t, 9+6*100, num(u["input_tokens"]))
+	require.Equal(t, 23+6*100, num(u["input_tokens"]))
 	require.Equal(t, 2+6*10, num(u["output_tokens"]))
-	require.Equal(t, 9+600+2+60, num(u["total_tokens"]))
+	require.Equal(t, 23+600+2+60, num(u["total_tokens"]))
 	require.Len(t, m["tools"], 7, "the tools are echoed")
 }
 

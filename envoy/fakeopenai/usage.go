@@ -11,7 +11,8 @@ import (
 //     is every message's text content (chat: string contents and the "text"
 //     of content parts; responses: input and instructions; completions: the
 //     prompt strings; embeddings: the inputs, 4 bytes per token of a token
-//     array input). Tool definitions are not counted.
+//     array input), plus the compact JSON of every function or custom tool
+//     definition (chat and Responses; tooldefs.go).
 //   - visible completion tokens = number of content delta pieces: one per
 //     reply word (x-fake-words, default 12, capped by max_tokens /
 //     max_completion_tokens / max_output_tokens), JSON mode adds 2 (the
