@@ -20,7 +20,10 @@
 //	       /v1/vector_stores, /v1/conversations, /v1/fine_tuning/jobs, /v1/videos
 //	GET    /v1/fine_tuning/jobs[/{id}], /v1/videos/{id}, /v1/models[/{id}]
 //
-// Anything else answers OpenAI's 404 "Invalid URL". With [Options].APIKey
+// Anything else answers OpenAI's 404 "Invalid URL", except GET
+// /_fake/sent/{x-request-id}: the response the fake sent with that id (status,
+// body as written, the JSON request), for tests that check a client behind
+// Envoy received exactly that ([Server.SentFor] in process). With [Options].APIKey
 // set, a request without `Authorization: Bearer <APIKey>` answers OpenAI's
 // 401 (no key: "You didn't provide an API key…", code null; another key:
 // "Incorrect API key provided: sk-***…abcd", code invalid_api_key).

@@ -30,6 +30,9 @@ type Server struct {
 	reqs   []Recorded
 	st     *state
 	routes []route
+	// sent keeps the latest responses by x-request-id (sent.go).
+	sent      map[string]Sent
+	sentOrder []string
 }
 
 // Options configures a fake made by [NewWithOptions].
@@ -91,7 +94,11 @@ type exchange struct {
 }
 
 // ServeHTTP records the request and answers it.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if s.serveSent(rw, r) {
+		return
+	}
+	w := &sentWriter{ResponseWriter: rw}
 	body, err := io.ReadAll(r.Body)
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Recorded{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
@@ -99,7 +106,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	ex := &exchange{s: s, w: w, r: r, body: body, ctl: readControl(r.Header), id: s.seq.Add(1)}
 	h := w.Header()
-	h.Set("x-request-id", fmt.Sprintf("req_fake%06d", ex.id))
+	requestID := fmt.Sprintf("req_fake%06d", ex.id)
+	h.Set("x-request-id", requestID)
+	defer s.recordSent(requestID, r, body, w) // also when a cut aborts the response
 	h.Set("openai-version", "2020-10-01")
 	h.Set("openai-processing-ms", "1")
 	if err != nil {
