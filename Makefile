@@ -48,14 +48,30 @@ redis: ## make sure redis-server is installed (the ledger contract tests need a 
 		echo "redis-server is missing: install it first, e.g. 'sudo apt-get install -y redis-server' or 'brew install redis'"; exit 1; \
 	fi
 
+.PHONY: chromium
+chromium: ## make sure Debian's chromium is installed (the dashboard's browser tests drive it)
+	@command -v chromium >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || exit 1; \
+	else \
+		echo "chromium is missing: install it first, e.g. 'sudo apt-get install -y chromium'"; exit 1; \
+	fi
+
+.PHONY: dashboard-vendor
+dashboard-vendor: ## re-vendor the dashboard's chart library (uPlot, pinned in internal/dashboard/package-lock.json) with npm ci
+	cd internal/dashboard && npm ci --no-audit --no-fund --ignore-scripts
+	cp internal/dashboard/node_modules/uplot/dist/uPlot.iife.min.js internal/dashboard/node_modules/uplot/dist/uPlot.min.css internal/dashboard/web/vendor/
+	cp internal/dashboard/node_modules/uplot/LICENSE internal/dashboard/web/vendor/uPlot.LICENSE
+
 .PHONY: test
-test: redis ## run every test: -race on the sidecar's module (unit, ledger contract on a real redis-server, end to end through the Envoy stand-in), then the k8s/ module (chart, manifests, mesh)
-	PROXIDE_REQUIRE_REDIS=1 $(GO) test -race -count=1 $(PKGS)
+test: redis chromium ## run every test: -race on the sidecar's module (unit, ledger contract on a real redis-server, end to end through the Envoy stand-in), then the k8s/ module (chart, manifests, mesh)
+	PROXIDE_REQUIRE_REDIS=1 PROXIDE_REQUIRE_CHROMIUM=1 $(GO) test -race -count=1 $(PKGS)
 	cd k8s && $(GO) test -count=1 ./...
 
 .PHONY: test-fast
-test-fast: redis ## run every test without the race detector (about 3x faster)
-	PROXIDE_REQUIRE_REDIS=1 $(GO) test -count=1 $(PKGS)
+test-fast: redis chromium ## run every test without the race detector (about 3x faster)
+	PROXIDE_REQUIRE_REDIS=1 PROXIDE_REQUIRE_CHROMIUM=1 $(GO) test -count=1 $(PKGS)
 	cd k8s && $(GO) test -count=1 ./...
 
 .PHONY: test-envoy

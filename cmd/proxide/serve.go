@@ -24,6 +24,7 @@ import (
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/internal/admin"
+	"github.com/proxide/proxide/internal/dashboard"
 	"github.com/proxide/proxide/internal/auth"
 	"github.com/proxide/proxide/internal/metrics"
 	"github.com/proxide/proxide/internal/usage"
@@ -218,7 +219,14 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		closeStores()
 		return nil, err
 	}
-	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: store.Ping})
+	dash, err := dashboard.New(dashboard.Options{Keys: keys, Logger: log, Now: settings.now})
+	if err != nil {
+		dyn.Close()
+		closeStores()
+		return nil, err
+	}
+	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: store.Ping,
+		Dashboard: dash, Sessions: dash, Activity: m.TrackDaily(settings.now, func(t time.Time) string { return cal.Periods(t).Day.Key })})
 	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
 		admin: adminHandler, keys: keys, metrics: m}, nil
 }

@@ -31,6 +31,19 @@ type Options struct {
 	// Ready reports whether this replica can serve traffic (ledger reachable).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Dashboard is the web UI, served at / (internal/dashboard); nil: / is 404.
+	Dashboard http.Handler
+	// Sessions lets the signed-in dashboard call the API with its session
+	// instead of an Authorization header; nil: keys only.
+	Sessions Sessions
+	// Activity counts refusals per day for GET /v1/activity; nil: all zero.
+	Activity Activity
+}
+
+// Sessions checks a request's dashboard session (a cookie, and for a write
+// the header that proves it comes from the dashboard's own pages).
+type Sessions interface {
+	Check(r *http.Request) error
 }
 
 // server is the REST front door.
@@ -40,6 +53,9 @@ type server struct {
 	ready   func(ctx context.Context) error
 	metrics http.Handler
 	log     *slog.Logger
+
+	sessions    Sessions
+	activitySrc Activity
 }
 
 // New returns the admin HTTP handler.
@@ -47,7 +63,8 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{svc: opts.Service, keys: opts.Keys, ready: opts.Ready, metrics: opts.Metrics, log: opts.Logger}
+	s := &server{svc: opts.Service, keys: opts.Keys, ready: opts.Ready, metrics: opts.Metrics, log: opts.Logger,
+		sessions: opts.Sessions, activitySrc: opts.Activity}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-type", "text/plain; charset=utf-8")
@@ -63,6 +80,9 @@ func New(opts Options) http.Handler {
 	mux.Handle("/v1/", s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", "", "No admin endpoint "+r.Method+" "+r.URL.Path)
 	}))
+	if opts.Dashboard != nil {
+		mux.Handle("/", opts.Dashboard)
+	}
 	return mux
 }
 
@@ -83,7 +103,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // 401, a gateway-only key 403.
 func (s *server) adminOnly(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch err := checkKey(s.keys, r.Header.Get("Authorization")); {
+		err := checkKey(s.keys, r.Header.Get("Authorization"))
+		if err != nil && s.sessions != nil && r.Header.Get("Authorization") == "" && s.sessions.Check(r) == nil {
+			err = nil // the dashboard, signed in with an admin key
+		}
+		switch {
 		case errors.Is(err, auth.ErrMissingScope):
 			writeError(w, http.StatusForbidden, "invalid_request_error", "insufficient_scope", "", "This key lacks the admin scope.")
 		case err != nil:

@@ -26,6 +26,9 @@ type ClientReport struct {
 	// RecentLoops are the client's newest loop events, newest first (at most
 	// RecentLoops; GetClient only, nil in ListClients).
 	RecentLoops []budget.LoopEvent
+	// History is the client's cost per day, oldest first, ending today
+	// (ListClients with ClientsQuery.History only).
+	History []int64
 }
 
 // ClientsPage is one page of ListClients.
@@ -78,6 +81,9 @@ func (s *Service) ListClients(ctx context.Context, q api.ClientsQuery) (ClientsP
 	if len(q.Cursor) > maxCursorBytes {
 		return ClientsPage{}, fieldErr("cursor", "not a cursor returned by this API")
 	}
+	if q.History < 0 || q.History > MaxHistoryDays {
+		return ClientsPage{}, fieldErr("history", "must be between 1 and %d days (got %d)", MaxHistoryDays, q.History)
+	}
 	now := s.opts.Now()
 	periods := s.opts.Calendar.Periods(now)
 	page, err := s.opts.Store.ListClients(ctx, budget.ClientQuery{Periods: periods, Sort: sort, Cursor: q.Cursor, Limit: limit, Prefix: q.Prefix})
@@ -102,6 +108,9 @@ func (s *Service) ListClients(ctx context.Context, q api.ClientsQuery) (ClientsP
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			r, err := s.report(ctx, c.ClientID, periods, now, false)
+			if err == nil && q.History > 0 {
+				r.History, err = s.history(ctx, c.ClientID, periods.Day.Key, q.History)
+			}
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {

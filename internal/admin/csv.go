@@ -20,15 +20,23 @@ func writeCSV(w http.ResponseWriter, rep SpendReport) {
 	w.Header().Set("content-disposition", `attachment; filename="proxide-spend-`+rep.From+`-`+rep.To+`.csv"`)
 	w.WriteHeader(http.StatusOK)
 	cw := csv.NewWriter(w)
-	_ = cw.Write(append([]string{rep.GroupBy}, csvColumns...))
+	first := []string{rep.GroupBy}
+	if rep.GroupBy == api.GroupByDayModel {
+		first = []string{api.GroupByDay, api.GroupByModel}
+	}
+	_ = cw.Write(append(first, csvColumns...))
 	for _, r := range rep.Rows {
-		first := r.Date
-		if rep.GroupBy == api.GroupByModel {
-			first = r.Model
+		switch rep.GroupBy {
+		case api.GroupByModel:
+			first = []string{r.Model}
+		case api.GroupByDayModel:
+			first = []string{r.Date, r.Model}
+		default:
+			first = []string{r.Date}
 		}
-		_ = cw.Write([]string{first, itoa(r.Requests), itoa(r.Failed), itoa(r.Estimated), itoa(r.Tokens.Prompt),
+		_ = cw.Write(append(first, itoa(r.Requests), itoa(r.Failed), itoa(r.Estimated), itoa(r.Tokens.Prompt),
 			itoa(r.Tokens.Cached), itoa(r.Tokens.Completion), itoa(r.Tokens.Reasoning), decimalUSD(r.CostNano),
-			decimalUSD(r.EstimatedNano)})
+			decimalUSD(r.EstimatedNano)))
 	}
 	cw.Flush()
 }

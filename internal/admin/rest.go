@@ -30,6 +30,7 @@ func (s *server) routes(mux *http.ServeMux) {
 		{"GET /v1/spend", s.spend},
 		{"GET /v1/loops", s.listLoops},
 		{"DELETE /v1/loops/{client_id...}", s.clearLoop},
+		{"GET /v1/activity", s.activity},
 	} {
 		mux.Handle(rt.pattern, s.adminOnly(rt.h))
 	}
@@ -41,6 +42,7 @@ func (s *server) routes(mux *http.ServeMux) {
 		"/v1/spend":            "GET",
 		"/v1/loops":            "GET",
 		"/v1/loops/{id...}":    "DELETE",
+		"/v1/activity":         "GET",
 	} {
 		mux.Handle(path, s.adminOnly(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -125,7 +127,7 @@ func (s *server) deleteBudget(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) listClients(w http.ResponseWriter, r *http.Request) {
-	q, err := queryParams(r.URL.Query(), "sort", "limit", "cursor", "prefix")
+	q, err := queryParams(r.URL.Query(), "sort", "limit", "cursor", "prefix", "history")
 	if err != nil {
 		s.writeServiceError(w, err)
 		return
@@ -135,7 +137,12 @@ func (s *server) listClients(w http.ResponseWriter, r *http.Request) {
 		s.writeServiceError(w, err)
 		return
 	}
-	page, err := s.svc.ListClients(r.Context(), api.ClientsQuery{Sort: q["sort"], Cursor: q["cursor"], Limit: limit, Prefix: q["prefix"]})
+	history, err := historyParam(q)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	page, err := s.svc.ListClients(r.Context(), api.ClientsQuery{Sort: q["sort"], Cursor: q["cursor"], Limit: limit, Prefix: q["prefix"], History: history})
 	if err != nil {
 		s.writeServiceError(w, err)
 		return

@@ -49,9 +49,9 @@ func (s *Service) Spend(ctx context.Context, q api.SpendQuery) (SpendReport, err
 	switch q.GroupBy {
 	case "":
 		q.GroupBy = api.GroupByDay
-	case api.GroupByDay, api.GroupByModel:
+	case api.GroupByDay, api.GroupByModel, api.GroupByDayModel:
 	default:
-		return SpendReport{}, fieldErr("group_by", "unknown grouping %q (want day or model)", q.GroupBy)
+		return SpendReport{}, fieldErr("group_by", "unknown grouping %q (want day, model or day_model)", q.GroupBy)
 	}
 	from, to, err := s.dateRange(q.From, q.To)
 	if err != nil {
@@ -75,14 +75,23 @@ func (s *Service) Spend(ctx context.Context, q api.SpendQuery) (SpendReport, err
 		all.Add(d)
 	}
 	rep := SpendReport{ClientID: q.ClientID, From: q.From, To: q.To, GroupBy: q.GroupBy, Total: dayRow(all)}
-	if q.GroupBy == api.GroupByDay {
+	switch q.GroupBy {
+	case api.GroupByDay:
 		rep.Rows = make([]SpendRow, 0, len(days))
 		for _, d := range days {
 			row := dayRow(d)
 			row.Date = d.Day
 			rep.Rows = append(rep.Rows, row)
 		}
-	} else {
+	case api.GroupByDayModel:
+		rep.Rows = []SpendRow{}
+		for _, d := range days {
+			for _, m := range d.Models { // highest cost first, then by name
+				rep.Rows = append(rep.Rows, SpendRow{Date: d.Day, Model: m.Model, Requests: m.Requests, Failed: m.Failed,
+					Estimated: m.Estimated, Tokens: m.Tokens, CostNano: m.CostNano, EstimatedNano: m.EstimatedNano})
+			}
+		}
+	default:
 		rep.Rows = make([]SpendRow, 0, len(all.Models))
 		for _, m := range all.Models { // highest cost first, then by name
 			rep.Rows = append(rep.Rows, SpendRow{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated,

@@ -79,6 +79,9 @@ func clientView(r ClientReport) api.ClientView {
 		Month: periodView(r.Periods.Month, r.Spend.Month), Requests: r.Spend.Today.Requests,
 		Failed: r.Spend.Today.Failed, EstimatedToday: USD(r.Spend.Today.EstimatedNano), Models: make([]api.ModelView, 0, len(r.Spend.Today.Models)),
 		LastSeen: rfc3339(r.LastSeen)}
+	for _, nano := range r.History {
+		v.History = append(v.History, USD(nano))
+	}
 	for _, m := range r.Spend.Today.Models {
 		v.Models = append(v.Models, api.ModelView{Model: m.Model, Requests: m.Requests, Failed: m.Failed, Estimated: m.Estimated,
 			PromptTokens: m.Tokens.Prompt, CachedTokens: m.Tokens.Cached, CompletionTokens: m.Tokens.Completion,

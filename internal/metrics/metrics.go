@@ -27,6 +27,7 @@ type Metrics struct {
 	ledgerLatency  *prometheus.HistogramVec
 	activeStreams  prometheus.Gauge
 	loops          *prometheus.CounterVec
+	daily          *Daily // nil unless TrackDaily
 }
 
 // New registers every collector (plus Go and process collectors) on a fresh registry.
@@ -116,6 +117,7 @@ func (m *Metrics) Spend(model string, nanoUSD int64, prompt, cached, completion,
 func (m *Metrics) Blocked(limitType string) {
 	if m != nil {
 		m.blocked.WithLabelValues(limitType).Inc()
+		m.daily.blocked(limitType)
 	}
 }
 
@@ -175,4 +177,5 @@ func (m *Metrics) Loop(kind string, blocked bool) {
 		action = "block"
 	}
 	m.loops.WithLabelValues(kind, action).Inc()
+	m.daily.loop(blocked)
 }

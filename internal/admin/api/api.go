@@ -23,6 +23,9 @@ const (
 const (
 	GroupByDay   = "day"
 	GroupByModel = "model"
+	// GroupByDayModel is one row per day and model with traffic (REST only):
+	// the dashboard's spend stacked by model.
+	GroupByDayModel = "day_model"
 )
 
 // ClientsQuery asks for one page of clients (GET /v1/clients).
@@ -31,6 +34,9 @@ type ClientsQuery struct {
 	Cursor string
 	Limit  int // 0: the server's default page size
 	Prefix string
+	// History asks for each client's daily spend over this many days ending
+	// today (1–MaxHistoryDays of package admin; 0: none), for sparklines.
+	History int
 }
 
 // SpendQuery asks for spend over a date range (GET /v1/spend).
@@ -134,6 +140,9 @@ type ClientView struct {
 	Models         []ModelView `json:"models_today"`
 	// LastSeen (RFC 3339) is set in GET /v1/clients.
 	LastSeen string `json:"last_seen,omitempty"`
+	// History is the client's spend in USD per day, oldest first, ending
+	// today; only in GET /v1/clients?history=N.
+	History []float64 `json:"history,omitempty"`
 }
 
 // ClientDetailView is GET /v1/clients/{client_id}: the client and its
@@ -217,4 +226,26 @@ type ClearLoopView struct {
 	ClientID string `json:"client_id"`
 	// Cleared is false when the client had no loop state.
 	Cleared bool `json:"cleared"`
+}
+
+// ActivityDayView is one day of GET /v1/activity.
+type ActivityDayView struct {
+	Date string `json:"date"`
+	// Blocked counts the 402s, BlockedDaily + BlockedMonthly by the exhausted period.
+	Blocked        int64 `json:"blocked"`
+	BlockedDaily   int64 `json:"blocked_daily"`
+	BlockedMonthly int64 `json:"blocked_monthly"`
+	// Loops counts the loops detected, LoopsBlocked those refused.
+	Loops        int64 `json:"loops"`
+	LoopsBlocked int64 `json:"loops_blocked"`
+}
+
+// ActivityView is GET /v1/activity: refusals per day as counted by the
+// replica that answers (Scope "replica"), since it started (Since).
+type ActivityView struct {
+	From   string            `json:"from"`
+	To     string            `json:"to"`
+	Scope  string            `json:"scope"`
+	Since  string            `json:"since"`
+	Series []ActivityDayView `json:"series"`
 }
