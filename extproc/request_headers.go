@@ -3,12 +3,14 @@ package extproc
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/clientid"
 	"github.com/proxide/proxide/internal/endpoints"
 	"github.com/proxide/proxide/internal/usage"
 )
@@ -65,10 +67,21 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
 			"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()))
 	}
+	if s.opts.NormalizeClientIDs {
+		n, err := clientid.Normalize(id)
+		if err != nil {
+			s.opts.Metrics.Request("other", "bad_request")
+			return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
+				"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()+"."))
+		}
+		id = n
+	}
 	if key != nil && !key.Allows(id) {
 		s.opts.Metrics.Request("other", "forbidden_client_id")
+		x.log.Warn("key may not speak for this client id", "key", key.Name, "client_id", id)
+		// Quoted, so an invisible or look-alike character shows.
 		return x.reject(openAIError(403, "invalid_request_error", "client_id_not_allowed", s.opts.ClientIDHeader,
-			"This Proxide key may not speak for client "+id+"."))
+			"This Proxide key may not speak for client "+strconv.QuoteToASCII(id)+"."))
 	}
 	x.clientID = id
 	x.log = x.log.With("client_id", id)

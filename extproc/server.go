@@ -85,6 +85,10 @@ type Options struct {
 	ClientIDHeader  string // default "x-proxide-client-id"
 	DefaultClientID string // used when the header is missing; "" → 400 missing_client_id
 	KeepClientID    bool   // forward the client-id header upstream (default: strip it)
+	// NormalizeClientIDs folds ids to Unicode NFKC and refuses invisible,
+	// unassigned and mixed-script ids (internal/clientid), so one client
+	// cannot name itself many ways.
+	NormalizeClientIDs bool
 
 	// PathPrefixes are the API prefixes of :path (default "/openai/v1", "/v1").
 	PathPrefixes []string

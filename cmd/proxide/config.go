@@ -77,6 +77,9 @@ type ClientIDConfig struct {
 	Header  string `mapstructure:"header"`
 	Default string `mapstructure:"default"`
 	Strip   bool   `mapstructure:"strip"`
+	// Normalize folds ids to Unicode NFKC and refuses invisible, unassigned
+	// and mixed-script ids with 400 (internal/clientid).
+	Normalize bool `mapstructure:"normalize"`
 }
 
 // BudgetsConfig holds the file's budget rules and how reservations are made.
@@ -167,6 +170,7 @@ var defaults = map[string]any{
 	"client_id.header":                  "x-proxide-client-id",
 	"client_id.default":                 "",
 	"client_id.strip":                   true,
+	"client_id.normalize":               false,
 	"budgets.timezone":                  "UTC",
 	"budgets.default_max_output_tokens": 0,
 	"budgets.default_max_tool_calls":    8,

@@ -192,6 +192,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		ClientIDHeader:         cfg.ClientID.Header,
 		DefaultClientID:        cfg.ClientID.Default,
 		KeepClientID:           !cfg.ClientID.Strip,
+		NormalizeClientIDs:     cfg.ClientID.Normalize,
 		PathPrefixes:           cfg.PathPrefixes,
 		DefaultMaxOutputTokens: cfg.Budgets.DefaultMaxOutputTokens,
 		DefaultMaxToolCalls:    cfg.Budgets.DefaultMaxToolCalls,
