@@ -63,7 +63,7 @@ export function render(main) {
     info.textContent = `${first}–${page * PAGE + res.clients.length} of ${res.total.toLocaleString('en-US')} clients`;
     prev.disabled = page === 0;
     next.disabled = !res.next_cursor;
-    main.dataset.loaded = String(Date.now());
+    main.dataset.loaded = String(performance.now());
   }
 
   go(0);

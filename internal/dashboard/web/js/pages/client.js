@@ -96,7 +96,7 @@ export function render(main, id) {
         h('td', { class: 'loop-excerpt' }, e.excerpt)));
     }
     if (!c.recent_loops.length) loops.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No loop detected.')));
-    main.dataset.loaded = String(Date.now());
+    main.dataset.loaded = String(performance.now());
   }
   load();
   return { refresh: load, stop: () => plot && plot.destroy() };

@@ -50,7 +50,7 @@ export function render(main) {
         'Blocked requests and loop detections per day, last 30 days', (v) => int(Math.round(v))));
     }
     note.textContent = `Blocked requests as counted by this replica since ${new Date(activity.since).toLocaleString()}; loop detections from the ledger (newest ${loops.loops.length} events, UTC days).`;
-    main.dataset.loaded = String(Date.now());
+    main.dataset.loaded = String(performance.now());
   }
   load();
   return { refresh: load, stop: () => plots.forEach((p) => p.destroy()) };

@@ -142,7 +142,7 @@ export function render(main) {
           : [h('button', { type: 'button', onclick: () => edit(r), 'aria-label': 'Edit ' + r.key, 'data-action': 'edit' }, 'Edit'), ' ',
             h('button', { type: 'button', class: 'danger', onclick: () => remove(r), 'aria-label': 'Delete ' + r.key, 'data-action': 'delete' }, 'Delete')])));
     }
-    main.dataset.loaded = String(Date.now());
+    main.dataset.loaded = String(performance.now());
   }
   load();
   return {};
