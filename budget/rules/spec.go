@@ -80,12 +80,22 @@ func (s Spec) Rule() (Rule, error) {
 	if r.Admission == AdmissionSoft {
 		r.Admission = ""
 	}
+	if s.Match == CatchAll {
+		errs = append(errs, fieldErr("match", `"*" matches every client: that is the default rule; set it with "default": true `+
+			`(admin API) or budgets.default (config file)`))
+	}
 	errs = append(errs, r.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return Rule{}, err
 	}
 	return r, nil
 }
+
+// CatchAll is the pattern that matches every client. People may not write it:
+// it would take over the default rule without saying so (and apply to ids the
+// default rule was meant for), so the default rule is addressed explicitly.
+// Rules stored before it was refused still load and can be deleted.
+const CatchAll = "*"
 
 // limitOf converts one limit, given in dollars or in nano-dollars; name is the key without
 // its unit ("daily_limit").

@@ -78,6 +78,7 @@ func TestSpecRule(t *testing.T) {
 		{"above $1e9", Spec{DailyLimitUSD: ptr(1e9 + 1)}, Rule{}, []string{"daily_limit_usd"}},
 		{"nano out of range", Spec{MonthlyLimitNano: ptr(MaxLimitNano + 1)}, Rule{}, []string{"monthly_limit_nano"}},
 		{"both units", Spec{DailyLimitUSD: ptr(1.0), DailyLimitNano: ptr(int64(1))}, Rule{}, []string{"daily_limit_usd"}},
+		{"a catch-all pattern is the default rule, said explicitly", Spec{Match: "*", DailyLimitUSD: ptr(1.0)}, Rule{}, []string{"match"}},
 		{"every problem, first the conversions", Spec{ClientID: "a\x00", Action: "deny", DailyLimitUSD: ptr(-1.0),
 			AlertThresholds: []float64{0}, LoopDetection: &LoopSpec{Window: "soon", Mode: "loud"}}, Rule{},
 			[]string{"daily_limit_usd", "loop_detection.window", "client_id", "action", "alert_thresholds[0]", "loop_detection.mode"}},

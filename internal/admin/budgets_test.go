@@ -91,6 +91,17 @@ func TestSetBudgetRejectsBadInput(t *testing.T) {
 		{"empty body", ``, "", 400},
 		{"two objects", `{"client_id":"u"}{"client_id":"v"}`, "", 400},
 		{"over 1 MiB", `{"client_id":"u","match":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "", 413},
+		// encoding/json would take these: field names match case-insensitively
+		// and the last of two equal keys wins. A budget is a security control:
+		// the admin API takes names exactly and refuses repeats, at any depth.
+		{"field name in upper case", `{"client_id":"u","DAILY_LIMIT_USD":500}`, "DAILY_LIMIT_USD", 400},
+		{"target in mixed case", `{"Client_ID":"u","daily_limit_usd":1}`, "Client_ID", 400},
+		{"nested field in other case", `{"client_id":"u","loop_detection":{"Mode":"off"}}`, "loop_detection.Mode", 400},
+		{"endpoints field in other case", `{"client_id":"u","endpoints":{"UNMETERED":"allow"}}`, "endpoints.UNMETERED", 400},
+		{"repeated limit", `{"client_id":"u","daily_limit_usd":0.5,"daily_limit_usd":500}`, "daily_limit_usd", 400},
+		{"repeated target", `{"client_id":"u","client_id":"v"}`, "client_id", 400},
+		{"repeated nested key", `{"client_id":"u","loop_detection":{"mode":"off","mode":"block"}}`, "loop_detection.mode", 400},
+		{"catch-all pattern", `{"match":"*","daily_limit_usd":1}`, "match", 400},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -20,10 +22,18 @@ const MaxBodyBytes = 1 << 20
 var errBodyTooLarge = fmt.Errorf("request body is larger than %d bytes", MaxBodyBytes)
 
 // decodeBody reads exactly one JSON object into v, refusing unknown fields,
-// and turns every decoding problem into a FieldError naming the field.
+// fields whose names match only case-insensitively and repeated keys
+// (strictKeys), and turns every decoding problem into a FieldError naming the
+// field.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return bodyError(err)
+	}
+	if err := strictKeys(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)
