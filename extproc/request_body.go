@@ -199,6 +199,9 @@ func (x *exchange) reserve(ctx context.Context, estimate int64, loopCheck *budge
 	if v := adm.Loop; v.Loop && loopCheck != nil {
 		s.opts.Metrics.Loop(v.Kind, loopCheck.Block)
 		x.log.Warn("loop detected", "kind", v.Kind, "repeats", v.Repeats, "blocked", loopCheck.Block, "cooldown_until", v.Until)
+		if s.opts.Alerts != nil && !v.Cooldown {
+			s.opts.Alerts.LoopDetected(x.clientID, x.rule.Key().String(), v, loopCheck.Block, now)
+		}
 	}
 	if adm.Admitted {
 		return adm, nil
@@ -252,6 +255,10 @@ func (x *exchange) refuse(r refusal, now time.Time) *extprocv3.ProcessingRespons
 	}
 	s.opts.Metrics.Blocked(string(r.exceeded.Kind))
 	s.opts.Metrics.Request(x.opName(), "budget_exceeded")
+	if s.opts.Alerts != nil {
+		// A refusal at the headers comes before the rule is resolved.
+		s.opts.Alerts.BudgetExceeded(x.clientID, s.opts.Rules.Resolve(x.clientID).Key().String(), *r.exceeded, now)
+	}
 	return budgetExceeded(x.clientID, *r.exceeded, now)
 }
 

@@ -204,6 +204,10 @@ func (x *exchange) unmetered(ctx context.Context, mutation *extprocv3.HeaderMuta
 		return resp, phaseDone
 	}
 	x.kind = kindAllowed
+	if s.opts.Alerts != nil {
+		now := s.opts.Now()
+		s.opts.Alerts.UnmeteredAllowed(x.clientID, x.rule.Key().String(), name, s.opts.Calendar.Periods(now).Day, now)
+	}
 	resp, next := x.release(mutation, "unmetered_allowed")
 	return resp, next
 }

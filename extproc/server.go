@@ -27,6 +27,7 @@ import (
 	"github.com/proxide/proxide/budget/blockcache"
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/internal/auth"
+	"github.com/proxide/proxide/internal/loop"
 	"github.com/proxide/proxide/internal/metrics"
 	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
@@ -69,6 +70,17 @@ type Authenticator interface {
 
 // AlertFunc is told about every alert threshold a client crosses.
 type AlertFunc func(clientID string, c budget.Crossing)
+
+// AlertSink is told about the events an operator may want pushed (alert
+// webhooks); rule is the key of the client's rule ("default",
+// "match:user-*", "client:id"). Its methods run on the request path, so they
+// must only queue.
+type AlertSink interface {
+	ThresholdCrossed(clientID, rule string, c budget.Crossing, period budget.Period)
+	BudgetExceeded(clientID, rule string, ex budget.Exceeded, now time.Time)
+	LoopDetected(clientID, rule string, v loop.Verdict, blocked bool, now time.Time)
+	UnmeteredAllowed(clientID, rule, endpoint string, day budget.Period, now time.Time)
+}
 
 // Options configures a Server. Ledger, Pricer and Rules are required.
 type Options struct {
@@ -144,6 +156,9 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	OnAlert AlertFunc
+	// Alerts, when set, receives threshold crossings, budget refusals, new
+	// loops and unmetered calls allowed (alert webhooks).
+	Alerts AlertSink
 }
 
 // Server implements Envoy's ExternalProcessor service.

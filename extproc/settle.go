@@ -284,6 +284,14 @@ func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c
 		if s.opts.OnAlert != nil {
 			s.opts.OnAlert(x.clientID, cr)
 		}
+		if s.opts.Alerts != nil {
+			p := s.opts.Calendar.Periods(s.opts.Now())
+			period := p.Day
+			if cr.Kind == budget.Monthly {
+				period = p.Month
+			}
+			s.opts.Alerts.ThresholdCrossed(x.clientID, x.rule.Key().String(), cr, period)
+		}
 	}
 	x.log.Debug("settled", "model", model, "cost_nano", cost, "estimated", c.estimated)
 }

@@ -27,6 +27,8 @@ type Metrics struct {
 	ledgerLatency  *prometheus.HistogramVec
 	activeStreams  prometheus.Gauge
 	loops          *prometheus.CounterVec
+	webhooks       *prometheus.CounterVec
+	webhookDrops   prometheus.Counter
 	daily          *Daily // nil unless TrackDaily
 }
 
@@ -79,9 +81,17 @@ func New() *Metrics {
 			Name: "proxide_loops_detected_total",
 			Help: "Loops detected, by kind (exact, similar, cycle) and action (block, alert).",
 		}, []string{"kind", "action"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxide_webhook_deliveries_total",
+			Help: "Alert webhook delivery attempts, by result (delivered, retried, failed).",
+		}, []string{"result"}),
+		webhookDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "proxide_webhook_dropped_total",
+			Help: "Alert events or retries dropped because the webhook queue was full.",
+		}),
 	}
 	m.registry.MustRegister(m.requests, m.spendUSD, m.tokens, m.blocked, m.alerts, m.unknownModels,
-		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams, m.loops,
+		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams, m.loops, m.webhooks, m.webhookDrops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -178,4 +188,18 @@ func (m *Metrics) Loop(kind string, blocked bool) {
 	}
 	m.loops.WithLabelValues(kind, action).Inc()
 	m.daily.loop(blocked)
+}
+
+// WebhookDelivery counts one alert webhook attempt by its result.
+func (m *Metrics) WebhookDelivery(result string) {
+	if m != nil {
+		m.webhooks.WithLabelValues(result).Inc()
+	}
+}
+
+// WebhookDropped counts an alert event or retry dropped on a full queue.
+func (m *Metrics) WebhookDropped() {
+	if m != nil {
+		m.webhookDrops.Inc()
+	}
 }
