@@ -138,9 +138,9 @@ func TestDispatcherGivesUp(t *testing.T) {
 		statuses     []int
 		wantAttempts int
 	}{
-		"a client error is not retried":  {[]int{400}, 1},
-		"a 410 is not retried":           {[]int{410}, 1},
-		"server errors, up to the limit": {[]int{500, 502, 503, 500, 500}, 3},
+		"a client error is not retried":   {[]int{400}, 1},
+		"a 410 is not retried":            {[]int{410}, 1},
+		"server errors, up to the limit":  {[]int{500, 502, 503, 500, 500}, 3},
 		"429 is retried, up to the limit": {[]int{429, 429, 429, 429}, 3},
 	}
 	for name, tt := range tests {
