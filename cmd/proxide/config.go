@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -219,6 +220,12 @@ var flagKeys = map[string]string{
 
 // loadConfig reads file, then env, then flags, and validates the result.
 func loadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
+	return loadConfigWith(fs, environ, nil)
+}
+
+// loadConfigWith is loadConfig where base (YAML, e.g. `proxide dev`'s
+// embedded config) stands in for the file when --config is not given.
+func loadConfigWith(fs *pflag.FlagSet, environ []string, base []byte) (Config, error) {
 	v := viper.New()
 	for k, val := range defaults {
 		v.SetDefault(k, val)
@@ -238,22 +245,32 @@ func loadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("config file %s: %w", path, err)
 		}
+	} else if base != nil {
+		v.SetConfigType("yaml")
+		if err := v.ReadConfig(bytes.NewReader(base)); err != nil {
+			return Config{}, fmt.Errorf("built-in config: %w", err)
+		}
 	}
 	for flag, key := range flagKeys {
 		if f := fs.Lookup(flag); f != nil && f.Changed {
 			v.Set(key, f.Value.String())
 		}
 	}
+	// One pass (configcheck.go): what cannot be decoded, what Validate
+	// finds and what building the rules, keys and prices finds.
 	var cfg Config
+	var errs []error
+	var failed []string
 	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
-		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(durationHook, mapstructure.StringToSliceHookFunc(","))
 	}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		errs, failed = decodeProblems(err)
 	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+	errs = append(errs, withoutFailed(unjoin(cfg.Validate()), failed)...)
+	errs = append(errs, withoutFailed(unjoin(errors.Join(cfg.checkBuild()...)), failed)...)
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("config: %d problem(s):\n%w", len(unjoin(err)), err)
 	}
 	return cfg, nil
 }

@@ -46,7 +46,7 @@ func TestPprofOnlyOnItsOwnListener(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- serve(ctx, args, io.Discard, nil) }()
+		go func() { done <- serve(ctx, args, io.Discard, io.Discard, nil) }()
 		require.Eventually(t, func() bool { code, _ := get(t, "http://"+adminAddr+"/healthz"); return code == http.StatusOK },
 			10*time.Second, 10*time.Millisecond)
 

@@ -23,6 +23,9 @@ const usageText = `usage: proxide <command> [flags]
 commands:
   serve [--config FILE] [--grpc-addr ADDR] [--admin-addr ADDR] [--redis-url URL] [--log-level LEVEL] [--pprof-addr ADDR]
         run the ext_proc sidecar and the admin server
+  dev [--listen ADDR] [--upstream fake|URL] [--demo] …
+        try it locally: the sidecar plus a local front on :10000 that speaks
+        ext_proc to it as Envoy does, in front of a fake OpenAI (or a real one)
   budgets set|get|list|delete …   manage budget rules through the admin API
   clients [CLIENT] [--sort month]   list clients by spend, or show one
   spend CLIENT|--all [--from --to --by model|day --csv]   spend analytics
@@ -35,17 +38,19 @@ commands:
 // run dispatches the sub-commands; main only handles signals and exit codes.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
 	if len(args) == 0 {
-		_, _ = fmt.Fprint(stderr, usageText) // the error returned says what went wrong
-		return errors.New("missing command")
+		_, _ = fmt.Fprint(stderr, "proxide: missing command\n\n"+usageText)
+		return fmt.Errorf("%w: missing command", client.ErrUsage)
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stderr, environ)
+		return helpIsDone(serve(ctx, args[1:], stdout, stderr, environ))
+	case "dev":
+		return helpIsDone(dev(ctx, args[1:], stdout, stderr, environ))
 	case "version", "--version", "-v":
 		_, err := fmt.Fprintf(stdout, "proxide %s (%s, prices %s)\n", buildVersion(), goVersion(), pricing.Snapshot)
 		return err
 	case "keys":
-		return keysCommand(args[1:], os.Stdin, stdout)
+		return keysCommand(args[1:], os.Stdin, stdout, stderr)
 	case "budgets":
 		return client.Budgets(ctx, args[1:], stdout, stderr, envLookup(environ))
 	case "clients":
@@ -58,14 +63,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		_, err := fmt.Fprint(stdout, usageText)
 		return err
 	default:
-		_, _ = fmt.Fprint(stderr, usageText) // the error returned says what went wrong
-		return fmt.Errorf("unknown command %q", args[0])
+		_, _ = fmt.Fprintf(stderr, "proxide: unknown command %q\n\n%s", args[0], usageText)
+		return fmt.Errorf("%w: unknown command %q", client.ErrUsage, args[0])
 	}
 }
 
-func keysCommand(args []string, stdin io.Reader, stdout io.Writer) error {
+const keysUsage = "usage: proxide keys hash [KEY]   print the SHA-256 of a Proxide key (reads stdin without KEY)\n"
+
+func keysCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") ||
+		len(args) > 1 && args[0] == "hash" && (args[1] == "-h" || args[1] == "--help") {
+		_, err := io.WriteString(stdout, keysUsage)
+		return err
+	}
 	if len(args) == 0 || args[0] != "hash" {
-		return errors.New("usage: proxide keys hash [KEY]")
+		_, _ = fmt.Fprintf(stderr, "proxide keys: want the hash command\n\n%s", keysUsage)
+		return fmt.Errorf("%w: keys: want the hash command", client.ErrUsage)
 	}
 	var key string
 	if len(args) > 1 {
@@ -99,4 +112,12 @@ func goVersion() string {
 		return bi.GoVersion
 	}
 	return "go"
+}
+
+// helpIsDone turns a printed --help into success (exit 0).
+func helpIsDone(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
 }

@@ -49,10 +49,9 @@ type app struct {
 	metrics *metrics.Metrics
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
 	fs := serveFlags()
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr, serveUsage); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(fs, environ)
