@@ -155,6 +155,7 @@ func (s *Server) Stop() error {
 	cmd, exited := s.cmd, s.exited
 	s.cmd, s.exited = nil, nil
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused server (Pause) must run to see the SIGTERM
 	// Stopping succeeds once the process is gone, whatever its exit status.
 	select {
 	case <-exited:

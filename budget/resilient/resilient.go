@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/proxide/proxide/budget"
@@ -37,10 +36,19 @@ type Options struct {
 	Now func() time.Time
 	// RetryEvery is the replay interval of buffered settlements (default 1s).
 	RetryEvery time.Duration
-	// MaxBuffered caps buffered settlements (default 100000); past it Settle fails.
+	// MaxBuffered caps buffered settlements held in memory (default 100000); past it they
+	// live in SpillDir only, or, without one, Settle fails and the settlement is lost.
 	MaxBuffered int
 	// CloseTimeout bounds the final flush in Close (default 5s).
 	CloseTimeout time.Duration
+	// ProbeTimeout bounds one probe of the store while the breaker is open, and the
+	// ping of Ready (default 500ms).
+	ProbeTimeout time.Duration
+	// SpillDir, when set, keeps every buffered settlement on disk too (spill.go): past
+	// MaxBuffered nothing is dropped, and what a killed or stopped process had not
+	// replayed is replayed by the next one started on the same directory. New fails when
+	// another process holds it.
+	SpillDir string
 }
 
 // Ledger wraps a budget.Ledger so that an outage loses no spend. A failed Settle is
@@ -61,9 +69,13 @@ type Ledger struct {
 	mu  sync.Mutex
 	buf []buffered // oldest first; only flush removes, from the front
 
-	flushMu  sync.Mutex // one replay at a time, so buf[0] stays put while it is sent
-	degraded atomic.Bool
-	stop     chan struct{}
+	flushMu sync.Mutex // one replay at a time, so buf[0] stays put while it is sent
+	// brk answers at once while the store is down (breaker.go); pinger probes it.
+	brk          breaker
+	pinger       Pinger
+	probeTimeout time.Duration
+	spill        *spill // nil without SpillDir; guarded by mu
+	stop         chan struct{}
 	stopped  chan struct{}
 	closed   sync.Once
 }
@@ -75,8 +87,17 @@ type buffered struct {
 
 var _ budget.Ledger = (*Ledger)(nil)
 
-// New wraps inner and starts the background replay; Close stops it.
+// New wraps inner and starts the background replay; Close stops it. It keeps buffered
+// settlements in memory only (it ignores SpillDir): Open is New with a spill directory.
 func New(inner budget.Ledger, opts Options) *Ledger {
+	opts.SpillDir = ""
+	r, _ := Open(inner, opts) // fails only on SpillDir
+	return r
+}
+
+// Open is New with Options.SpillDir; it fails when the directory cannot be used (or
+// another process holds it).
+func Open(inner budget.Ledger, opts Options) (*Ledger, error) {
 	r := &Ledger{
 		inner:        inner,
 		mode:         opts.Mode,
@@ -85,6 +106,7 @@ func New(inner budget.Ledger, opts Options) *Ledger {
 		every:        opts.RetryEvery,
 		maxBuffered:  opts.MaxBuffered,
 		closeTimeout: opts.CloseTimeout,
+		probeTimeout: opts.ProbeTimeout,
 		stop:         make(chan struct{}),
 		stopped:      make(chan struct{}),
 	}
@@ -106,8 +128,22 @@ func New(inner budget.Ledger, opts Options) *Ledger {
 	if r.closeTimeout <= 0 {
 		r.closeTimeout = 5 * time.Second
 	}
+	if r.probeTimeout <= 0 {
+		r.probeTimeout = defaultProbeTimeout
+	}
+	r.pinger, _ = inner.(Pinger)
+	if opts.SpillDir != "" {
+		sp, err := openSpill(opts.SpillDir)
+		if err != nil {
+			return nil, err
+		}
+		r.spill = sp
+		if n := sp.diskOnly(); n > 0 {
+			r.log.Warn("budget: settlements left by a previous process will be replayed", "count", n, "dir", opts.SpillDir)
+		}
+	}
 	go r.loop()
-	return r
+	return r, nil
 }
 
 // Reserve implements budget.Ledger: on a store error it fails (closed) or admits with
@@ -118,6 +154,9 @@ func (r *Ledger) Reserve(ctx context.Context, req budget.ReserveRequest) (budget
 	if _, err := req.Validate(); err != nil {
 		return budget.Admission{}, err
 	}
+	if !r.allow() {
+		return r.unavailable(req, circuitOpen("reserve"))
+	}
 	a, err := r.inner.Reserve(ctx, req)
 	if err == nil {
 		r.recovered()
@@ -126,7 +165,22 @@ func (r *Ledger) Reserve(ctx context.Context, req budget.ReserveRequest) (budget
 	if errors.Is(err, budget.ErrInvalid) {
 		return a, err
 	}
-	r.failing("reserve", err)
+	r.trip("reserve", err)
+	if r.mode != FailOpen {
+		// A hung store may still run the reserve when it wakes up, leaving a reservation
+		// nobody settles (it would hold budget until its TTL). A failed settlement under
+		// the same ID, replayed once the store is back, releases it or, when the store
+		// never saw the reserve, makes a late one a refused duplicate. (Failing open, the
+		// caller settles the ID itself.)
+		r.buffer(budget.SettleRequest{ID: req.ID, ClientID: req.ClientID, Rule: req.Rule, Periods: req.Periods,
+			Failed: true, Model: "budget_unavailable", Now: req.Now})
+	}
+	return r.unavailable(req, err)
+}
+
+// unavailable answers a Reserve the store could not: an error (closed) or a blind
+// admission (open).
+func (r *Ledger) unavailable(req budget.ReserveRequest, err error) (budget.Admission, error) {
 	if r.mode != FailOpen {
 		return budget.Admission{}, err
 	}
@@ -144,23 +198,22 @@ func (r *Ledger) Settle(ctx context.Context, s budget.SettleRequest) (budget.Set
 	if err := s.Validate(); err != nil { // never buffer what can never succeed
 		return budget.SettleResult{}, err
 	}
-	res, err := r.inner.Settle(ctx, s)
-	if err == nil {
-		r.recovered()
-		return res, nil
+	var err error
+	if r.allow() {
+		var res budget.SettleResult
+		res, err = r.inner.Settle(ctx, s)
+		if err == nil {
+			r.recovered()
+			return res, nil
+		}
+		if errors.Is(err, budget.ErrInvalid) {
+			return res, err
+		}
+		r.trip("settle", err)
+	} else {
+		err = circuitOpen("settle")
 	}
-	if errors.Is(err, budget.ErrInvalid) {
-		return res, err
-	}
-	r.failing("settle", err)
-	r.mu.Lock()
-	full := len(r.buf) >= r.maxBuffered
-	if !full {
-		s.Rule = s.Rule.Clone()
-		r.buf = append(r.buf, buffered{req: s, at: r.now()})
-	}
-	n := len(r.buf)
-	r.mu.Unlock()
+	full, n := r.buffer(s)
 	if full {
 		r.log.Error("budget: settlement LOST, replay buffer full", "id", s.ID, "client_id", s.ClientID,
 			"actual_nano", s.ActualNano, "day", s.Periods.Day.Key, "buffered", n, "error", err)
@@ -169,36 +222,65 @@ func (r *Ledger) Settle(ctx context.Context, s budget.SettleRequest) (budget.Set
 	return budget.SettleResult{Degraded: true, Day: budget.PeriodSpend{Limit: s.Rule.Daily}, Month: budget.PeriodSpend{Limit: s.Rule.Monthly}}, nil
 }
 
-// Extend implements budget.Ledger by passing through: a lease that cannot be renewed
-// during an outage only lets the reservation expire early, and its settlement still
-// charges.
+// Extend implements budget.Ledger by passing through (failing at once while the breaker
+// is open): a lease that cannot be renewed during an outage only lets the reservation
+// expire early, and its settlement still charges.
 func (r *Ledger) Extend(ctx context.Context, leases []budget.Lease) error {
-	return r.inner.Extend(ctx, leases)
+	if !r.allow() {
+		return circuitOpen("extend")
+	}
+	return r.passed("extend", r.inner.Extend(ctx, leases))
 }
 
-// Hold implements budget.Ledger by passing through; the caller charges the reservation at
-// once when it fails, so nothing is lost.
+// Hold implements budget.Ledger by passing through (failing at once while the breaker
+// is open); the caller charges the reservation at once when it fails, so nothing is lost.
 func (r *Ledger) Hold(ctx context.Context, h budget.HoldRequest) (bool, error) {
-	return r.inner.Hold(ctx, h)
+	if !r.allow() {
+		return false, circuitOpen("hold")
+	}
+	ok, err := r.inner.Hold(ctx, h)
+	return ok, r.passed("hold", err)
 }
 
-// Contexts implements budget.Ledger by passing through; the caller falls back to the
-// model's context window when it fails.
+// Contexts implements budget.Ledger by passing through (failing at once while the breaker
+// is open); the caller falls back to the model's context window when it fails.
 func (r *Ledger) Contexts(ctx context.Context, clientID string, keys []string, now time.Time) ([]int64, error) {
-	return r.inner.Contexts(ctx, clientID, keys, now)
+	if !r.allow() {
+		return nil, circuitOpen("contexts")
+	}
+	v, err := r.inner.Contexts(ctx, clientID, keys, now)
+	return v, r.passed("contexts", err)
 }
 
-// Remember implements budget.Ledger by passing through: a lost estimate only makes the
-// next estimate that needs it fall back to its worst case (or a refusal).
+// Remember implements budget.Ledger by passing through (failing at once while the
+// breaker is open): a lost estimate only makes the next estimate that needs it fall back
+// to its worst case (or a refusal).
 func (r *Ledger) Remember(ctx context.Context, clientID string, rs []budget.Remember, now time.Time) error {
-	return r.inner.Remember(ctx, clientID, rs, now)
+	if !r.allow() {
+		return circuitOpen("remember")
+	}
+	return r.passed("remember", r.inner.Remember(ctx, clientID, rs, now))
 }
 
-// Buffered returns the number of settlements waiting for replay.
+// passed updates the breaker with the outcome of a passed-through call.
+func (r *Ledger) passed(op string, err error) error {
+	if err == nil {
+		r.recovered()
+		return nil
+	}
+	r.trip(op, err)
+	return err
+}
+
+// Buffered returns the number of settlements waiting for replay, in memory and on disk.
 func (r *Ledger) Buffered() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.buf)
+	n := len(r.buf)
+	if r.spill != nil {
+		n += r.spill.diskOnly()
+	}
+	return n
 }
 
 // Flush replays buffered settlements in order until the buffer is empty, the store fails
@@ -215,24 +297,17 @@ func (r *Ledger) Flush(ctx context.Context) error {
 	for {
 		r.mu.Lock()
 		if len(r.buf) == 0 {
-			r.mu.Unlock()
-			return nil
+			n, err := r.flushDiskLocked(ctx)
+			replayed += n
+			return err // flushDiskLocked unlocked mu
 		}
 		b := r.buf[0]
 		r.mu.Unlock()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := r.inner.Settle(ctx, b.req)
-		if err != nil && !errors.Is(err, budget.ErrInvalid) {
+		if err := r.replay(ctx, b); err != nil {
 			return err
-		}
-		if err != nil { // cannot happen for a request that was valid once; never retry it
-			r.log.Error("budget: dropping invalid buffered settlement", "id", b.req.ID, "client_id", b.req.ClientID, "error", err)
-		}
-		for _, c := range res.Crossings {
-			r.log.Warn("budget: alert threshold crossed during replay", "client_id", b.req.ClientID,
-				"kind", c.Kind, "threshold", c.Threshold, "spent_nano", c.SpentNano, "limit_nano", c.LimitNano)
 		}
 		r.mu.Lock()
 		r.buf[0] = buffered{} // let the request be collected
@@ -253,17 +328,29 @@ func (r *Ledger) Close() error {
 		<-r.stopped
 		ctx, cancel := context.WithTimeout(context.Background(), r.closeTimeout)
 		defer cancel()
-		if ferr := r.Flush(ctx); ferr != nil {
-			r.mu.Lock()
-			left := r.buf
-			r.buf = nil
-			r.mu.Unlock()
-			for _, b := range left {
-				r.log.Error("budget: settlement not flushed", "id", b.req.ID, "client_id", b.req.ClientID,
-					"actual_nano", b.req.ActualNano, "day", b.req.Periods.Day.Key, "buffered_at", b.at)
-			}
-			err = fmt.Errorf("%w: %d settlements not flushed: %w", budget.ErrUnavailable, len(left), ferr)
+		ferr := r.Flush(ctx)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.spill != nil {
+			defer r.spill.close()
 		}
+		if ferr == nil {
+			return
+		}
+		left := r.buf
+		r.buf = nil
+		if r.spill != nil {
+			// Every buffered settlement is in the spill directory already.
+			n := len(left) + r.spill.diskOnly()
+			r.log.Error("budget: settlements not flushed; kept on disk for the next start", "count", n, "dir", r.spill.dir, "error", ferr)
+			err = fmt.Errorf("%w: %d settlements not flushed (kept in %s): %w", budget.ErrUnavailable, n, r.spill.dir, ferr)
+			return
+		}
+		for _, b := range left {
+			r.log.Error("budget: settlement not flushed", "id", b.req.ID, "client_id", b.req.ClientID,
+				"actual_nano", b.req.ActualNano, "day", b.req.Periods.Day.Key, "buffered_at", b.at)
+		}
+		err = fmt.Errorf("%w: %d settlements not flushed: %w", budget.ErrUnavailable, len(left), ferr)
 	})
 	return err
 }
@@ -277,26 +364,15 @@ func (r *Ledger) loop() {
 		case <-r.stop:
 			return
 		case <-t.C:
-			if r.Buffered() == 0 {
+			r.syncSpill()
+			r.probe()
+			if r.Buffered() == 0 || (r.brk.open.Load() && r.pinger != nil) {
+				// Nothing to replay, or the store did not answer the probe.
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), r.every)
 			_ = r.Flush(ctx) // failures are retried on the next tick
 			cancel()
 		}
-	}
-}
-
-// failing logs the start of an outage once.
-func (r *Ledger) failing(op string, err error) {
-	if r.degraded.CompareAndSwap(false, true) {
-		r.log.Warn("budget: ledger unavailable", "op", op, "mode", string(r.mode), "error", err)
-	}
-}
-
-// recovered logs the end of an outage once.
-func (r *Ledger) recovered() {
-	if r.degraded.CompareAndSwap(true, false) {
-		r.log.Info("budget: ledger available again", "buffered", r.Buffered())
 	}
 }
