@@ -76,8 +76,8 @@ type Ledger struct {
 	probeTimeout time.Duration
 	spill        *spill // nil without SpillDir; guarded by mu
 	stop         chan struct{}
-	stopped  chan struct{}
-	closed   sync.Once
+	stopped      chan struct{}
+	closed       sync.Once
 }
 
 type buffered struct {
