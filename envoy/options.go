@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,8 +37,12 @@ var defaultResponseAttributes = []string{"response.code"}
 // the example envoy.yaml".
 type Options struct {
 	// ExtProcAddr is the gRPC target of the sidecar, e.g. "127.0.0.1:50051"
-	// (plaintext HTTP/2). Required.
+	// (plaintext HTTP/2 unless ExtProcTLS is set). Required.
 	ExtProcAddr string
+	// ExtProcTLS is the ext_proc cluster's transport_socket (an
+	// UpstreamTlsContext with a client certificate, for a sidecar serving
+	// mutual TLS); nil dials plaintext like the shipped configs.
+	ExtProcTLS *tls.Config
 	// Upstream is the base URL of the upstream, e.g. "http://127.0.0.1:8081". Required.
 	Upstream string
 	// RoutePrefix is the route's prefix match (default "/openai/v1/"); requests

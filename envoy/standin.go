@@ -1,15 +1,18 @@
 package envoy
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -68,8 +71,12 @@ func New(opts Options) (*StandIn, error) {
 	if err != nil {
 		return nil, err
 	}
+	creds := insecure.NewCredentials()
+	if cfg.ExtProcTLS != nil {
+		creds = clusterTLS{credentials.NewTLS(cfg.ExtProcTLS.Clone()), cfg.ExtProcTLS.ServerName}
+	}
 	conn, err := grpc.NewClient(cfg.ExtProcAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		// Envoy's gRPC :authority is the cluster name.
 		grpc.WithAuthority("ext_proc"),
 		// Envoy's max_receive_message_length is unlimited by default.
@@ -94,6 +101,29 @@ func New(opts Options) (*StandIn, error) {
 		transport:  tr,
 		httpClient: &http.Client{Transport: tr, CheckRedirect: noRedirects},
 	}, nil
+}
+
+// clusterTLS is TLS as Envoy's ext_proc cluster does it: the gRPC
+// :authority stays the cluster name while the certificate is checked against
+// the UpstreamTlsContext's names (tls.Config.ServerName), which grpc-go
+// would otherwise insist be the same.
+type clusterTLS struct {
+	credentials.TransportCredentials
+	serverName string
+}
+
+func (c clusterTLS) ClientHandshake(ctx context.Context, _ string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return c.TransportCredentials.ClientHandshake(ctx, c.serverName, conn)
+}
+
+func (c clusterTLS) Info() credentials.ProtocolInfo {
+	i := c.TransportCredentials.Info()
+	i.ServerName = ""
+	return i
+}
+
+func (c clusterTLS) Clone() credentials.TransportCredentials {
+	return clusterTLS{c.TransportCredentials.Clone(), c.serverName}
 }
 
 // noRedirects: a proxy passes redirects to the client.

@@ -43,6 +43,8 @@ type ListenConfig struct {
 	// PProf is where Go's profiler listens (/debug/pprof/); empty, the
 	// default, serves no profiler. Bind it to loopback.
 	PProf string `mapstructure:"pprof"`
+	// TLS is mutual TLS on the gRPC port (tls.go); off when empty.
+	TLS TLSConfig `mapstructure:"tls"`
 }
 
 // StoreConfig selects the ledger.
@@ -161,6 +163,9 @@ var defaults = map[string]any{
 	"listen.max_message_bytes":          16 << 20,
 	"listen.shutdown_timeout":           "30s",
 	"listen.pprof":                      "",
+	"listen.tls.cert_file":              "",
+	"listen.tls.key_file":               "",
+	"listen.tls.client_ca_file":         "",
 	"store.redis_url":                   "",
 	"store.failure_mode":                "closed",
 	"store.timeout":                     "500ms",
@@ -295,6 +300,9 @@ func (c Config) Validate() error {
 	}
 	if c.Listen.Admin == "" {
 		add("listen.admin: must not be empty")
+	}
+	if err := c.Listen.TLS.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Listen.MaxMessageBytes < 1<<20 || c.Listen.MaxMessageBytes > 1<<30 {
 		add("listen.max_message_bytes: %d is outside 1 MiB..1 GiB", c.Listen.MaxMessageBytes)

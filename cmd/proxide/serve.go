@@ -47,6 +47,9 @@ type app struct {
 	admin   http.Handler
 	keys    *auth.Keys
 	metrics *metrics.Metrics
+
+	// grpcOpts carry listen.tls's credentials (tls.go).
+	grpcOpts []grpc.ServerOption
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
@@ -142,6 +145,8 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	}
 	keys, err := auth.NewKeys(specs)
 	errs = append(errs, err)
+	grpcOpts, err := grpcServerOptions(cfg.Listen, log)
+	errs = append(errs, err)
 	upstreamKey, err := cfg.upstreamKey(getenv)
 	errs = append(errs, err)
 	if err == nil && upstreamKey == "" && keys.Enabled() {
@@ -228,14 +233,15 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: store.Ping,
 		Dashboard: dash, Sessions: dash, Activity: m.TrackDaily(settings.now, func(t time.Time) string { return cal.Periods(t).Day.Key })})
 	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
-		admin: adminHandler, keys: keys, metrics: m}, nil
+		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts}, nil
 }
 
 // serve runs both servers until ctx is done, then drains: gRPC health goes
 // NOT_SERVING, open streams get ShutdownTimeout to finish (their settlements
 // included), and the ledger flushes what it buffered.
 func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(a.cfg.Listen.MaxMessageBytes), grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes))
+	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(a.cfg.Listen.MaxMessageBytes),
+		grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes)}, a.grpcOpts...)...)
 	extprocv3.RegisterExternalProcessorServer(gs, a.extproc)
 	// The admin API's gRPC front door shares the ext_proc port (same keys, admin scope).
 	proxidev1.RegisterAdminServiceServer(gs, admin.NewGRPCServer(a.adminv1, a.keys))

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -87,6 +88,10 @@ func budgetsSet(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	if loop != (api.LoopDetection{}) {
 		req.LoopDetection = &loop
+	}
+	if !flagGiven(fs, "daily") && !flagGiven(fs, "monthly") {
+		// An upsert replaces the rule: one without limits caps nothing.
+		_, _ = fmt.Fprintf(stderr, "proxide: warning: no --daily or --monthly: %s becomes unlimited (pass --daily/--monthly to cap it, or 'unlimited' to say so)\n", pos[0])
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -198,4 +203,11 @@ func budgetsList(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		return enc.Encode(all)
 	}
 	return writeRules(stdout, all.Budgets)
+}
+
+// flagGiven reports whether the command line set the flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

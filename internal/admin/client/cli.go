@@ -137,10 +137,13 @@ func handleParse(err error, usage string, stdout, stderr io.Writer) (help bool, 
 	return false, usageError(stderr, usage, "%v", err)
 }
 
-// usageError prints the usage to stderr and returns the problem as ErrUsage.
+// usageError prints the problem, then the usage, to stderr and returns the
+// problem as ErrUsage (main prints nothing more: the problem comes first,
+// where a reader looks, not under a screen of usage).
 func usageError(stderr io.Writer, usage, format string, args ...any) error {
-	_, _ = io.WriteString(stderr, usage)
-	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	_, _ = fmt.Fprintf(stderr, "proxide: %s\n\n%s", msg, usage)
+	return fmt.Errorf("%w: %s", ErrUsage, msg)
 }
 
 // parseUSD reads a dollar amount: "0.50", "$0.50"; "", "-", "none" and

@@ -209,6 +209,9 @@ func TestErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 			require.Equal(t, tc.usage, errors.Is(err, ErrUsage), "%v", err)
 			if tc.usage {
+				// The problem first, where the reader looks; the usage after it.
+				require.True(t, strings.HasPrefix(stderr, "proxide: "), "stderr starts with the error: %q", stderr)
+				require.Contains(t, strings.SplitN(stderr, "\n", 2)[0], tc.want)
 				require.Contains(t, stderr, "Usage: proxide", "usage is printed")
 				return
 			}
@@ -304,3 +307,45 @@ func TestDollars(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// budgets set without --daily or --monthly replaces the rule with one that
+// caps nothing: it says so (and still does what it was told).
+func TestBudgetsSetWithoutLimitsWarns(t *testing.T) {
+	s := newServer(t)
+	tests := []struct {
+		args []string
+		warn bool
+	}{
+		{[]string{"set", "u1"}, true},
+		{[]string{"set", "u2", "--action", "alert"}, true},
+		{[]string{"set", "u3", "--daily", "1"}, false},
+		{[]string{"set", "u4", "--monthly", "unlimited"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, stderr, err := s.run(Budgets, tc.args...)
+			require.NoError(t, err)
+			require.Equal(t, tc.warn, strings.Contains(stderr, "warning: no --daily or --monthly: "+tc.args[1]+" becomes unlimited"), stderr)
+		})
+	}
+}
+
+// --help (and -h) print the command's usage to stdout and succeed.
+func TestHelpSucceedsOnEveryCommand(t *testing.T) {
+	s := newServer(t)
+	for _, tc := range []struct {
+		cmd  command
+		args []string
+	}{
+		{Budgets, []string{"--help"}}, {Budgets, []string{"-h"}}, {Budgets, []string{"set", "--help"}},
+		{Budgets, []string{"get", "--help"}}, {Budgets, []string{"list", "--help"}}, {Budgets, []string{"delete", "-h"}},
+		{Clients, []string{"--help"}}, {Spend, []string{"--help"}}, {Loops, []string{"--help"}}, {Loops, []string{"clear", "--help"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			stdout, _, err := s.run(tc.cmd, tc.args...)
+			require.NoError(t, err)
+			require.Contains(t, stdout, "Usage: proxide")
+		})
+	}
+	require.Empty(t, s.store.Writes())
+}
