@@ -50,9 +50,10 @@ const (
 // for (or pipelines, for response chunks) our answers in order, so the state
 // needs no locking.
 type exchange struct {
-	s     *Server
-	log   *slog.Logger
-	phase phase
+	s       *Server
+	log     *slog.Logger
+	phase   phase
+	decided bool // its decision is counted (decide)
 
 	clientID string
 	route    endpoints.Route

@@ -71,3 +71,11 @@ func (s *Server) InFlight() int {
 	defer s.leaseMu.Unlock()
 	return len(s.leases)
 }
+
+// ReservationsInFlight is the number of requests past admission that hold a
+// reservation now (their leases are renewed), for a gauge.
+func (s *Server) ReservationsInFlight() int {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	return len(s.leases)
+}

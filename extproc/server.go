@@ -264,6 +264,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			x.log.Warn("ext_proc stream receive failed", "err", err)
 			return err
 		}
+		start := time.Now()
 		resp, next := x.handle(ctx, req)
 		if resp == nil {
 			return nil
@@ -273,7 +274,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			x.log.Debug("ext_proc stream send failed", "err", err)
 			return nil
 		}
+		s.opts.Metrics.Phase(messageName(req), time.Since(start))
 		x.advance(next)
+		x.decide(resp)
 		if x.phase == phaseDone {
 			return nil
 		}

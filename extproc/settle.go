@@ -272,6 +272,7 @@ func (x *exchange) record(ctx context.Context, sr budget.SettleRequest) (budget.
 func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c charge) {
 	s := x.s
 	s.opts.Metrics.Spend(model, cost, c.usage.PromptTokens, c.usage.CachedTokens, c.usage.CompletionTokens, c.reasoning)
+	s.opts.Metrics.ClientSpend(x.clientID, cost)
 	if c.estimated {
 		s.opts.Metrics.EstimatedUsage()
 	}

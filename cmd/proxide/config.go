@@ -32,6 +32,8 @@ type Config struct {
 	Endpoints    EndpointsConfig `mapstructure:"endpoints"`
 	PathPrefixes []string        `mapstructure:"path_prefixes"`
 	Log          LogConfig       `mapstructure:"log"`
+	Alerts       AlertsConfig    `mapstructure:"alerts"`
+	Metrics      MetricsConfig   `mapstructure:"metrics"`
 }
 
 // ListenConfig holds the two ports and gRPC limits.
@@ -43,6 +45,19 @@ type ListenConfig struct {
 	// PProf is where Go's profiler listens (/debug/pprof/); empty, the
 	// default, serves no profiler. Bind it to loopback.
 	PProf string `mapstructure:"pprof"`
+	// EnvoyMessageTimeout is the ext_proc message_timeout of the Envoy in
+	// front (2s in every shipped config): store.timeout is checked against it
+	// at start-up, so a hung ledger gets the failure mode's answer, not
+	// Envoy's bare 504.
+	EnvoyMessageTimeout time.Duration `mapstructure:"envoy_message_timeout"`
+	// StreamIdleTimeout closes an ext_proc stream on which Envoy sent nothing
+	// for this long (a caller on the ext_proc port that opens streams and
+	// walks away); longer than Envoy's own stream and route idle timeouts, so
+	// Envoy ends real requests first.
+	StreamIdleTimeout time.Duration `mapstructure:"stream_idle_timeout"`
+	// MaxRequestBodyBytes caps a request body Proxide collects from STREAMED
+	// pieces (413 past it).
+	MaxRequestBodyBytes int `mapstructure:"max_request_body_bytes"`
 	// TLS is mutual TLS on the gRPC port (tls.go); off when empty.
 	TLS TLSConfig `mapstructure:"tls"`
 }
@@ -56,6 +71,11 @@ type StoreConfig struct {
 	FailureMode string        `mapstructure:"failure_mode"`
 	Retention   time.Duration `mapstructure:"retention"`
 	Prefix      string        `mapstructure:"prefix"`
+	// SpillDir keeps the settlements buffered during a Redis outage on disk,
+	// so none is dropped past the memory bound and a restarted sidecar
+	// replays them (budget/resilient); "" is a directory of this sidecar's
+	// own under the OS temp dir, "off" keeps them in memory only.
+	SpillDir string `mapstructure:"spill_dir"`
 }
 
 // KeyConfig is one Proxide API key.
@@ -163,6 +183,10 @@ var defaults = map[string]any{
 	"listen.max_message_bytes":          16 << 20,
 	"listen.shutdown_timeout":           "30s",
 	"listen.pprof":                      "",
+	"listen.envoy_message_timeout":      "2s",
+	"listen.stream_idle_timeout":        "10m",
+	"listen.max_request_body_bytes":     16 << 20,
+	"store.spill_dir":                   "",
 	"listen.tls.cert_file":              "",
 	"listen.tls.key_file":               "",
 	"listen.tls.client_ca_file":         "",
@@ -295,6 +319,7 @@ func envKey(suffix string) (string, bool) {
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	errs = append(errs, c.Alerts.validate())
 	if c.Listen.GRPC == "" {
 		add("listen.grpc: must not be empty")
 	}
@@ -310,8 +335,19 @@ func (c Config) Validate() error {
 	if c.Store.FailureMode != "open" && c.Store.FailureMode != "closed" {
 		add("store.failure_mode: %q must be open or closed", c.Store.FailureMode)
 	}
-	if c.Store.Timeout < 10*time.Millisecond || c.Store.Timeout > 1500*time.Millisecond {
-		add("store.timeout: %s must be between 10ms and 1.5s: ledger calls must end inside Envoy's 2s ext_proc message_timeout", c.Store.Timeout)
+	if c.Listen.EnvoyMessageTimeout < 100*time.Millisecond || c.Listen.EnvoyMessageTimeout > time.Hour {
+		add("listen.envoy_message_timeout: %s must be between 100ms and 1h (Envoy's ext_proc message_timeout)", c.Listen.EnvoyMessageTimeout)
+	} else if limit := c.Listen.EnvoyMessageTimeout * 3 / 4; c.Store.Timeout < 10*time.Millisecond || c.Store.Timeout > limit {
+		// A quarter of Envoy's timeout is left for parsing, pricing and the
+		// reply: past it Envoy answers 504 whatever failure_mode says.
+		add("store.timeout: %s must be between 10ms and %s (3/4 of listen.envoy_message_timeout %s): a ledger call must end inside Envoy's ext_proc message_timeout",
+			c.Store.Timeout, limit, c.Listen.EnvoyMessageTimeout)
+	}
+	if c.Listen.StreamIdleTimeout < time.Second {
+		add("listen.stream_idle_timeout: %s must be at least 1s", c.Listen.StreamIdleTimeout)
+	}
+	if c.Listen.MaxRequestBodyBytes < 64<<10 || c.Listen.MaxRequestBodyBytes > 1<<30 {
+		add("listen.max_request_body_bytes: %d is outside 64 KiB..1 GiB", c.Listen.MaxRequestBodyBytes)
 	}
 	if c.Store.Retention < 24*time.Hour {
 		add("store.retention: %s must be at least 24h", c.Store.Retention)

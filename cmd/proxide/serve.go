@@ -24,6 +24,7 @@ import (
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/internal/admin"
+	"github.com/proxide/proxide/internal/alerts"
 	"github.com/proxide/proxide/internal/auth"
 	"github.com/proxide/proxide/internal/dashboard"
 	"github.com/proxide/proxide/internal/metrics"
@@ -47,6 +48,7 @@ type app struct {
 	admin   http.Handler
 	keys    *auth.Keys
 	metrics *metrics.Metrics
+	alerts  *alerts.Dispatcher // nil without webhooks
 
 	// grpcOpts carry listen.tls's credentials (tls.go).
 	grpcOpts []grpc.ServerOption
@@ -186,6 +188,13 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		closeStores()
 		return nil, err
 	}
+	m.TrackClients(cfg.Metrics.ClientIDs)
+	notifier, err := newAlerts(cfg.Alerts, store, getenv, log, m, settings.now)
+	if err != nil {
+		dyn.Close()
+		closeStores()
+		return nil, err
+	}
 	ep, err := extproc.New(extproc.Options{
 		Ledger:                 cache,
 		Pricer:                 pricer,
@@ -212,12 +221,15 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		Now:                    settings.now,
 		Logger:                 log,
 		Metrics:                m,
+		Alerts:                 alertSink(notifier),
 	})
 	if err != nil {
+		_ = closeAlerts(notifier)
 		dyn.Close()
 		closeStores()
 		return nil, err
 	}
+	m.TrackReservations(ep.ReservationsInFlight)
 	svc, err := admin.NewService(admin.ServiceOptions{Store: cache, Rules: dyn, Calendar: cal, Logger: log, Now: settings.now})
 	if err != nil {
 		dyn.Close()
@@ -233,7 +245,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: store.Ping,
 		Dashboard: dash, Sessions: dash, Activity: m.TrackDaily(settings.now, func(t time.Time) string { return cal.Periods(t).Day.Key })})
 	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
-		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts}, nil
+		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts, alerts: notifier}, nil
 }
 
 // serve runs both servers until ctx is done, then drains: gRPC health goes
@@ -282,6 +294,9 @@ func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 	defer cancel()
 	_ = hsrv.Shutdown(sctx)
 	a.rules.Close()
+	if err := closeAlerts(a.alerts); err != nil {
+		a.log.Error("alerts close", "err", err)
+	}
 	// Flush the settlements buffered during an outage before the store goes.
 	if err := a.ledger.Close(); err != nil {
 		a.log.Error("ledger close", "err", err)

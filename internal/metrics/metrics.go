@@ -29,6 +29,11 @@ type Metrics struct {
 	loops          *prometheus.CounterVec
 	webhooks       *prometheus.CounterVec
 	webhookDrops   prometheus.Counter
+	decisions      *prometheus.CounterVec
+	phases         *prometheus.HistogramVec
+	phaseOf        map[string]prometheus.Observer // phases' series, resolved once: Phase runs per message
+	clientSpend    *prometheus.CounterVec         // nil unless TrackClients
+	tracked        map[string]prometheus.Counter
 	daily          *Daily // nil unless TrackDaily
 }
 
@@ -89,10 +94,23 @@ func New() *Metrics {
 			Name: "proxide_webhook_dropped_total",
 			Help: "Alert events or retries dropped because the webhook queue was full.",
 		}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxide_decisions_total",
+			Help: "Requests by endpoint and what Proxide decided (allowed, budget_exceeded, loop_detected, unauthenticated, forbidden, bad_request, unavailable, endpoint_not_metered, protocol_error), counted once per request.",
+		}, []string{"endpoint", "decision"}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "proxide_extproc_phase_duration_seconds",
+			Help:    "Time Proxide took to answer one ext_proc message, from its arrival to the reply sent, by message.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"message"}),
 	}
 	m.registry.MustRegister(m.requests, m.spendUSD, m.tokens, m.blocked, m.alerts, m.unknownModels,
-		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams, m.loops, m.webhooks, m.webhookDrops,
+		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams, m.loops, m.webhooks, m.webhookDrops, m.decisions, m.phases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.phaseOf = map[string]prometheus.Observer{}
+	for _, msg := range []string{"request_headers", "request_body", "request_trailers", "response_headers", "response_body", "response_trailers"} {
+		m.phaseOf[msg] = m.phases.WithLabelValues(msg)
+	}
 	return m
 }
 
@@ -202,4 +220,23 @@ func (m *Metrics) WebhookDropped() {
 	if m != nil {
 		m.webhookDrops.Inc()
 	}
+}
+
+// Decision counts what Proxide decided for one request.
+func (m *Metrics) Decision(endpoint, decision string) {
+	if m != nil {
+		m.decisions.WithLabelValues(endpoint, decision).Inc()
+	}
+}
+
+// Phase observes the time to answer one ext_proc message.
+func (m *Metrics) Phase(message string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	if o, ok := m.phaseOf[message]; ok {
+		o.Observe(took.Seconds())
+		return
+	}
+	m.phases.WithLabelValues(message).Observe(took.Seconds())
 }
