@@ -163,6 +163,9 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		return nil, fmt.Errorf("tokenizers: %w", err)
 	}
 	m := metrics.New()
+	if cfg.Store.RedisURL != "" {
+		budgetredis.RouteLogs(log) // go-redis's own lines: through slog, rate-limited
+	}
 	store, err := openStore(cfg.Store)
 	if err != nil {
 		return nil, err
