@@ -18,9 +18,6 @@ import (
 	"github.com/proxide/proxide/internal/usage"
 )
 
-// maxBodyBytes bounds a request body collected from STREAMED pieces.
-const maxBodyBytes = 64 << 20
-
 // tailHold is how much of a STREAMED request body is withheld from the
 // upstream until the request is admitted: the end of a JSON document or of a
 // multipart body (its closing boundary) is always in it, so whatever went
@@ -41,10 +38,12 @@ func (x *exchange) onRequestBody(ctx context.Context, b *extprocv3.HttpBody) (*e
 		x.trailersFollow = !b.GetEndOfStream()
 		return x.admitBody(ctx, true)
 	}
-	if len(x.body)+len(b.GetBody()) > maxBodyBytes {
+	if limit := x.s.opts.MaxBodyBytes; len(x.body)+len(b.GetBody()) > limit {
+		// Checked before the piece is kept: memory stays within the limit.
 		x.s.opts.Metrics.Request(x.opName(), "bad_request")
+		x.body = nil
 		return x.reject(openAIError(413, "invalid_request_error", "request_too_large", "",
-			fmt.Sprintf("The request body is larger than Proxide meters (%d bytes).", maxBodyBytes)))
+			fmt.Sprintf("The request body is larger than Proxide meters (%d bytes).", limit)))
 	}
 	x.body = append(x.body, b.GetBody()...)
 	if b.GetEndOfStream() {

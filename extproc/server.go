@@ -139,6 +139,12 @@ type Options struct {
 	// or fail-open) instead of Envoy's bare 504. A settlement that times out
 	// is buffered and replayed by the resilient ledger.
 	LedgerTimeout time.Duration
+	// MaxBodyBytes caps a request body collected from STREAMED pieces
+	// (default 16 MiB): past it the request is refused with 413.
+	MaxBodyBytes int
+	// StreamIdleTimeout closes an ext_proc stream on which Envoy sent nothing
+	// for this long (default 10m); it needs InTapHandle on the gRPC server.
+	StreamIdleTimeout time.Duration
 	// Usage tunes request parsing; New gives it a CountCache when it has
 	// none, so the history agents resend is counted once.
 	Usage usage.Options
@@ -218,6 +224,12 @@ func New(opts Options) (*Server, error) {
 	if opts.LedgerTimeout <= 0 {
 		opts.LedgerTimeout = 500 * time.Millisecond
 	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 16 << 20
+	}
+	if opts.StreamIdleTimeout <= 0 {
+		opts.StreamIdleTimeout = 10 * time.Minute
+	}
 	if opts.Usage.Counts == nil {
 		opts.Usage.Counts = usage.NewCountCache()
 	}
@@ -255,15 +267,23 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	defer s.opts.Metrics.StreamEnded()
 	x := s.newExchange()
 	defer x.finish(ctx)
+	idle := s.watchIdle(ctx) // idle.go
+	defer idle.stop()
 	for {
 		req, err := stream.Recv()
 		if err != nil {
+			if idleEnded(ctx) {
+				x.log.Warn("ext_proc stream idle; closed", "idle_timeout", s.opts.StreamIdleTimeout.String(), "phase", x.phase)
+				s.opts.Metrics.Request(x.opName(), "stream_idle")
+				return nil
+			}
 			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
 				return nil
 			}
 			x.log.Warn("ext_proc stream receive failed", "err", err)
 			return err
 		}
+		idle.reset()
 		start := time.Now()
 		resp, next := x.handle(ctx, req)
 		if resp == nil {
