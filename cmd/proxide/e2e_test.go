@@ -134,6 +134,11 @@ func startStackWith(t *testing.T, yaml string, script func(w http.ResponseWriter
 		// of the timeout itself set store.timeout.
 		cfg.Store.Timeout = 1500 * time.Millisecond
 	}
+	if cfg.Store.SpillDir == "" {
+		// Not the default per-port directory under /tmp: every in-process app
+		// here has the default listen.grpc.
+		cfg.Store.SpillDir = t.TempDir()
+	}
 	logs := &syncBuffer{}
 	a, err := newApp(cfg, logs, []string{"OPENAI_API_KEY=sk-upstream-secret"}, options...)
 	require.NoError(t, err)

@@ -170,7 +170,11 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	if err != nil {
 		return nil, err
 	}
-	ledger := resilient.New(store, resilient.Options{Mode: resilient.FailureMode(cfg.Store.FailureMode), Logger: log})
+	ledger, err := openLedger(cfg, store, log, m) // ledger.go
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	cache := blockcache.New(store, ledger, blockcache.Options{TTL: cfg.Budgets.BlockCacheTTL})
 	closeStores := func() {
 		_ = ledger.Close()
@@ -218,6 +222,8 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		BackgroundTTL:          cfg.Budgets.BackgroundTTL,
 		BatchTTL:               cfg.Budgets.BatchTTL,
 		LedgerTimeout:          cfg.Store.Timeout,
+		MaxBodyBytes:           cfg.Listen.MaxRequestBodyBytes,
+		StreamIdleTimeout:      cfg.Listen.StreamIdleTimeout,
 		Unmetered:              rules.EndpointPolicy(cfg.Endpoints.Unmetered),
 		Loop:                   cfg.Loop.defaults(),
 		LoopStatus:             cfg.Loop.Status,
@@ -245,7 +251,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		closeStores()
 		return nil, err
 	}
-	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: store.Ping,
+	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: ledger.Ready,
 		Dashboard: dash, Sessions: dash, Activity: m.TrackDaily(settings.now, func(t time.Time) string { return cal.Periods(t).Day.Key })})
 	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
 		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts, alerts: notifier}, nil
@@ -256,7 +262,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 // included), and the ledger flushes what it buffered.
 func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(a.cfg.Listen.MaxMessageBytes),
-		grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes)}, a.grpcOpts...)...)
+		grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes), grpc.InTapHandle(a.extproc.InTapHandle)}, a.grpcOpts...)...)
 	extprocv3.RegisterExternalProcessorServer(gs, a.extproc)
 	// The admin API's gRPC front door shares the ext_proc port (same keys, admin scope).
 	proxidev1.RegisterAdminServiceServer(gs, admin.NewGRPCServer(a.adminv1, a.keys))
