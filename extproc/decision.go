@@ -60,9 +60,11 @@ func (x *exchange) decide(resp *extprocv3.ProcessingResponse) {
 	switch {
 	case resp.GetImmediateResponse() != nil:
 		x.decided = true
-		x.s.opts.Metrics.Decision(x.opName(), decisionOf(resp.GetImmediateResponse()))
+		x.access.decision = decisionOf(resp.GetImmediateResponse())
+		x.s.opts.Metrics.Decision(x.opName(), x.access.decision)
 	case x.phase >= phaseUpstream:
 		x.decided = true
+		x.access.decision = DecisionAllowed
 		x.s.opts.Metrics.Decision(x.opName(), DecisionAllowed)
 	}
 }

@@ -54,6 +54,7 @@ type exchange struct {
 	log     *slog.Logger
 	phase   phase
 	decided bool // its decision is counted (decide)
+	access  accessEntry
 
 	clientID string
 	route    endpoints.Route

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
@@ -39,8 +40,10 @@ var fetchOperations = map[endpoints.Operation]usage.Endpoint{
 func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, phase) {
 	s := x.s
 	hm := h.GetHeaders()
+	x.access.start = time.Now()
 	if rid, ok := headerLookup(hm, "x-request-id"); ok {
 		x.log = x.log.With("request_id", rid)
+		x.access.requestID = rid
 	}
 	rawPath, _ := headerLookup(hm, ":path")
 	x.method, _ = headerLookup(hm, ":method")

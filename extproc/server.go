@@ -162,6 +162,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	OnAlert AlertFunc
+	// AccessLog writes a line per metered request and refusal (off when its Logger is nil).
+	AccessLog AccessLog
 	// Alerts, when set, receives threshold crossings, budget refusals, new
 	// loops and unmetered calls allowed (alert webhooks).
 	Alerts AlertSink
@@ -266,6 +268,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	s.opts.Metrics.StreamStarted()
 	defer s.opts.Metrics.StreamEnded()
 	x := s.newExchange()
+	defer x.writeAccessLog() // after the settlement, deferred below
 	defer x.finish(ctx)
 	idle := s.watchIdle(ctx) // idle.go
 	defer idle.stop()

@@ -242,6 +242,8 @@ func (x *exchange) settle(ctx context.Context, c charge) {
 	if err != nil || c.failed {
 		return
 	}
+	x.access.settled, x.access.model, x.access.costNano, x.access.estimated = true, model, cost, c.estimated
+	x.access.tokens = budget.Tokens{Prompt: c.usage.PromptTokens, Cached: c.usage.CachedTokens, Completion: c.usage.CompletionTokens, Reasoning: c.reasoning}
 	x.recorded(res, model, cost, c)
 }
 

@@ -34,6 +34,7 @@ type Config struct {
 	Log          LogConfig       `mapstructure:"log"`
 	Alerts       AlertsConfig    `mapstructure:"alerts"`
 	Metrics      MetricsConfig   `mapstructure:"metrics"`
+	AccessLog    AccessLogConfig `mapstructure:"access_log"`
 }
 
 // ListenConfig holds the two ports and gRPC limits.
@@ -319,7 +320,7 @@ func envKey(suffix string) (string, bool) {
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	errs = append(errs, c.Alerts.validate())
+	errs = append(errs, c.Alerts.validate(), c.AccessLog.validate())
 	if c.Listen.GRPC == "" {
 		add("listen.grpc: must not be empty")
 	}

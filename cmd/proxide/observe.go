@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/proxide/proxide/budget"
@@ -12,6 +14,54 @@ import (
 	"github.com/proxide/proxide/internal/alerts"
 	"github.com/proxide/proxide/internal/metrics"
 )
+
+// AccessLogConfig is the access log (`access_log:`): a line per metered
+// request and per refusal, without keys or bodies.
+type AccessLogConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Format is json (default) or text.
+	Format string `mapstructure:"format"`
+	// Output is stdout (default), stderr or a file path (appended to).
+	Output string `mapstructure:"output"`
+	// Sample is the fraction of allowed requests logged, in (0, 1] (default
+	// 1); refusals are always logged.
+	Sample float64 `mapstructure:"sample"`
+}
+
+func (a AccessLogConfig) validate() error {
+	var errs []error
+	if a.Format != "" && a.Format != "json" && a.Format != "text" {
+		errs = append(errs, fmt.Errorf("access_log.format: %q must be json or text", a.Format))
+	}
+	if a.Sample < 0 || a.Sample > 1 || a.Sample != a.Sample {
+		errs = append(errs, fmt.Errorf("access_log.sample: %v must be in (0, 1]", a.Sample))
+	}
+	return errors.Join(errs...)
+}
+
+// accessLog opens the access log; the closer closes its file, if any.
+func (a AccessLogConfig) accessLog(stdout, stderr io.Writer) (extproc.AccessLog, func(), error) {
+	if !a.Enabled {
+		return extproc.AccessLog{}, func() {}, nil
+	}
+	w, closeFn := stdout, func() {}
+	switch a.Output {
+	case "", "stdout":
+	case "stderr":
+		w = stderr
+	default:
+		f, err := os.OpenFile(a.Output, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return extproc.AccessLog{}, nil, fmt.Errorf("access_log.output: %w", err)
+		}
+		w, closeFn = f, func() { _ = f.Close() }
+	}
+	var h slog.Handler = slog.NewJSONHandler(w, nil)
+	if a.Format == "text" {
+		h = slog.NewTextHandler(w, nil)
+	}
+	return extproc.AccessLog{Logger: slog.New(h).With("log", "access"), Sample: a.Sample}, closeFn, nil
+}
 
 // MetricsConfig tunes /metrics (`metrics:`).
 type MetricsConfig struct {

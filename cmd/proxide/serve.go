@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -49,6 +50,8 @@ type app struct {
 	keys    *auth.Keys
 	metrics *metrics.Metrics
 	alerts  *alerts.Dispatcher // nil without webhooks
+	// closeAccessLog closes the access log's file, if it has one.
+	closeAccessLog func()
 
 	// grpcOpts carry listen.tls's credentials (tls.go).
 	grpcOpts []grpc.ServerOption
@@ -202,6 +205,13 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		closeStores()
 		return nil, err
 	}
+	accessLog, closeAccessLog, err := cfg.AccessLog.accessLog(os.Stdout, logOut)
+	if err != nil {
+		_ = closeAlerts(notifier)
+		dyn.Close()
+		closeStores()
+		return nil, err
+	}
 	ep, err := extproc.New(extproc.Options{
 		Ledger:                 cache,
 		Pricer:                 pricer,
@@ -231,8 +241,10 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		Logger:                 log,
 		Metrics:                m,
 		Alerts:                 alertSink(notifier),
+		AccessLog:              accessLog,
 	})
 	if err != nil {
+		closeAccessLog()
 		_ = closeAlerts(notifier)
 		dyn.Close()
 		closeStores()
@@ -254,7 +266,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: ledger.Ready,
 		Dashboard: dash, Sessions: dash, Activity: m.TrackDaily(settings.now, func(t time.Time) string { return cal.Periods(t).Day.Key })})
 	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
-		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts, alerts: notifier}, nil
+		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts, alerts: notifier, closeAccessLog: closeAccessLog}, nil
 }
 
 // serve runs both servers until ctx is done, then drains: gRPC health goes
@@ -306,6 +318,7 @@ func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 	if err := closeAlerts(a.alerts); err != nil {
 		a.log.Error("alerts close", "err", err)
 	}
+	a.closeAccessLog()
 	// Flush the settlements buffered during an outage before the store goes.
 	if err := a.ledger.Close(); err != nil {
 		a.log.Error("ledger close", "err", err)
