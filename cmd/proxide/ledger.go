@@ -7,18 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/resilient"
-	"github.com/proxide/proxide/internal/metrics"
 )
 
 // openLedger wraps the store's request path so it survives an outage
 // (budget/resilient): store.failure_mode, a circuit breaker probing the store
 // within store.timeout, and, with Redis, settlements buffered on disk in
 // store.spill_dir. The memory store cannot fail, so it gets no spill dir.
-func openLedger(cfg Config, store budget.Store, log *slog.Logger, m *metrics.Metrics) (*resilient.Ledger, error) {
+func openLedger(cfg Config, store budget.Store, log *slog.Logger) (*resilient.Ledger, error) {
 	opts := resilient.Options{Mode: resilient.FailureMode(cfg.Store.FailureMode), Logger: log, ProbeTimeout: cfg.Store.Timeout}
 	if cfg.Store.RedisURL != "" {
 		opts.SpillDir = spillDir(cfg)
@@ -26,23 +23,6 @@ func openLedger(cfg Config, store budget.Store, log *slog.Logger, m *metrics.Met
 	l, err := resilient.Open(store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store.spill_dir: %w", err)
-	}
-	if m != nil {
-		m.Registry().MustRegister(
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "proxide_ledger_circuit_open",
-				Help: "1 while the ledger's circuit breaker is open: the store failed and has not answered a probe since; requests get the failure mode's answer without waiting on it.",
-			}, func() float64 {
-				if l.Open() {
-					return 1
-				}
-				return 0
-			}),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "proxide_ledger_buffered_settlements",
-				Help: "Settlements waiting to be replayed into the store (memory and spill directory).",
-			}, func() float64 { return float64(l.Buffered()) }),
-		)
 	}
 	return l, nil
 }

@@ -173,7 +173,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	if err != nil {
 		return nil, err
 	}
-	ledger, err := openLedger(cfg, store, log, m) // ledger.go
+	ledger, err := openLedger(cfg, store, log) // ledger.go
 	if err != nil {
 		_ = store.Close()
 		return nil, err
