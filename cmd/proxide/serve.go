@@ -251,6 +251,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		return nil, err
 	}
 	m.TrackReservations(ep.ReservationsInFlight)
+	m.TrackLedger(ledger.Open, ledger.Trips, ledger.Buffered)
 	svc, err := admin.NewService(admin.ServiceOptions{Store: cache, Rules: dyn, Calendar: cal, Logger: log, Now: settings.now})
 	if err != nil {
 		dyn.Close()

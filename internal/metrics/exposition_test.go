@@ -22,6 +22,7 @@ func TestExpositionGolden(t *testing.T) {
 	m := New()
 	m.TrackClients([]string{"tenant-a"})
 	m.TrackReservations(func() int { return 3 })
+	m.TrackLedger(func() bool { return true }, func() int64 { return 2 }, func() int { return 5 })
 	m.Request("chat.completions.create", "ok")
 	m.Decision("chat.completions.create", "allowed")
 	m.Decision("chat.completions.create", "budget_exceeded")

@@ -44,3 +44,31 @@ func (m *Metrics) TrackReservations(inFlight func() int) {
 		Help: "Reservations held by requests that went upstream and are not settled yet.",
 	}, func() float64 { return float64(inFlight()) }))
 }
+
+// TrackLedger exports the ledger's circuit breaker and replay buffer, read
+// at each scrape: whether the circuit is open (the store is failing and the
+// failure mode answers), how often it opened, and the settlements buffered
+// for replay.
+func (m *Metrics) TrackLedger(open func() bool, trips func() int64, buffered func() int) {
+	if m == nil {
+		return
+	}
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "proxide_ledger_circuit_open",
+			Help: "1 while the ledger's circuit breaker is open (the store failed; requests get the failure mode without waiting for it), else 0.",
+		}, func() float64 {
+			if open() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "proxide_ledger_circuit_trips_total",
+			Help: "Times the ledger's circuit breaker opened.",
+		}, func() float64 { return float64(trips()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "proxide_ledger_replay_buffered",
+			Help: "Settlements buffered while the ledger was unavailable, waiting to be replayed.",
+		}, func() float64 { return float64(buffered()) }))
+}
