@@ -89,6 +89,12 @@ budgets:
   rules:
     - {client_id: agent-7, loop_detection: {mode: alert}}
 `,
+		"mtls, bound keys": `keys:
+  - {name: tenant-a, sha256: "` + hashOf("prox-example-tenant") + `", scopes: [gateway], client_ids: ["tenant-a-*", user-12345]}
+upstream: {existingSecret: proxide-openai}
+mtls: {enabled: true, existingSecret: proxide-grpc-tls, envoyClientSecret: proxide-envoy-tls}
+envoy: {enabled: true}
+`,
 		"mesh peers, config from secret": `
 config: {existingSecret: proxide-config}
 upstream: {existingSecret: proxide-openai}
@@ -221,9 +227,13 @@ func checkProxide(t *testing.T, r rendered, values string) {
 		require.NotNil(t, d.Spec.Template.Spec.Volumes[0].Secret)
 	}
 
-	require.NotNil(t, c.StartupProbe.GRPC, "startup: gRPC health of the ext_proc service")
-	require.Equal(t, grpcPort, c.StartupProbe.GRPC.Port)
-	require.Equal(t, "envoy.service.ext_proc.v3.ExternalProcessor", *c.StartupProbe.GRPC.Service)
+	if strings.Contains(values, "mtls: {enabled: true") {
+		require.Equal(t, "/healthz", c.StartupProbe.HTTPGet.Path, "kubelet's gRPC probe has no client certificate")
+	} else {
+		require.NotNil(t, c.StartupProbe.GRPC, "startup: gRPC health of the ext_proc service")
+		require.Equal(t, grpcPort, c.StartupProbe.GRPC.Port)
+		require.Equal(t, "envoy.service.ext_proc.v3.ExternalProcessor", *c.StartupProbe.GRPC.Service)
+	}
 	require.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 	if strings.Contains(values, "readiness: grpc") {
 		require.NotNil(t, c.ReadinessProbe.GRPC)

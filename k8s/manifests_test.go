@@ -219,7 +219,7 @@ func TestRenderedConfigsStartProxide(t *testing.T) {
 		if !ok {
 			continue // config.existingSecret: nothing rendered
 		}
-		t.Run("chart/"+name, func(t *testing.T) { startsWith(t, bin, []byte(cm.Data["proxide.yaml"])) })
+		t.Run("chart/"+name, func(t *testing.T) { startsWith(t, bin, withTestCerts(t, []byte(cm.Data["proxide.yaml"]))) })
 	}
 	objs, _ := sidecarManifests(t)
 	t.Run("sidecar", func(t *testing.T) { startsWith(t, bin, sidecarProxideConfig(t, objs)) })

@@ -28,6 +28,11 @@ type proxideConfig struct {
 		Admin           string `yaml:"admin"`
 		MaxMessageBytes int    `yaml:"max_message_bytes"`
 		ShutdownTimeout string `yaml:"shutdown_timeout"`
+		TLS             struct {
+			CertFile     string `yaml:"cert_file"`
+			KeyFile      string `yaml:"key_file"`
+			ClientCAFile string `yaml:"client_ca_file"`
+		} `yaml:"tls"`
 	} `yaml:"listen"`
 	Store struct {
 		RedisURL    string `yaml:"redis_url"`
@@ -36,10 +41,11 @@ type proxideConfig struct {
 		Prefix      string `yaml:"prefix"`
 	} `yaml:"store"`
 	Keys []struct {
-		Name   string   `yaml:"name"`
-		SHA256 string   `yaml:"sha256"`
-		Key    string   `yaml:"key"`
-		Scopes []string `yaml:"scopes"`
+		Name      string   `yaml:"name"`
+		SHA256    string   `yaml:"sha256"`
+		Key       string   `yaml:"key"`
+		Scopes    []string `yaml:"scopes"`
+		ClientIDs []string `yaml:"client_ids"`
 	} `yaml:"keys"`
 	Upstream struct {
 		APIKeyEnv  string `yaml:"api_key_env"`

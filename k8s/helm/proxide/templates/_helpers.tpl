@@ -59,6 +59,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s.%s.svc.cluster.local" (include "proxide.component" (dict "root" . "name" "grpc")) .Release.Namespace }}
 {{- end }}
 
+{{/* The name Envoy expects in Proxide's server certificate. */}}
+{{- define "proxide.mtlsServerName" -}}
+{{- .Values.mtls.serverName | default (include "proxide.grpcHeadless" .) }}
+{{- end }}
+
 {{- define "proxide.redisHost" -}}
 {{- printf "%s.%s.svc.cluster.local" (include "proxide.component" (dict "root" . "name" "redis")) .Release.Namespace }}
 {{- end }}
@@ -85,6 +90,17 @@ with a message naming the value.
 {{- end }}
 {{- if and .Values.keys (not .Values.upstream.existingSecret) (not .Values.config.existingSecret) }}
 {{- fail "keys are set: the OpenAI key must come from a Secret, set upstream.existingSecret (kubectl create secret generic proxide-openai --from-literal=api-key=sk-...)" }}
+{{- end }}
+{{- if .Values.mtls.enabled }}
+{{- if not .Values.mtls.existingSecret }}
+{{- fail "mtls.enabled needs mtls.existingSecret: a Secret with Proxide's tls.crt, tls.key and the client CA ca.crt (cert-manager Certificate)" }}
+{{- end }}
+{{- if and .Values.envoy.enabled (not .Values.mtls.envoyClientSecret) }}
+{{- fail "mtls.enabled with envoy.enabled needs mtls.envoyClientSecret: a Secret with the Envoy client certificate tls.crt, tls.key and Proxide's CA ca.crt" }}
+{{- end }}
+{{- if eq .Values.probes.readiness "grpc" }}
+{{- fail "probes.readiness=grpc cannot be used with mtls.enabled: kubelet's gRPC probe has no client certificate; use readyz" }}
+{{- end }}
 {{- end }}
 {{- if .Values.envoy.enabled }}
 {{- if le (int .Values.envoy.terminationGracePeriodSeconds) (int .Values.envoy.drainTimeSeconds) }}
