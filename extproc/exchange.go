@@ -81,6 +81,9 @@ type exchange struct {
 	injected   bool // we added stream_options.include_usage
 	status     int  // upstream status, 0 until the response headers
 	compressed bool // the response is encoded: it cannot be metered
+	// sniffed: the first chunk of a body labelled JSON was checked;
+	// mislabelled: it was an event stream (untrusted.go).
+	sniffed, mislabelled bool
 	meter      *usage.Meter
 	// heldID is the id of a background response's held charge, once held.
 	heldID string

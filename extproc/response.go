@@ -32,7 +32,7 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 		// accept-encoding was removed, so this upstream ignored it. The usage
 		// cannot be read; the reservation (the worst case) is charged instead.
 		x.compressed = true
-		x.log.Warn("response is compressed; charging the reservation", "content_encoding", enc)
+		x.log.Debug("response is compressed; charging the reservation", "content_encoding", enc)
 	}
 	ct, _ := headerLookup(hm, "content-type")
 	if x.unit != nil {
@@ -46,10 +46,12 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 	if x.kind == kindUpload {
 		endpoint = usage.Responses // a file object: its id
 	}
+	sse := strings.Contains(strings.ToLower(ct), "text/event-stream")
+	x.sniffed = sse // only a body labelled JSON is checked for an event stream
 	x.meter = usage.NewMeter(usage.MeterOptions{
 		Endpoint:           endpoint,
 		RequestModel:       x.req.Model,
-		SSE:                strings.Contains(strings.ToLower(ct), "text/event-stream"),
+		SSE:                sse,
 		StripInjectedUsage: x.injected,
 	})
 	if h.GetEndOfStream() {
@@ -66,6 +68,9 @@ func (x *exchange) onResponseBody(ctx context.Context, b *extprocv3.HttpBody) *e
 	if x.unit != nil && !x.compressed {
 		x.unitChunk(b.GetBody())
 	} else if x.meter != nil && !x.compressed {
+		if !x.sniffed {
+			x.sniffBody(b.GetBody())
+		}
 		if out, replaced := x.meter.Write(b.GetBody(), b.GetEndOfStream()); replaced {
 			reply = newChunkReply(out)
 		}

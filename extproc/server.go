@@ -178,6 +178,8 @@ type Server struct {
 
 	leaseMu sync.Mutex
 	leases  map[*exchange]struct{} // requests holding a reservation
+
+	untrustedSeen sync.Map // reasons of untrusted upstream answers already logged
 }
 
 // New checks the options and fills defaults.

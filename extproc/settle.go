@@ -85,6 +85,9 @@ func (x *exchange) settleMetered(ctx context.Context, complete bool) {
 	if x.compressed || x.meter == nil {
 		// A body we could not read, or none at all yet: OpenAI may have done
 		// the whole work.
+		if x.compressed {
+			x.distrust("compressed")
+		}
 		x.settle(ctx, x.worstCase())
 		return
 	}
@@ -104,12 +107,24 @@ func (x *exchange) settleMetered(ctx context.Context, complete bool) {
 	if r.ServiceTier != "" {
 		c.tier = r.ServiceTier
 	}
+	var cost int64
+	if r.HasUsage {
+		c.usage = toPricing(r.Usage)
+		c.usage.FeeNano = x.toolFees(r.ToolCalls)
+		cost = x.cost(c)
+	}
+	if why, worst := x.untrusted(r, cost); why != "" { // untrusted.go
+		x.distrust(why)
+		if worst {
+			x.settle(ctx, x.worstCase())
+			return
+		}
+	}
 	switch {
 	case r.HasUsage:
-		c.usage = toPricing(r.Usage)
 		c.reasoning = r.Usage.ReasoningTokens
-		c.usage.FeeNano = x.toolFees(r.ToolCalls)
 		c.remember = x.rememberContext(r)
+		c.fixed, c.fixedNano = true, cost // priced once, above
 	case x.visibleOutput(complete):
 		c.usage = pricing.Usage{PromptTokens: x.promptCharged(), CompletionTokens: r.OutputTokens,
 			FeeNano: x.toolFees(r.ToolCalls)}

@@ -35,6 +35,7 @@ type Metrics struct {
 	clientSpend    *prometheus.CounterVec         // nil unless TrackClients
 	tracked        map[string]prometheus.Counter
 	daily          *Daily // nil unless TrackDaily
+	untrusted      *prometheus.CounterVec // untrusted.go
 }
 
 // New registers every collector (plus Go and process collectors) on a fresh registry.
@@ -107,6 +108,7 @@ func New() *Metrics {
 	m.registry.MustRegister(m.requests, m.spendUSD, m.tokens, m.blocked, m.alerts, m.unknownModels,
 		m.estimatedUsage, m.ledgerErrors, m.ledgerLatency, m.activeStreams, m.loops, m.webhooks, m.webhookDrops, m.decisions, m.phases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerUntrusted()
 	m.phaseOf = map[string]prometheus.Observer{}
 	for _, msg := range []string{"request_headers", "request_body", "request_trailers", "response_headers", "response_body", "response_trailers"} {
 		m.phaseOf[msg] = m.phases.WithLabelValues(msg)

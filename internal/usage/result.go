@@ -15,6 +15,9 @@ type Usage struct {
 	// AudioMillis is the billed audio duration of a transcription usage of
 	// type "duration" (whisper-1), in milliseconds.
 	AudioMillis int64
+	// Invalid: a count was negative, not a number or absurd (past 1e15); it
+	// reads as 0 above, and the usage as a whole cannot be trusted.
+	Invalid bool
 }
 
 // Result is what a Meter learned from a response so far.
@@ -136,6 +139,7 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Usage{}, false, err
 	}
+	u.Invalid = w.invalid()
 	prompt := first(w.PromptTokens, w.InputTokens)
 	completion := first(w.CompletionTokens, w.OutputTokens)
 	if w.Seconds != nil && prompt == nil && completion == nil {
@@ -171,6 +175,28 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 		setCount(&u.ImageCompletionTokens, d.ImageTokens)
 	}
 	return u, true, nil
+}
+
+// invalid reports a count that count would read as 0 without being 0: a
+// negative, NaN or absurd number (the upstream's usage is a lie).
+func (w *wireUsage) invalid() bool {
+	bad := func(fs ...*float64) bool {
+		for _, f := range fs {
+			if f != nil && (*f < 0 || math.IsNaN(*f) || *f > 1e15) {
+				return true
+			}
+		}
+		return false
+	}
+	if bad(w.PromptTokens, w.CompletionTokens, w.InputTokens, w.OutputTokens, w.TotalTokens, w.Seconds) {
+		return true
+	}
+	for _, d := range []*wireDetails{w.PromptTokensDetails, w.CompletionTokensDetails, w.InputTokensDetails, w.InputTokenDetails, w.OutputTokensDetails} {
+		if d != nil && bad(d.CachedTokens, d.ReasoningTokens, d.AudioTokens, d.ImageTokens, d.CacheWriteTokens, d.CacheCreationTokens) {
+			return true
+		}
+	}
+	return false
 }
 
 func setCount(dst *int64, f *float64) {
