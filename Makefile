@@ -6,6 +6,16 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 IMAGE   ?= ghcr.io/proxide/proxide
 
+# The ports of `make run` and `make demo`: make demo FRONT_PORT=11000 ADMIN_PORT=9090
+GRPC_PORT  ?= 50051
+ADMIN_PORT ?= 8080
+FRONT_PORT ?= 10000
+
+# The official-SDK compatibility suites (envoy/sdktest): a Go module of their
+# own and a Node folder whose packages npm ci installs from the lockfile.
+SDKTEST_NODE := envoy/sdktest/node
+NODE_DEPS    := $(SDKTEST_NODE)/node_modules/.package-lock.json
+
 # The LiteLLM price snapshot the embedded price table is generated from. It is
 # kept outside the repository, beside it: `make generate LITELLM=file.json`.
 LITELLM ?= ../shared/data/litellm-model-prices-2026-07-24.json
@@ -27,16 +37,13 @@ build: ## build bin/proxide (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/proxide
 
 .PHONY: run
-run: ## run Proxide with the demo config (in-memory ledger, ext_proc :50051, admin :8080)
-	$(GO) run ./cmd/proxide serve --config cmd/proxide/demo.yaml
+run: ## run Proxide with the demo config (in-memory ledger, ext_proc :50051, admin :8080; GRPC_PORT=, ADMIN_PORT= change them)
+	$(GO) run ./cmd/proxide serve --config cmd/proxide/demo.yaml --grpc-addr :$(GRPC_PORT) --admin-addr :$(ADMIN_PORT)
 
 .PHONY: demo
-demo: ## Proxide + the Envoy stand-in (:10000) + a fake OpenAI, all local: curl it (see README)
+demo: ## proxide dev --demo: Proxide behind a local Envoy stand-in (:10000, FRONT_PORT=) and a fake OpenAI: a client metered, a 402, a loop's 429; keeps serving
 	$(GO) build -o bin/proxide ./cmd/proxide
-	$(GO) build -o bin/envoy-standin ./envoy/cmd/envoy-standin
-	@bin/proxide serve --config cmd/proxide/demo.yaml & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid' INT TERM EXIT; \
-	bin/envoy-standin -listen 127.0.0.1:10000 -ext-proc 127.0.0.1:50051 -fake-openai
+	bin/proxide dev --demo --listen 127.0.0.1:$(FRONT_PORT) --grpc-addr 127.0.0.1:$(GRPC_PORT) --admin-addr 127.0.0.1:$(ADMIN_PORT)
 
 .PHONY: redis
 redis: ## make sure redis-server is installed (the ledger contract tests need a real one)
@@ -58,6 +65,30 @@ chromium: ## make sure Debian's chromium is installed (the dashboard's browser t
 		echo "chromium is missing: install it first, e.g. 'sudo apt-get install -y chromium'"; exit 1; \
 	fi
 
+.PHONY: node
+node: ## make sure Node.js 20+ and npm are installed (the Node SDK compatibility suite)
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing nodejs and npm (apt-get)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null) || exit 1; \
+		else \
+			echo "node and npm are missing: install Node.js 20 or later with npm, e.g. 'sudo apt-get install -y nodejs npm' (Debian 13, Ubuntu 24.04) or 'brew install node'"; exit 1; \
+		fi; \
+	fi; \
+	node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
+		echo "node $$(node --version) is too old: the SDK suite needs Node.js 20 or later (e.g. https://nodejs.org or NodeSource's nodejs 20 package)"; exit 1; }
+
+# npm ci only when the lockfile changed since the last install (npm writes
+# node_modules/.package-lock.json).
+$(NODE_DEPS): $(SDKTEST_NODE)/package-lock.json | node
+	cd $(SDKTEST_NODE) && npm ci --no-audit --no-fund --ignore-scripts
+
+.PHONY: test-sdk
+test-sdk: $(NODE_DEPS) ## the official-SDK compatibility suites (Go openai-go v3, Node openai 6.x and 7.x) through a real proxide dev
+	$(GO) build -o bin/proxide-sdktest ./cmd/proxide
+	cd envoy/sdktest/go && PROXIDE_BIN=$(CURDIR)/bin/proxide-sdktest $(GO) test -count=1 ./...
+	cd $(SDKTEST_NODE) && PROXIDE_BIN=$(CURDIR)/bin/proxide-sdktest node --test
+
 .PHONY: dashboard-vendor
 dashboard-vendor: ## re-vendor the dashboard's chart library (uPlot, pinned in internal/dashboard/package-lock.json) with npm ci
 	cd internal/dashboard && npm ci --no-audit --no-fund --ignore-scripts
@@ -65,14 +96,16 @@ dashboard-vendor: ## re-vendor the dashboard's chart library (uPlot, pinned in i
 	cp internal/dashboard/node_modules/uplot/LICENSE internal/dashboard/web/vendor/uPlot.LICENSE
 
 .PHONY: test
-test: redis chromium ## run every test: -race on the sidecar's module (unit, ledger contract on a real redis-server, end to end through the Envoy stand-in), then the k8s/ module (chart, manifests, mesh)
+test: redis chromium $(NODE_DEPS) ## run every test: -race on the sidecar's module (unit, ledger contract on a real redis-server, end to end through the Envoy stand-in), the k8s/ module (chart, manifests, mesh), the official-SDK suites
 	PROXIDE_REQUIRE_REDIS=1 PROXIDE_REQUIRE_CHROMIUM=1 $(GO) test -race -count=1 $(PKGS)
 	cd k8s && $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory test-sdk
 
 .PHONY: test-fast
-test-fast: redis chromium ## run every test without the race detector (about 3x faster)
+test-fast: redis chromium $(NODE_DEPS) ## run every test without the race detector (about 3x faster)
 	PROXIDE_REQUIRE_REDIS=1 PROXIDE_REQUIRE_CHROMIUM=1 $(GO) test -count=1 $(PKGS)
 	cd k8s && $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory test-sdk
 
 .PHONY: test-envoy
 test-envoy: ## run the Envoy configs through a real envoy binary (fails if envoy is not on PATH)
@@ -154,11 +187,14 @@ $(GOLANGCI_LINT):
 lint: $(GOLANGCI_LINT) ## go mod tidy -diff, gofmt and go vet (both modules), golangci-lint (.golangci.yml)
 	$(GO) mod tidy -diff
 	cd k8s && $(GO) mod tidy -diff
+	cd envoy/sdktest/go && $(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd k8s && $(GO) vet ./...
+	cd envoy/sdktest/go && $(GO) vet ./...
 	$(GOLANGCI_LINT) run $(PKGS)
 	cd k8s && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...
+	cd envoy/sdktest/go && $(GOLANGCI_LINT) run --config ../../../.golangci.yml ./...
 
 .PHONY: clean
 clean: ## remove build output
