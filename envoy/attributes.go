@@ -86,6 +86,12 @@ func (f *filter) attribute(name string) (*structpb.Value, bool) {
 		return structpb.NewStringValue(addr.String()), true
 	case "connection.mtls":
 		return structpb.NewBoolValue(f.r.TLS != nil && len(f.r.TLS.PeerCertificates) > 0), true
+	case "connection.uri_san_peer_certificate":
+		// The first URI SAN of the verified downstream certificate (a SPIFFE id).
+		if f.r.TLS == nil || len(f.r.TLS.PeerCertificates) == 0 || len(f.r.TLS.PeerCertificates[0].URIs) == 0 {
+			return nil, false
+		}
+		return structpb.NewStringValue(f.r.TLS.PeerCertificates[0].URIs[0].String()), true
 	case "xds.route_name":
 		return structpb.NewStringValue(defaultRouteName), true
 	case "xds.cluster_name":

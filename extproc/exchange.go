@@ -57,6 +57,7 @@ type exchange struct {
 	access  accessEntry
 
 	clientID string
+	peerURI  string // the peer certificate's URI SAN Envoy sent (peer.go)
 	route    endpoints.Route
 	endpoint usage.Endpoint // the request parser and meter of a metered route
 	kind     kind
@@ -140,6 +141,7 @@ func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest)
 		if x.phase != phaseRequestHeaders {
 			return x.protocolError("a second request_headers message on one stream")
 		}
+		x.peerURI = peerURI(req)
 		return x.onRequestHeaders(ctx, r.RequestHeaders)
 	case *extprocv3.ProcessingRequest_RequestBody:
 		switch {

@@ -58,24 +58,32 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		}
 		key = &k
 	}
+	param, what := s.opts.ClientIDHeader, s.opts.ClientIDHeader+" header"
 	id, ok := headerLookup(hm, s.opts.ClientIDHeader)
+	if s.opts.ClientIDFromPeer { // peer.go
+		param, what = "", "peer certificate URI SAN"
+		if id, ok = x.peerURI, x.peerURI != ""; !ok {
+			s.opts.Metrics.Request("other", "forbidden_client_id")
+			return x.reject(peerIdentityRequired())
+		}
+	}
 	if !ok || id == "" {
 		if s.opts.DefaultClientID == "" {
-			return x.reject(openAIError(400, "missing_client_id", "missing_client_id", s.opts.ClientIDHeader,
-				"Missing "+s.opts.ClientIDHeader+" header: every request must name its client."))
+			return x.reject(openAIError(400, "missing_client_id", "missing_client_id", param,
+				"Missing "+what+": every request must name its client."))
 		}
 		id = s.opts.DefaultClientID
 	}
 	if err := rules.ValidClientID(id); err != nil {
-		return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
-			"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()))
+		return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", param,
+			"Invalid "+what+": "+err.Error()))
 	}
 	if s.opts.NormalizeClientIDs {
 		n, err := clientid.Normalize(id)
 		if err != nil {
 			s.opts.Metrics.Request("other", "bad_request")
-			return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", s.opts.ClientIDHeader,
-				"Invalid "+s.opts.ClientIDHeader+" header: "+err.Error()+"."))
+			return x.reject(openAIError(400, "invalid_client_id", "invalid_client_id", param,
+				"Invalid "+what+": "+err.Error()+"."))
 		}
 		id = n
 	}
@@ -83,7 +91,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		s.opts.Metrics.Request("other", "forbidden_client_id")
 		x.log.Warn("key may not speak for this client id", "key", key.Name, "client_id", id)
 		// Quoted, so an invisible or look-alike character shows.
-		return x.reject(openAIError(403, "invalid_request_error", "client_id_not_allowed", s.opts.ClientIDHeader,
+		return x.reject(openAIError(403, "invalid_request_error", "client_id_not_allowed", param,
 			"This Proxide key may not speak for client "+strconv.QuoteToASCII(id)+"."))
 	}
 	x.clientID = id

@@ -101,6 +101,10 @@ type Options struct {
 	// unassigned and mixed-script ids (internal/clientid), so one client
 	// cannot name itself many ways.
 	NormalizeClientIDs bool
+	// ClientIDFromPeer takes the client id from the peer certificate's URI
+	// SAN (a SPIFFE id) that Envoy sends as an attribute, not from the
+	// header (peer.go).
+	ClientIDFromPeer bool
 
 	// PathPrefixes are the API prefixes of :path (default "/openai/v1", "/v1").
 	PathPrefixes []string

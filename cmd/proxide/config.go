@@ -104,6 +104,10 @@ type ClientIDConfig struct {
 	// Normalize folds ids to Unicode NFKC and refuses invisible, unassigned
 	// and mixed-script ids with 400 (internal/clientid).
 	Normalize bool `mapstructure:"normalize"`
+	// Source is where the id comes from: "header" (default) or
+	// "peer_uri_san", the URI SAN (SPIFFE id) of the peer certificate Envoy
+	// verified, sent as the connection.uri_san_peer_certificate attribute.
+	Source string `mapstructure:"source"`
 }
 
 // BudgetsConfig holds the file's budget rules and how reservations are made.
@@ -202,6 +206,7 @@ var defaults = map[string]any{
 	"client_id.default":                 "",
 	"client_id.strip":                   true,
 	"client_id.normalize":               false,
+	"client_id.source":                  "header",
 	"budgets.timezone":                  "UTC",
 	"budgets.default_max_output_tokens": 0,
 	"budgets.default_max_tool_calls":    8,
@@ -358,6 +363,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClientID.Header == "" || strings.ContainsAny(c.ClientID.Header, " :\t") {
 		add("client_id.header: %q is not a header name", c.ClientID.Header)
+	}
+	if c.ClientID.Source != "header" && c.ClientID.Source != "peer_uri_san" {
+		add("client_id.source: %q must be header or peer_uri_san", c.ClientID.Source)
 	}
 	if c.Budgets.DefaultMaxOutputTokens < 0 {
 		add("budgets.default_max_output_tokens: must not be negative (0 reserves the model's maximum)")

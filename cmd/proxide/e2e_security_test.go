@@ -1,11 +1,20 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxide/proxide/envoy"
+	"github.com/proxide/proxide/extproc"
+	"github.com/proxide/proxide/internal/mtls/mtlstest"
 )
 
 // boundKeyConfig adds a tenant key bound to user-12345 and tenant-a-* to the
@@ -65,4 +74,77 @@ func TestE2ENormalisedClientIDs(t *testing.T) {
 		}
 	}
 	require.Len(t, s.upstream.Requests(), before)
+}
+
+// meshFront serves the stand-in over TLS the way a mesh sidecar's inbound
+// listener does: it verifies a client certificate of ca when one is given
+// and sends its URI SAN to Proxide as connection.uri_san_peer_certificate.
+func meshFront(t *testing.T, s *stack, ca *mtlstest.CA) string {
+	t.Helper()
+	si, err := envoy.New(envoy.Options{ExtProcAddr: s.grpcAddr, Upstream: s.upURL,
+		RequestAttributes: []string{"request.id", "source.address", extproc.PeerURIAttribute},
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	front := httptest.NewUnstartedServer(si)
+	front.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool(),
+		Certificates: []tls.Certificate{ca.Server(t).TLS(t)}}
+	front.StartTLS()
+	t.Cleanup(func() { front.Close(); require.NoError(t, si.Close()) })
+	return front.URL
+}
+
+// sendAs posts a chat request to url as the workload holding cert (none when nil).
+func sendAs(t *testing.T, url string, ca *mtlstest.CA, cert *mtlstest.Leaf, key, header string) reply {
+	t.Helper()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{cert.TLS(t)}
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/openai/v1/chat/completions", strings.NewReader(chatHello))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	if header != "" {
+		req.Header.Set("x-proxide-client-id", header)
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, errors.Join(err, resp.Body.Close()))
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// client_id.source: peer_uri_san — in a mesh the workload's SPIFFE id names
+// the client: a header cannot override it, a key bound to a namespace cannot
+// speak for another, and a caller without a verified certificate is refused.
+func TestE2EClientIDFromMeshIdentity(t *testing.T) {
+	const agentA, agentB = "spiffe://cluster.local/ns/team-a/sa/agent-7", "spiffe://cluster.local/ns/team-b/sa/agent-7"
+	yaml := strings.Replace(e2eYAML("", "client_id: {source: peer_uri_san}\nloop_detection: {enabled: false}\n"), "  - {name: ops,",
+		"  - {name: team-a, key: prox-e2e-team-a, scopes: [gateway], client_ids: [\"spiffe://cluster.local/ns/team-a/*\"]}\n  - {name: ops,", 1)
+	s := startStack(t, yaml, nil)
+	ca := mtlstest.NewCA(t, "mesh")
+	url := meshFront(t, s, ca)
+	a, b := ca.Client(t, "agent-a", agentA), ca.Client(t, "agent-b", agentB)
+
+	r := sendAs(t, url, ca, &a, "prox-e2e-app", "user-12345")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Positive(t, s.spend(t, agentA).Day.SpentNano, "charged to the workload")
+	require.Zero(t, s.spend(t, "user-12345").Day.SpentNano, "not to the id the header claimed")
+	r = sendAs(t, url, ca, &a, "prox-e2e-team-a", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	before := len(s.upstream.Requests())
+	r = sendAs(t, url, ca, &b, "prox-e2e-team-a", agentA)
+	requireRefusal(t, r, http.StatusForbidden, "invalid_request_error", "client_id_not_allowed")
+	r = sendAs(t, url, ca, nil, "prox-e2e-app", "user-12345")
+	requireRefusal(t, r, http.StatusForbidden, "invalid_request_error", "peer_identity_required")
+	require.Len(t, s.upstream.Requests(), before)
+	require.Zero(t, s.spend(t, agentB).Day.SpentNano)
+}
+
+func TestClientIDSourceIsChecked(t *testing.T) {
+	_, err := load(t, nil, "--config", writeConfig(t, "client_id: {source: certificate}\n"))
+	require.ErrorContains(t, err, `client_id.source: "certificate" must be header or peer_uri_san`)
 }

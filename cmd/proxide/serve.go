@@ -223,6 +223,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		DefaultClientID:        cfg.ClientID.Default,
 		KeepClientID:           !cfg.ClientID.Strip,
 		NormalizeClientIDs:     cfg.ClientID.Normalize,
+		ClientIDFromPeer:       cfg.ClientID.Source == "peer_uri_san",
 		PathPrefixes:           cfg.PathPrefixes,
 		DefaultMaxOutputTokens: cfg.Budgets.DefaultMaxOutputTokens,
 		DefaultMaxToolCalls:    cfg.Budgets.DefaultMaxToolCalls,
