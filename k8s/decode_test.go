@@ -46,6 +46,25 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+// prometheusRule mirrors the part of the Prometheus Operator's CRD the chart
+// uses; strict decoding rejects anything else.
+type prometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for,omitempty"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	} `json:"spec"`
+}
+
 // newTyped returns an empty typed object for an apiVersion/kind the
 // deployment files may contain, or nil for an unknown one.
 func newTyped(kind string) any {
@@ -70,6 +89,8 @@ func newTyped(kind string) any {
 		return &networkingv1.NetworkPolicy{}
 	case "monitoring.coreos.com/v1/ServiceMonitor":
 		return &serviceMonitor{}
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		return &prometheusRule{}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package k8s
+package k8s_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // exported reads the metric names Proxide exports from the metrics package's
@@ -103,4 +104,45 @@ func TestGrafanaDashboard(t *testing.T) {
 		"Ledger latency p99 by operation", "Ledger circuit"} {
 		require.True(t, titles[want], "panel %q", want)
 	}
+}
+
+// The chart's PrometheusRule alerts on metrics Proxide exports, scoped to the
+// release's Service, and fires on what the issue names: ledger down, unknown
+// models, webhook drops.
+func TestChartPrometheusRule(t *testing.T) {
+	off := mustRender(t, "")
+	require.Empty(t, objectsOf[prometheusRule](off.objs), "off by default")
+
+	r := mustRender(t, `prometheusRule: {enabled: true, ledgerDownFor: 5m, labels: {release: kube-prometheus},
+  additionalRules: [{alert: MyBudgetBurn, expr: 'sum(rate(proxide_spend_usd_total[1h])) * 24 > 100', labels: {severity: info}}]}
+serviceMonitor: {enabled: true}`)
+	lintChart(t, `prometheusRule: {enabled: true}`)
+	rules := objectsOf[prometheusRule](r.objs)
+	require.Len(t, rules, 1)
+	pr := rules[releaseName]
+	require.Equal(t, "kube-prometheus", pr.Labels["release"])
+	types := exported(t)
+	alerts := map[string]string{}
+	for _, g := range pr.Spec.Groups {
+		for _, rule := range g.Rules {
+			alerts[rule.Alert] = rule.For
+			checkExpr(t, rule.Alert, rule.Expr, types)
+			if rule.Alert != "MyBudgetBurn" {
+				require.Contains(t, rule.Expr, `namespace="proxide",service="proxide"`, rule.Alert)
+				require.NotEmpty(t, rule.Annotations["summary"], rule.Alert)
+				require.Contains(t, []string{"critical", "warning"}, rule.Labels["severity"], rule.Alert)
+			}
+		}
+	}
+	for _, want := range []string{"ProxideLedgerDown", "ProxideLedgerErrors", "ProxideSettlementsBuffered", "ProxideUnknownModels", "ProxideWebhookDrops", "MyBudgetBurn"} {
+		require.Contains(t, alerts, want)
+	}
+	require.Equal(t, "5m", alerts["ProxideLedgerDown"])
+
+	// The rules select the Service the ServiceMonitor scrapes.
+	for n := range objectsOf[serviceMonitor](r.objs) {
+		require.Equal(t, releaseName, n)
+	}
+	_, hasService := objectsOf[corev1.Service](r.objs)[releaseName]
+	require.True(t, hasService)
 }
