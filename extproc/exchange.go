@@ -7,6 +7,7 @@ import (
 
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/proxide/proxide/budget/rules"
 	"github.com/proxide/proxide/internal/endpoints"
@@ -55,6 +56,9 @@ type exchange struct {
 	phase   phase
 	decided bool // its decision is counted (decide)
 	access  accessEntry
+	// span is the request's trace span (nil without Options.Tracer), traceCtx its context.
+	span     trace.Span
+	traceCtx context.Context
 
 	clientID string
 	peerURI  string // the peer certificate's URI SAN Envoy sent (peer.go)
@@ -85,7 +89,7 @@ type exchange struct {
 	// sniffed: the first chunk of a body labelled JSON was checked;
 	// mislabelled: it was an event stream (untrusted.go).
 	sniffed, mislabelled bool
-	meter      *usage.Meter
+	meter                *usage.Meter
 	// heldID is the id of a background response's held charge, once held.
 	heldID string
 	// unit is set for operations billed in images, characters, seconds or

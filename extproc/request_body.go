@@ -11,6 +11,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/internal/loop"
@@ -102,7 +103,13 @@ func (x *exchange) admitBody(ctx context.Context, buffered bool) (*extprocv3.Pro
 // stream's.
 func (x *exchange) admitAside(ctx context.Context, rewritable bool) *extprocv3.ProcessingResponse {
 	var resp *extprocv3.ProcessingResponse
+	sp := x.childSpan("proxide.admission")
 	x.s.deep.run(func() { resp = x.admit(ctx, rewritable) })
+	if sp != nil {
+		sp.SetAttributes(attribute.String("proxide.model", x.req.Model), attribute.Float64("proxide.estimate_usd", float64(x.est.nano)/1e9),
+			attribute.Bool("proxide.admitted", resp == nil || resp.GetImmediateResponse() == nil))
+		sp.End()
+	}
 	return resp
 }
 

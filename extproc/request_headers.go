@@ -41,6 +41,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	s := x.s
 	hm := h.GetHeaders()
 	x.access.start = time.Now()
+	x.startTrace(hm)
 	if rid, ok := headerLookup(hm, "x-request-id"); ok {
 		x.log = x.log.With("request_id", rid)
 		x.access.requestID = rid

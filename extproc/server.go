@@ -20,6 +20,7 @@ import (
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -168,6 +169,9 @@ type Options struct {
 	OnAlert AlertFunc
 	// AccessLog writes a line per metered request and refusal (off when its Logger is nil).
 	AccessLog AccessLog
+	// Tracer, when set, gets a span per request under Envoy's traceparent,
+	// with admission and settlement as children (tracing.go).
+	Tracer trace.Tracer
 	// Alerts, when set, receives threshold crossings, budget refusals, new
 	// loops and unmetered calls allowed (alert webhooks).
 	Alerts AlertSink
@@ -274,6 +278,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	s.opts.Metrics.StreamStarted()
 	defer s.opts.Metrics.StreamEnded()
 	x := s.newExchange()
+	defer x.endTrace()
 	defer x.writeAccessLog() // after the settlement, deferred below
 	defer x.finish(ctx)
 	idle := s.watchIdle(ctx) // idle.go

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/internal/usage"
 	"github.com/proxide/proxide/pricing"
@@ -247,6 +249,13 @@ func (x *exchange) settle(ctx context.Context, c charge) {
 	model := c.model
 	if model == "" {
 		model = x.req.Model
+	}
+	if sp := x.childSpan("proxide.settle"); sp != nil {
+		defer func() {
+			sp.SetAttributes(attribute.String("proxide.model", model), attribute.Float64("proxide.cost_usd", float64(cost)/1e9),
+				attribute.Bool("proxide.estimated", c.estimated), attribute.Bool("proxide.failed", c.failed))
+			sp.End()
+		}()
 	}
 	res, err := x.record(ctx, budget.SettleRequest{
 		ID: x.resID, ClientID: x.clientID, Rule: x.rule, ActualNano: cost, Failed: c.failed, Model: model,

@@ -26,6 +26,7 @@ import (
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/internal/admin"
 	"github.com/proxide/proxide/internal/alerts"
+	"github.com/proxide/proxide/internal/tracing"
 	"github.com/proxide/proxide/internal/auth"
 	"github.com/proxide/proxide/internal/dashboard"
 	"github.com/proxide/proxide/internal/metrics"
@@ -52,6 +53,8 @@ type app struct {
 	alerts  *alerts.Dispatcher // nil without webhooks
 	// closeAccessLog closes the access log's file, if it has one.
 	closeAccessLog func()
+	// shutdownTracing flushes the spans not exported yet (a no-op without tracing).
+	shutdownTracing func(context.Context) error
 
 	// grpcOpts carry listen.tls's credentials (tls.go).
 	grpcOpts []grpc.ServerOption
@@ -212,6 +215,14 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		closeStores()
 		return nil, err
 	}
+	tracer, shutdownTracing, err := tracing.Setup(context.Background(), getenv, version)
+	if err != nil {
+		closeAccessLog()
+		_ = closeAlerts(notifier)
+		dyn.Close()
+		closeStores()
+		return nil, err
+	}
 	ep, err := extproc.New(extproc.Options{
 		Ledger:                 cache,
 		Pricer:                 pricer,
@@ -243,6 +254,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 		Metrics:                m,
 		Alerts:                 alertSink(notifier),
 		AccessLog:              accessLog,
+		Tracer:                 tracer,
 	})
 	if err != nil {
 		closeAccessLog()
@@ -268,7 +280,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	adminHandler := admin.New(admin.Options{Service: svc, Keys: keys, Metrics: m.Handler(), Logger: log, Ready: ledger.Ready,
 		Dashboard: dash, Sessions: dash, Activity: m.TrackDaily(settings.now, func(t time.Time) string { return cal.Periods(t).Day.Key })})
 	return &app{cfg: cfg, log: log, store: store, ledger: ledger, rules: dyn, extproc: ep, adminv1: svc,
-		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts, alerts: notifier, closeAccessLog: closeAccessLog}, nil
+		admin: adminHandler, keys: keys, metrics: m, grpcOpts: grpcOpts, alerts: notifier, closeAccessLog: closeAccessLog, shutdownTracing: shutdownTracing}, nil
 }
 
 // serve runs both servers until ctx is done, then drains: gRPC health goes
@@ -321,6 +333,9 @@ func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
 		a.log.Error("alerts close", "err", err)
 	}
 	a.closeAccessLog()
+	if err := a.shutdownTracing(sctx); err != nil {
+		a.log.Warn("tracing shutdown", "err", err)
+	}
 	// Flush the settlements buffered during an outage before the store goes.
 	if err := a.ledger.Close(); err != nil {
 		a.log.Error("ledger close", "err", err)
