@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxide/proxide/budget/redistest"
 	"github.com/proxide/proxide/internal/alerts"
 )
 
@@ -138,4 +139,35 @@ func TestE2EAlertWebhooksLoopsAndUnmetered(t *testing.T) {
 	require.Equal(t, "tuner-1", u.ClientID)
 	require.Equal(t, "match:tuner-*", u.Rule)
 	require.Equal(t, tune.op, u.Endpoint)
+}
+
+// Two sidecars on one Redis send each event once: the crossings (reported by
+// the ledger's settlement on the replica whose charge crossed) and the
+// refusals of a client refused on both.
+func TestE2EAlertWebhooksTwoReplicas(t *testing.T) {
+	rc := &webhookReceiver{t: t, secret: []byte("sk-upstream-secret")}
+	hook := httptest.NewServer(rc)
+	defer hook.Close()
+	yaml := e2eYAML("    - {client_id: shared, daily_limit_usd: 0.50}\n", priceyPricing+"loop_detection: {enabled: false}\n"+
+		fmt.Sprintf("alerts: {webhooks: [%q], secret_env: OPENAI_API_KEY}\n", hook.URL)+
+		fmt.Sprintf("store: {redis_url: \"redis://%s/0\"}\n", redistest.Start(t)))
+	replicas := []*stack{startStack(t, yaml, nil), startStack(t, yaml, nil)}
+	refused := map[int]int{}
+	for i := 0; refused[0] < 2 || refused[1] < 2; i++ {
+		require.Less(t, i, 40, "never refused on both replicas")
+		r := replicas[i%2].do(t, priceyCall("shared", 5))
+		if r.status == http.StatusPaymentRequired {
+			refused[i%2]++
+			continue
+		}
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	require.Eventually(t, func() bool {
+		evs := rc.byType()
+		return len(evs[alerts.TypeThresholdCrossed]) == 2 && len(evs[alerts.TypeBudgetExceeded]) == 1
+	}, 10*time.Second, 10*time.Millisecond, "events: %v", rc.byType())
+	time.Sleep(200 * time.Millisecond) // and no more arrive
+	evs := rc.byType()
+	require.Len(t, evs[alerts.TypeThresholdCrossed], 2, "80%% and 100%%, once each")
+	require.Len(t, evs[alerts.TypeBudgetExceeded], 1, "once, though both replicas refused")
 }
