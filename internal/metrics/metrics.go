@@ -34,7 +34,7 @@ type Metrics struct {
 	phaseOf        map[string]prometheus.Observer // phases' series, resolved once: Phase runs per message
 	clientSpend    *prometheus.CounterVec         // nil unless TrackClients
 	tracked        map[string]prometheus.Counter
-	daily          *Daily // nil unless TrackDaily
+	daily          *Daily                 // nil unless TrackDaily
 	untrusted      *prometheus.CounterVec // untrusted.go
 }
 
