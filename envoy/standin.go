@@ -73,7 +73,11 @@ func New(opts Options) (*StandIn, error) {
 	}
 	creds := insecure.NewCredentials()
 	if cfg.ExtProcTLS != nil {
-		creds = clusterTLS{credentials.NewTLS(cfg.ExtProcTLS.Clone()), cfg.ExtProcTLS.ServerName}
+		// The name to verify goes to the handshake (clusterTLS); left in the
+		// config, grpc-go would insist the :authority be the same.
+		tc := cfg.ExtProcTLS.Clone()
+		tc.ServerName = ""
+		creds = clusterTLS{credentials.NewTLS(tc), cfg.ExtProcTLS.ServerName}
 	}
 	conn, err := grpc.NewClient(cfg.ExtProcAddr,
 		grpc.WithTransportCredentials(creds),
@@ -114,12 +118,6 @@ type clusterTLS struct {
 
 func (c clusterTLS) ClientHandshake(ctx context.Context, _ string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	return c.TransportCredentials.ClientHandshake(ctx, c.serverName, conn)
-}
-
-func (c clusterTLS) Info() credentials.ProtocolInfo {
-	i := c.TransportCredentials.Info()
-	i.ServerName = ""
-	return i
 }
 
 func (c clusterTLS) Clone() credentials.TransportCredentials {

@@ -26,7 +26,7 @@ func mtlsYAML(f mtlstest.Files) string {
 func anotherEnvoy(t *testing.T, s *stack, tlsCfg *tls.Config) string {
 	t.Helper()
 	si, err := envoy.New(envoy.Options{ExtProcAddr: s.grpcAddr, Upstream: s.upURL, ExtProcTLS: tlsCfg,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	front := httptest.NewServer(si)
 	t.Cleanup(func() { front.Close(); require.NoError(t, si.Close()) })

@@ -83,7 +83,7 @@ func meshFront(t *testing.T, s *stack, ca *mtlstest.CA) string {
 	t.Helper()
 	si, err := envoy.New(envoy.Options{ExtProcAddr: s.grpcAddr, Upstream: s.upURL,
 		RequestAttributes: []string{"request.id", "source.address", extproc.PeerURIAttribute},
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger:            slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	front := httptest.NewUnstartedServer(si)
 	front.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool(),

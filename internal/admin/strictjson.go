@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -19,9 +20,9 @@ import (
 func strictKeys(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	err := walkValue(dec, t, "")
-	if _, ok := err.(*rules.FieldError); ok {
-		return err
+	var fe *rules.FieldError
+	if err := walkValue(dec, t, ""); errors.As(err, &fe) {
+		return fe
 	}
 	return nil
 }

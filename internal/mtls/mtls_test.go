@@ -111,4 +111,3 @@ func TestNewNamesEveryBadFile(t *testing.T) {
 	require.ErrorContains(t, err, "cert_file, key_file")
 	require.ErrorContains(t, err, "client_ca_file: no PEM certificate")
 }
-
