@@ -12,6 +12,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/budget"
@@ -38,7 +39,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-rc.release
 	}
 	body, err := io.ReadAll(r.Body)
-	require.NoError(rc.t, err)
+	assert.NoError(rc.t, err)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.attempts++
@@ -57,8 +58,8 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var ev Event
-	require.NoError(rc.t, json.Unmarshal(body, &ev))
-	require.Equal(rc.t, ev.ID, r.Header.Get(HeaderEventID))
+	assert.NoError(rc.t, json.Unmarshal(body, &ev))
+	assert.Equal(rc.t, ev.ID, r.Header.Get(HeaderEventID))
 	rc.events = append(rc.events, ev)
 	rc.raw = append(rc.raw, body)
 }
@@ -178,7 +179,7 @@ func TestDispatcherDropsWhenTheQueueIsFull(t *testing.T) {
 func TestSlackFormat(t *testing.T) {
 	var got struct{ Text string }
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		require.NoError(t, json.NewDecoder(r.Body).Decode(&got))
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&got))
 	}))
 	defer srv.Close()
 	m := &countingMetrics{}
@@ -193,7 +194,7 @@ func TestSlackFormat(t *testing.T) {
 // reports it on one replica only.
 func TestTwoReplicasSendOnce(t *testing.T) {
 	client := goredis.NewClient(&goredis.Options{Addr: redistest.Start(t)})
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	store, err := redis.New(client, redis.Options{})
 	require.NoError(t, err)
 	rc := &receiver{t: t}

@@ -63,19 +63,19 @@ func untilPlusHour(end, now time.Time) time.Duration {
 func SlackText(ev Event) string {
 	switch ev.Type {
 	case TypeThresholdCrossed:
-		return fmt.Sprintf("Proxide: client `%s` crossed %s of its %s budget: $%.2f of $%.2f (%s, rule %s)",
+		return fmt.Sprintf("Proxide: client %#q crossed %s of its %s budget: $%.2f of $%.2f (%s, rule %s)",
 			ev.ClientID, percent(ev.Threshold), ev.LimitType, deref(ev.SpentUSD), deref(ev.LimitUSD), ev.Period, ev.Rule)
 	case TypeBudgetExceeded:
-		return fmt.Sprintf("Proxide: client `%s` is refused: %s budget of $%.2f exhausted ($%.2f, %s, rule %s)",
+		return fmt.Sprintf("Proxide: client %#q is refused: %s budget of $%.2f exhausted ($%.2f, %s, rule %s)",
 			ev.ClientID, ev.LimitType, deref(ev.LimitUSD), deref(ev.SpentUSD), ev.Period, ev.Rule)
 	case TypeLoopDetected:
 		action := "alert only"
 		if ev.Blocked != nil && *ev.Blocked {
 			action = "blocked"
 		}
-		return fmt.Sprintf("Proxide: client `%s` is looping (%s, %d repeats; %s)", ev.ClientID, ev.LoopKind, ev.Repeats, action)
+		return fmt.Sprintf("Proxide: client %#q is looping (%s, %d repeats; %s)", ev.ClientID, ev.LoopKind, ev.Repeats, action)
 	case TypeUnmeteredAllowed:
-		return fmt.Sprintf("Proxide: client `%s` used %s, which is allowed unmetered (its cost is not on the ledger)", ev.ClientID, ev.Endpoint)
+		return fmt.Sprintf("Proxide: client %#q used %s, which is allowed unmetered (its cost is not on the ledger)", ev.ClientID, ev.Endpoint)
 	}
 	return "Proxide: " + ev.Type + " for client `" + ev.ClientID + "`"
 }
