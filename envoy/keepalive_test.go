@@ -103,7 +103,7 @@ func TestLocalRepliesKeepTheConnection(t *testing.T) {
 				require.NoError(t, err)
 				_, err = io.WriteString(conn, chatBody)
 				require.NoError(t, err)
-				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "/", nil)
+				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "/", http.NoBody)
 				require.NoError(t, err)
 				resp, err := http.ReadResponse(br, req)
 				require.NoError(t, err, "request %d", i)

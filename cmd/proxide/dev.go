@@ -60,13 +60,13 @@ func devFlags() *pflag.FlagSet {
 
 // devReady is what a running dev stack serves on; written to --ready-file.
 type devReady struct {
-	BaseURL   string `json:"base_url"`  // the OpenAI base URL to give an SDK
-	Front     string `json:"front"`     // http://host:port of the front
-	Admin     string `json:"admin"`     // http://host:port of the admin API and dashboard
-	GRPC      string `json:"grpc"`      // the ext_proc address
-	Upstream  string `json:"upstream"`  // where the front forwards
-	FakeURL   string `json:"fake_url"`  // the fake upstream (empty with a real one)
-	Key       string `json:"key"`       // the demo key, when the built-in config is used
+	BaseURL   string `json:"base_url"` // the OpenAI base URL to give an SDK
+	Front     string `json:"front"`    // http://host:port of the front
+	Admin     string `json:"admin"`    // http://host:port of the admin API and dashboard
+	GRPC      string `json:"grpc"`     // the ext_proc address
+	Upstream  string `json:"upstream"` // where the front forwards
+	FakeURL   string `json:"fake_url"` // the fake upstream (empty with a real one)
+	Key       string `json:"key"`      // the demo key, when the built-in config is used
 	ClientHdr string `json:"client_id_header"`
 }
 

@@ -164,7 +164,7 @@ func TestDevFrontKeepsConnectionsAcrossRefusals(t *testing.T) {
 
 func devStatsOf(t *testing.T, client *http.Client, r devReady) devStats {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, r.Front+devStatsPath, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, r.Front+devStatsPath, http.NoBody)
 	require.NoError(t, err)
 	resp, err := client.Do(req)
 	require.NoError(t, err)

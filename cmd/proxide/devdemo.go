@@ -136,7 +136,7 @@ func demoDo(ctx context.Context, r devReady, c demoCall) (demoReply, error) {
 
 // demoSpent reads a client's spend today from the admin API.
 func demoSpent(ctx context.Context, r devReady, client string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.Admin+"/v1/clients/"+client, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.Admin+"/v1/clients/"+client, http.NoBody)
 	if err != nil {
 		return 0, err
 	}
@@ -147,8 +147,11 @@ func demoSpent(ctx context.Context, r devReady, client string) (float64, error) 
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var v api.ClientDetailView
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("demo: admin API answered %d (%v)", resp.StatusCode, err)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("demo: admin API answered %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return 0, fmt.Errorf("demo: admin API: %w", err)
 	}
 	return v.Today.SpentUSD, nil
 }

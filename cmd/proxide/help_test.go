@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 
@@ -47,7 +46,7 @@ func TestFlagErrorsComeBeforeTheUsage(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			err := run(t.Context(), tc.args, &out, &errOut, nil)
-			require.True(t, errors.Is(err, client.ErrUsage), "%v", err)
+			require.ErrorIs(t, err, client.ErrUsage)
 			lines := strings.SplitN(errOut.String(), "\n", 2)
 			require.True(t, strings.HasPrefix(lines[0], tc.first), "first line %q", lines[0])
 			require.Contains(t, strings.ToLower(errOut.String()), "usage: proxide")

@@ -42,13 +42,13 @@ func TestChatCompletions(t *testing.T) {
 		text   string // the prompt text the fake counts
 		check  func(t *testing.T, c *openai.ChatCompletion)
 	}{
-		{"plain", openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini,
+		{"plain", openai.ChatCompletionNewParams{Model: gpt4oMini,
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("Be brief."), openai.UserMessage("Hello there")}},
 			"Be brief.Hello there", func(t *testing.T, c *openai.ChatCompletion) {
 				require.Equal(t, "stop", c.Choices[0].FinishReason)
 				require.NotEmpty(t, c.Choices[0].Message.Content)
 			}},
-		{"tool calling", openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4o,
+		{"tool calling", openai.ChatCompletionNewParams{Model: gpt4o,
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("What is the weather in Paris?")},
 			Tools:    []openai.ChatCompletionToolUnionParam{weather}},
 			"What is the weather in Paris?", func(t *testing.T, c *openai.ChatCompletion) {
@@ -58,7 +58,7 @@ func TestChatCompletions(t *testing.T) {
 				var args map[string]any
 				require.NoError(t, json.Unmarshal([]byte(call.Function.Arguments), &args))
 			}},
-		{"JSON mode", openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini,
+		{"JSON mode", openai.ChatCompletionNewParams{Model: gpt4oMini,
 			Messages:       []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Give me JSON")},
 			ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}},
 			"Give me JSON", func(t *testing.T, c *openai.ChatCompletion) {
@@ -88,7 +88,7 @@ func TestChatStreaming(t *testing.T) {
 	for _, includeUsage := range []bool{false, true} {
 		t.Run(fmt.Sprintf("include_usage=%v", includeUsage), func(t *testing.T) {
 			clientID := fmt.Sprintf("sdk-go-stream-%v", includeUsage)
-			params := openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini,
+			params := openai.ChatCompletionNewParams{Model: gpt4oMini,
 				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Stream please")}}
 			if includeUsage {
 				params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
@@ -150,7 +150,7 @@ func TestResponses(t *testing.T) {
 	clientID := "sdk-go-responses"
 	client := newClient(clientID)
 	var resp *http.Response
-	r, err := client.Responses.New(ctx(t), responses.ResponseNewParams{Model: openai.ChatModelGPT4o,
+	r, err := client.Responses.New(ctx(t), responses.ResponseNewParams{Model: gpt4o,
 		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Write a haiku")}}, option.WithResponseInto(&resp))
 	require.NoError(t, err)
 	s := sent(t, resp)
@@ -163,7 +163,7 @@ func TestResponsesStreaming(t *testing.T) {
 	clientID := "sdk-go-responses-stream"
 	client := newClient(clientID)
 	var resp *http.Response
-	stream := client.Responses.NewStreaming(ctx(t), responses.ResponseNewParams{Model: openai.ChatModelGPT4oMini,
+	stream := client.Responses.NewStreaming(ctx(t), responses.ResponseNewParams{Model: gpt4oMini,
 		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Write a haiku")}}, option.WithResponseInto(&resp))
 	var got []string
 	var completed string

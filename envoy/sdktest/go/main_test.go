@@ -54,7 +54,7 @@ func runTests(m *testing.M) int {
 	if bin == "" {
 		bin = filepath.Join(dir, "proxide")
 		// Built in the sidecar's own module (three levels up), with its go.sum.
-		build := exec.Command("go", "build", "-o", bin, "./cmd/proxide")
+		build := exec.CommandContext(context.Background(), "go", "build", "-o", bin, "./cmd/proxide")
 		root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -69,7 +69,8 @@ func runTests(m *testing.M) int {
 	}
 	readyFile := filepath.Join(dir, "ready.json")
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "dev", "--listen", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+	//nolint:gosec // G702: the binary this test built, or the one make test-sdk built ($PROXIDE_BIN)
+	cmd := exec.CommandContext(context.Background(), bin, "dev", "--listen", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--ready-file", readyFile)
 	// Ledger calls get headroom on a busy CI machine (the production 500ms
 	// assumes the sidecar has its CPU).
@@ -79,15 +80,16 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting proxide dev:", err)
 		return 1
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error // read after exited is closed
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
+		<-exited // stopped by us: its exit status says nothing
 	}
 	if err := waitReady(readyFile, exited); err != nil {
-		fmt.Fprintf(os.Stderr, "proxide dev: %v\n%s", err, logs.String())
 		stop()
+		fmt.Fprintf(os.Stderr, "proxide dev: %v (%v)\n%s", err, waitErr, logs.String())
 		return 1
 	}
 	code := m.Run()
@@ -98,14 +100,14 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-func waitReady(path string, exited <-chan error) error {
+func waitReady(path string, exited <-chan struct{}) error {
 	deadline := time.After(2 * time.Minute)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("exited before it was ready: %v", err)
+		case <-exited:
+			return errors.New("exited before it was ready")
 		case <-deadline:
 			return errors.New("not ready after 2 minutes")
 		case <-tick.C:
@@ -138,7 +140,7 @@ func sent(t *testing.T, resp *http.Response) fakeopenai.Sent {
 
 func getJSON(t *testing.T, url, key string, v any) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, http.NoBody)
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -175,6 +177,13 @@ func frontRequests(t *testing.T) int64 {
 	getJSON(t, dev.Front+"/_dev/stats", "", &st)
 	return st.Requests
 }
+
+// The models of the tests, by name: the SDK's constants for them are
+// deprecated (OpenAI announced their shutdown), the names stay valid.
+const (
+	gpt4oMini = "gpt-4o-mini"
+	gpt4o     = "gpt-4o"
+)
 
 // Hand-written prices (nano-dollars per token) from the 2026-07-24 LiteLLM
 // snapshot of the dated models the fake reports: input, cached input, output.

@@ -2,7 +2,6 @@ package sdktest
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"testing"
 
@@ -25,7 +24,7 @@ func setBudget(t *testing.T, body string) {
 }
 
 func chat(client openai.Client, t *testing.T, content string) error {
-	_, err := client.Chat.Completions.New(ctx(t), openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini,
+	_, err := client.Chat.Completions.New(ctx(t), openai.ChatCompletionNewParams{Model: gpt4oMini,
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(content)}})
 	return err
 }
@@ -39,7 +38,7 @@ func TestOverBudgetIs402WithoutRetry(t *testing.T) {
 	before := frontRequests(t)
 	err := chat(client, t, "second: refused")
 	var apiErr *openai.Error
-	require.True(t, errors.As(err, &apiErr), "%v", err)
+	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusPaymentRequired, apiErr.StatusCode)
 	require.Equal(t, "budget_exceeded", apiErr.Type)
 	require.Equal(t, "budget_exceeded", apiErr.Code)
@@ -58,7 +57,7 @@ func TestLoopIs429WithoutRetry(t *testing.T) {
 	before := frontRequests(t)
 	err := chat(client, t, "Call the weather tool again")
 	var apiErr *openai.Error
-	require.True(t, errors.As(err, &apiErr), "%v", err)
+	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
 	require.Equal(t, "loop_detected", apiErr.Type)
 	require.NotEmpty(t, apiErr.Response.Header.Get("retry-after"), "a retry-after the SDK would have slept on")
