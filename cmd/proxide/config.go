@@ -428,6 +428,7 @@ func (c Config) Validate() error {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		add("log.format: %q must be json or text", c.Log.Format)
 	}
+	errs = append(errs, c.checkNormalIDs()...)
 	// Rules, keys, timezone and price files are checked where they are built
 	// (see buildRules, auth.NewKeys) so their messages name the field too.
 	return errors.Join(errs...)

@@ -148,3 +148,26 @@ func TestClientIDSourceIsChecked(t *testing.T) {
 	_, err := load(t, nil, "--config", writeConfig(t, "client_id: {source: certificate}\n"))
 	require.ErrorContains(t, err, `client_id.source: "certificate" must be header or peer_uri_san`)
 }
+
+// With client_id.normalize, a rule or a key binding that no normalised id can
+// match is a config error, not a rule that silently never applies.
+func TestNormalizeRefusesIDsNoRequestCanCarry(t *testing.T) {
+	_, err := load(t, nil, "--config", writeConfig(t, `client_id: {normalize: true}
+keys:
+  - {name: t, key: prox-t, scopes: [gateway], client_ids: ["ｔｅｎａｎｔ-*", "user-12345", "us\u0435r-1"]}
+budgets:
+  rules:
+    - {client_id: "user-12345\u200b", daily_limit_usd: 1}
+    - {match: "team-*", daily_limit_usd: 1}
+`))
+	require.ErrorContains(t, err, "keys[0].client_ids[0]")
+	require.ErrorContains(t, err, "keys[0].client_ids[2]")
+	require.ErrorContains(t, err, "budgets.rules[0].client_id")
+	require.NotContains(t, err.Error(), "keys[0].client_ids[1]")
+	require.NotContains(t, err.Error(), "budgets.rules[1]")
+
+	_, err = load(t, nil, "--config", writeConfig(t, `keys:
+  - {name: t, key: prox-t, scopes: [gateway], client_ids: ["ｔｅｎａｎｔ-*"]}
+`))
+	require.NoError(t, err, "without normalize the id is taken as written")
+}

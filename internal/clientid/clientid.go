@@ -157,3 +157,13 @@ func singleScript(id string) error {
 	slices.Sort(seen)
 	return fmt.Errorf("%w (%v)", ErrMixedScript, seen)
 }
+
+// NormalPrefix reports whether a "prefix*" pattern's prefix is in the form
+// Normalize produces: a pattern written in another form (fullwidth, an
+// invisible character) matches no normalised id.
+func NormalPrefix(prefix string) bool {
+	if !utf8.ValidString(prefix) || visible(prefix) != nil {
+		return false
+	}
+	return norm.NFKC.IsNormalString(prefix)
+}

@@ -72,3 +72,12 @@ func BenchmarkNormalizeASCII(b *testing.B) {
 		}
 	}
 }
+
+func TestNormalPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		want   bool
+	}{{"tenant-a-", true}, {"", true}, {"пользователь-", true}, {"ｔｅｎａｎｔ-", false}, {"tenant\u200b-", false}, {"team ", true}} {
+		require.Equal(t, tc.want, NormalPrefix(tc.prefix), "%q", tc.prefix)
+	}
+}
