@@ -23,55 +23,74 @@ type Sent struct {
 // maxSent bounds the responses kept (a long `proxide dev` session).
 const maxSent = 1024
 
-// sentWriter tees what a handler writes.
+// sentRecord is a Sent being written; guarded by Server.mu.
+type sentRecord struct {
+	Sent
+	body bytes.Buffer
+}
+
+// sentWriter tees what a handler writes into its record before passing it on,
+// so the record is complete by the time the client has read the response.
 type sentWriter struct {
 	http.ResponseWriter
-	status int
-	body   bytes.Buffer
+	s   *Server
+	rec *sentRecord
+}
+
+// sentWriter starts the record of a response.
+func (s *Server) sentWriter(rw http.ResponseWriter, id string, r *http.Request, reqBody []byte) *sentWriter {
+	rec := &sentRecord{Sent: Sent{RequestID: id, Method: r.Method, Path: r.URL.Path}}
+	if json.Valid(reqBody) {
+		rec.Request = json.RawMessage(bytes.Clone(reqBody))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent == nil {
+		s.sent = make(map[string]*sentRecord)
+	}
+	if len(s.sentOrder) >= maxSent {
+		delete(s.sent, s.sentOrder[0])
+		s.sentOrder = s.sentOrder[1:]
+	}
+	s.sent[id] = rec
+	s.sentOrder = append(s.sentOrder, id)
+	return &sentWriter{ResponseWriter: rw, s: s, rec: rec}
 }
 
 func (w *sentWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
+	w.s.mu.Lock()
+	if w.rec.Status == 0 {
+		w.rec.Status = status
 	}
+	w.s.mu.Unlock()
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *sentWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	w.s.mu.Lock()
+	if w.rec.Status == 0 {
+		w.rec.Status = http.StatusOK
 	}
-	w.body.Write(p)
+	w.rec.body.Write(p)
+	w.s.mu.Unlock()
 	return w.ResponseWriter.Write(p)
 }
 
 // Unwrap lets http.ResponseController flush the real writer.
 func (w *sentWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (s *Server) recordSent(id string, r *http.Request, reqBody []byte, w *sentWriter) {
-	sent := Sent{RequestID: id, Method: r.Method, Path: r.URL.Path, Status: w.status, Body: w.body.String()}
-	if json.Valid(reqBody) {
-		sent.Request = json.RawMessage(bytes.Clone(reqBody))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sent == nil {
-		s.sent = make(map[string]Sent)
-	}
-	if len(s.sentOrder) >= maxSent {
-		delete(s.sent, s.sentOrder[0])
-		s.sentOrder = s.sentOrder[1:]
-	}
-	s.sent[id] = sent
-	s.sentOrder = append(s.sentOrder, id)
-}
-
-// SentFor returns the response the fake sent with the given x-request-id.
+// SentFor returns the response the fake sent with the given x-request-id
+// (what was written so far, for a response still being written).
 func (s *Server) SentFor(requestID string) (Sent, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.sent[requestID]
-	return v, ok
+	rec, ok := s.sent[requestID]
+	if !ok {
+		return Sent{}, false
+	}
+	v := rec.Sent
+	v.Body = rec.body.String()
+	return v, true
 }
 
 // sentPrefix is where the fake answers GET {prefix}{x-request-id} with the

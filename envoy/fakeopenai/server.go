@@ -31,7 +31,7 @@ type Server struct {
 	st     *state
 	routes []route
 	// sent keeps the latest responses by x-request-id (sent.go).
-	sent      map[string]Sent
+	sent      map[string]*sentRecord
 	sentOrder []string
 }
 
@@ -98,17 +98,17 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if s.serveSent(rw, r) {
 		return
 	}
-	w := &sentWriter{ResponseWriter: rw}
 	body, err := io.ReadAll(r.Body)
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Recorded{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
-	ex := &exchange{s: s, w: w, r: r, body: body, ctl: readControl(r.Header), id: s.seq.Add(1)}
+	id := s.seq.Add(1)
+	requestID := fmt.Sprintf("req_fake%06d", id)
+	w := s.sentWriter(rw, requestID, r, body) // keeps what is written as it is written
+	ex := &exchange{s: s, w: w, r: r, body: body, ctl: readControl(r.Header), id: id}
 	h := w.Header()
-	requestID := fmt.Sprintf("req_fake%06d", ex.id)
 	h.Set("x-request-id", requestID)
-	defer s.recordSent(requestID, r, body, w) // also when a cut aborts the response
 	h.Set("openai-version", "2020-10-01")
 	h.Set("openai-processing-ms", "1")
 	if err != nil {
