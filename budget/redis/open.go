@@ -90,7 +90,12 @@ func redisClient(rawURL string) (goredis.UniversalClient, error) {
 		}
 		o.Addrs = append(o.Addrs, hosts[1:]...)
 		o.ContextTimeoutEnabled = true
-		return goredis.NewClusterClient(o), nil
+		if o.ClusterStateReloadInterval == 0 {
+			o.ClusterStateReloadInterval = clusterStateEvery
+		}
+		cc := goredis.NewClusterClient(o)
+		cc.AddHook(reloadOnFailure{c: cc}) // clusterreload.go
+		return cc, nil
 	case "sentinel":
 		o, err := goredis.ParseFailoverURL(first)
 		if err != nil {

@@ -125,7 +125,11 @@ func (r *Store) FlushIndex(ctx context.Context) error { return r.idx.flush(ctx) 
 func (r *Store) Close() error {
 	err := r.idx.close()
 	if r.owned {
-		err = errors.Join(err, r.c.Close())
+		// go-redis's Sentinel (failover) client closes its sentinel connection
+		// twice and reports the second as ErrClosed: nothing failed.
+		if cerr := r.c.Close(); !errors.Is(cerr, goredis.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
 	}
 	return err
 }

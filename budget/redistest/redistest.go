@@ -37,6 +37,14 @@ type Options struct {
 	// Cluster runs the server as a one-node Redis Cluster that owns all 16384 slots. Cluster
 	// mode rejects commands whose keys span slots (CROSSSLOT), so it checks key layouts.
 	Cluster bool
+	// ClusterNode runs the server with cluster mode on and no slots, to be joined into a
+	// cluster of several (StartCluster).
+	ClusterNode bool
+	// Sentinel, when set, runs the server as a Redis Sentinel (redis-server --sentinel)
+	// with these lines in its configuration file (sentinel.go).
+	Sentinel string
+	// Args are more redis-server arguments, e.g. "--replicaof", "127.0.0.1", "6379".
+	Args []string
 }
 
 // Server is a redis-server process owned by a test.
@@ -101,13 +109,20 @@ func (s *Server) Start() error {
 		"--save", "", "--daemonize", "no", "--protected-mode", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}
-	if s.opts.Cluster {
+	if s.opts.Cluster || s.opts.ClusterNode {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
 	}
 	if s.opts.Persist {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
 		args = append(args, "--appendonly", "no")
+	}
+	args = append(args, s.opts.Args...)
+	if s.opts.Sentinel != "" {
+		var err error
+		if args, err = s.sentinelArgs(); err != nil {
+			return err
+		}
 	}
 	// The server outlives this call (Stop ends it), so no context bounds it.
 	cmd := exec.CommandContext(context.Background(), s.bin, args...) //nolint:gosec // G204: s.bin is LookPath's redis-server, args this server's own port and TempDir
