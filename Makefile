@@ -4,6 +4,7 @@ BIN     := bin/proxide
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
+FUZZTIME ?= 10s
 IMAGE   ?= ghcr.io/proxide/proxide
 
 # The ports of `make run` and `make demo`: make demo FRONT_PORT=11000 ADMIN_PORT=9090
@@ -100,6 +101,7 @@ test: redis chromium $(NODE_DEPS) ## run every test: -race on the sidecar's modu
 	PROXIDE_REQUIRE_REDIS=1 PROXIDE_REQUIRE_CHROMIUM=1 $(GO) test -race -count=1 $(PKGS)
 	cd k8s && $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory test-sdk
+	@$(MAKE) --no-print-directory fuzz-ci
 
 .PHONY: test-fast
 test-fast: redis chromium $(NODE_DEPS) ## run every test without the race detector (about 3x faster)
@@ -143,9 +145,16 @@ bench-quick: ## the load harness for one short round of each measurement (a smok
 	bin/loadbench -quick -proxide bin/proxide -out bin/results-quick.md
 
 .PHONY: fuzz
-fuzz: ## fuzz the SSE meter and the request parser for 30s each
+fuzz: ## fuzz the SSE meter, the request parser and the loop signature for 30s each
 	$(GO) test -run '^$$' -fuzz FuzzMeter -fuzztime 30s ./internal/usage
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/usage
+	$(GO) test -run '^$$' -fuzz FuzzSignature -fuzztime 30s ./internal/loop
+
+.PHONY: fuzz-ci
+fuzz-ci: ## the same fuzz targets for FUZZTIME (10s) each, from their committed corpora (testdata/fuzz); run by make test
+	$(GO) test -run '^$$' -fuzz '^FuzzMeter$$' -fuzztime $(FUZZTIME) ./internal/usage
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./internal/usage
+	$(GO) test -run '^$$' -fuzz '^FuzzSignature$$' -fuzztime $(FUZZTIME) ./internal/loop
 
 .PHONY: generate
 generate: ## regenerate the embedded price table from a LiteLLM snapshot (LITELLM=file.json, default ../shared/data/…)
