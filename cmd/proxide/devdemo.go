@@ -19,9 +19,6 @@ import (
 // back. The client ids are the built-in config's: user-12345 has $0.50 a
 // day, agent-7 the default rule.
 
-// demoClient reuses its connections like an SDK.
-var demoClient = &http.Client{Timeout: 30 * time.Second}
-
 type demoCall struct {
 	client, body string
 	words        string // x-fake-words: the fake's reply length
@@ -36,6 +33,8 @@ type demoReply struct {
 }
 
 func runDemo(ctx context.Context, w io.Writer, r devReady) error {
+	hc := &http.Client{Timeout: 30 * time.Second} // reuses its connections like an SDK
+	defer hc.CloseIdleConnections()
 	p := func(format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }
 	long := func(part int) demoCall {
 		return demoCall{client: "user-12345", words: "20000",
@@ -45,11 +44,11 @@ func runDemo(ctx context.Context, w io.Writer, r devReady) error {
 	p("== 1. A client is metered ==\n")
 	first := long(1)
 	p("%s\n", demoCurl(r, first))
-	rep, err := demoDo(ctx, r, first)
+	rep, err := demoDo(ctx, hc, r, first)
 	if err != nil {
 		return err
 	}
-	spent, err := demoSpent(ctx, r, first.client)
+	spent, err := demoSpent(ctx, hc, r, first.client)
 	if err != nil {
 		return err
 	}
@@ -57,7 +56,7 @@ func runDemo(ctx context.Context, w io.Writer, r devReady) error {
 
 	p("== 2. Over its budget: 402 ==\n")
 	for part := 2; ; part++ {
-		rep, err := demoDo(ctx, r, long(part))
+		rep, err := demoDo(ctx, hc, r, long(part))
 		if err != nil {
 			return err
 		}
@@ -66,7 +65,7 @@ func runDemo(ctx context.Context, w io.Writer, r devReady) error {
 			p("  → 402 %s: %s\n    (the OpenAI SDKs raise it as an error with status 402 and do not retry)\n\n", rep.err.Type, rep.err.Message)
 			break
 		}
-		spent, err := demoSpent(ctx, r, first.client)
+		spent, err := demoSpent(ctx, hc, r, first.client)
 		if err != nil {
 			return err
 		}
@@ -80,7 +79,7 @@ func runDemo(ctx context.Context, w io.Writer, r devReady) error {
 	loop := demoCall{client: "agent-7", body: `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Call the weather tool again"}]}`}
 	p("%s   (the same request, again and again)\n", demoCurl(r, loop))
 	for i := 1; i <= 10; i++ {
-		rep, err := demoDo(ctx, r, loop)
+		rep, err := demoDo(ctx, hc, r, loop)
 		if err != nil {
 			return err
 		}
@@ -102,7 +101,7 @@ func demoCurl(r devReady, c demoCall) string {
 	return s + " \\\n    -H 'content-type: application/json' -d '" + c.body + "'"
 }
 
-func demoDo(ctx context.Context, r devReady, c demoCall) (demoReply, error) {
+func demoDo(ctx context.Context, hc *http.Client, r devReady, c demoCall) (demoReply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.BaseURL+"/chat/completions", bytes.NewReader([]byte(c.body)))
 	if err != nil {
 		return demoReply{}, err
@@ -113,7 +112,7 @@ func demoDo(ctx context.Context, r devReady, c demoCall) (demoReply, error) {
 	if c.words != "" {
 		req.Header.Set("x-fake-words", c.words)
 	}
-	resp, err := demoClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return demoReply{}, fmt.Errorf("demo: %w", err)
 	}
@@ -135,13 +134,13 @@ func demoDo(ctx context.Context, r devReady, c demoCall) (demoReply, error) {
 }
 
 // demoSpent reads a client's spend today from the admin API.
-func demoSpent(ctx context.Context, r devReady, client string) (float64, error) {
+func demoSpent(ctx context.Context, hc *http.Client, r devReady, client string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.Admin+"/v1/clients/"+client, http.NoBody)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+r.Key)
-	resp, err := demoClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("demo: admin API: %w", err)
 	}
