@@ -11,10 +11,16 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/proxide/proxide/envoy"
 	"github.com/proxide/proxide/extproc"
 	"github.com/proxide/proxide/internal/mtls/mtlstest"
+	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
 // boundKeyConfig adds a tenant key bound to user-12345 and tenant-a-* to the
@@ -170,4 +176,33 @@ budgets:
   - {name: t, key: prox-t, scopes: [gateway], client_ids: ["ｔｅｎａｎｔ-*"]}
 `))
 	require.NoError(t, err, "without normalize the id is taken as written")
+}
+
+// The admin API on a running sidecar takes field names exactly, refuses a
+// repeated key and a catch-all pattern — on REST and on gRPC — and stores
+// nothing for any of them; the exact spelling is accepted.
+func TestE2EAdminRefusesLooseInputAndCatchAll(t *testing.T) {
+	s := startStack(t, e2eConfig, nil)
+	for body, param := range map[string]string{
+		`{"client_id":"victim","DAILY_LIMIT_USD":500}`:                       `"DAILY_LIMIT_USD"`,
+		`{"client_id":"victim","daily_limit_usd":0.5,"daily_limit_usd":500}`: `"daily_limit_usd"`,
+		`{"match":"*","daily_limit_usd":500}`:                                `"match"`,
+	} {
+		code, resp := s.adminPost(t, "/v1/budgets", body, "prox-e2e-ops")
+		require.Equal(t, http.StatusBadRequest, code, "%s → %s", body, resp)
+		require.Contains(t, resp, `"param": `+param)
+	}
+	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, conn.Close()) }()
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer prox-e2e-ops")
+	_, err = proxidev1.NewAdminServiceClient(conn).SetBudget(ctx, &proxidev1.SetBudgetRequest{Match: "*", DailyLimitUsd: new(500.0)})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+
+	code, list, _ := s.adminDo(t, http.MethodGet, "/v1/budgets", "prox-e2e-ops")
+	require.Equal(t, http.StatusOK, code)
+	require.NotContains(t, list, "client:victim")
+	require.NotContains(t, list, "match:*")
+	code, resp := s.adminPost(t, "/v1/budgets", `{"client_id":"victim","daily_limit_usd":0.5}`, "prox-e2e-ops")
+	require.Equal(t, http.StatusCreated, code, resp)
 }
