@@ -172,7 +172,7 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 	if cfg.Store.RedisURL != "" {
 		budgetredis.RouteLogs(log) // go-redis's own lines: through slog, rate-limited
 	}
-	store, err := openStore(cfg.Store)
+	store, err := openStore(cfg.Store, log)
 	if err != nil {
 		return nil, err
 	}
@@ -357,11 +357,12 @@ func ledgerName(s StoreConfig) string {
 }
 
 // openStore opens the backend of store.redis_url: embedded memory when empty.
-func openStore(s StoreConfig) (budget.Store, error) {
+// The Redis ledger logs through the app's logger (JSON when configured).
+func openStore(s StoreConfig, log *slog.Logger) (budget.Store, error) {
 	if s.RedisURL == "" {
 		return memory.New(memory.Options{Retention: s.Retention}), nil
 	}
-	r, err := budgetredis.Open(s.RedisURL, budgetredis.Options{Prefix: s.Prefix, Retention: s.Retention})
+	r, err := budgetredis.Open(s.RedisURL, budgetredis.Options{Prefix: s.Prefix, Retention: s.Retention, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("store.redis_url: %w", err)
 	}
