@@ -1,6 +1,7 @@
 package clientid
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -79,5 +80,24 @@ func TestNormalPrefix(t *testing.T) {
 		want   bool
 	}{{"tenant-a-", true}, {"", true}, {"пользователь-", true}, {"ｔｅｎａｎｔ-", false}, {"tenant\u200b-", false}, {"team ", true}} {
 		require.Equal(t, tc.want, NormalPrefix(tc.prefix), "%q", tc.prefix)
+	}
+}
+
+func BenchmarkNormalizeCJK(b *testing.B) {
+	id := strings.Repeat("ユーザー太郎", 14) // 252 bytes
+	for b.Loop() {
+		if _, err := Normalize(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The slowest id: 64 runes of a script late in the table.
+func BenchmarkNormalizeRareScript(b *testing.B) {
+	id := strings.Repeat("\U00010000", 64) // Linear B, 256 bytes
+	for b.Loop() {
+		if _, err := Normalize(id); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
