@@ -126,7 +126,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, enviro
 	lis, err := devListen(ctx, map[string]string{"listen.grpc": cfg.Listen.GRPC, "listen.admin": cfg.Listen.Admin, "--listen": frontAddr})
 	if err != nil {
 		closeApp(a)
-		return fmt.Errorf("dev: the sidecar cannot start: %w (pick free ports with --grpc-addr, --admin-addr, --listen)", err)
+		return fmt.Errorf("dev: the sidecar cannot start: %w (pick free ports: --grpc-addr, --admin-addr, --listen; make demo GRPC_PORT=, ADMIN_PORT=, FRONT_PORT=)", err)
 	}
 	si, err := envoy.New(envoy.Options{
 		ExtProcAddr: lis["listen.grpc"].Addr().String(), Upstream: upstream,
