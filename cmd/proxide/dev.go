@@ -94,6 +94,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, enviro
 	if demo && upstreamArg != "fake" {
 		return errors.New("dev: --demo needs --upstream fake (it sends requests that would cost real money)")
 	}
+	if demo && !builtIn {
+		return errors.New("dev: --demo runs against the built-in config (its demo key and budgets), not --config")
+	}
 
 	// The fake upstream first: its address is the front's upstream.
 	var lc net.ListenConfig

@@ -82,6 +82,8 @@ func TestDevAnnouncesAndDemoShowsMeterThen402Then429(t *testing.T) {
 func TestDevDemoNeedsTheFakeUpstream(t *testing.T) {
 	err := runDev(t.Context(), append(devFreePorts, "--demo", "--upstream", "https://api.openai.com"), io.Discard, io.Discard, devEnv, devHooks{})
 	require.ErrorContains(t, err, "--demo needs --upstream fake")
+	err = runDev(t.Context(), append(devFreePorts, "--demo", "--config", writeConfig(t, "log: {level: info}\n")), io.Discard, io.Discard, devEnv, devHooks{})
+	require.ErrorContains(t, err, "--demo runs against the built-in config")
 	err = runDev(t.Context(), append(devFreePorts, "--upstream", "api.openai.com"), io.Discard, io.Discard, devEnv, devHooks{})
 	require.ErrorContains(t, err, `--upstream "api.openai.com" must be fake or an http(s) URL`)
 }
