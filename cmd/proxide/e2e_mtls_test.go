@@ -10,9 +10,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/proxide/proxide/envoy"
 	"github.com/proxide/proxide/internal/mtls/mtlstest"
+	proxidev1 "github.com/proxide/proxide/proto/proxide/v1"
 )
 
 // mtlsYAML serves the ext_proc port with mutual TLS from f.
@@ -59,6 +65,20 @@ func TestE2EMutualTLSOnTheExtProcPort(t *testing.T) {
 	}
 	require.Len(t, s.upstream.Requests(), 1, "no refused caller reached the upstream")
 	require.Zero(t, s.spend(t, "tls-refused").Day.SpentNano)
+
+	// The admin gRPC API shares the port: an admin key is not enough without
+	// a client certificate.
+	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(noCert)))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, conn.Close()) }()
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer prox-e2e-ops")
+	_, err = proxidev1.NewAdminServiceClient(conn).ListBudgets(ctx, &proxidev1.ListBudgetsRequest{})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	withCert, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(mtlstest.ClientConfig(t, ca.Client(t, "ops"), ca))))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, withCert.Close()) }()
+	_, err = proxidev1.NewAdminServiceClient(withCert).ListBudgets(ctx, &proxidev1.ListBudgetsRequest{})
+	require.NoError(t, err, "the same call with a client certificate")
 }
 
 // Rotation without a restart: the sidecar's certificate and client CA are
