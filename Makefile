@@ -5,6 +5,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 FUZZTIME ?= 10s
+SOAK ?= 3m
+SOAK_STREAMS ?= 2000
 IMAGE   ?= ghcr.io/proxide/proxide
 
 # The ports of `make run` and `make demo`: make demo FRONT_PORT=11000 ADMIN_PORT=9090
@@ -149,6 +151,10 @@ fuzz: ## fuzz the SSE meter, the request parser and the loop signature for 30s e
 	$(GO) test -run '^$$' -fuzz FuzzMeter -fuzztime 30s ./internal/usage
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/usage
 	$(GO) test -run '^$$' -fuzz FuzzSignature -fuzztime 30s ./internal/loop
+
+.PHONY: soak
+soak: redis ## thousands of concurrent streams through a real sidecar with Redis restarted twice, for minutes (SOAK=3m, SOAK_STREAMS=2000): memory and goroutines flat, spend exact
+	PROXIDE_REQUIRE_REDIS=1 PROXIDE_SOAK=$(SOAK) PROXIDE_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -v -timeout 30m -run '^TestSoakRedisRestarts$$' ./cmd/proxide
 
 .PHONY: fuzz-ci
 fuzz-ci: ## the same fuzz targets for FUZZTIME (10s) each, from their committed corpora (testdata/fuzz); run by make test

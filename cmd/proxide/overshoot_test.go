@@ -26,13 +26,26 @@ import (
 	"github.com/proxide/proxide/internal/usage"
 )
 
-// buildProxide compiles the real binary once per test run.
+// buildProxide compiles the real binary once per test run (the tests that run
+// it share one build) beside the test binary, in go test's work directory,
+// which go test removes.
 func buildProxide(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "proxide")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	built.once.Do(func() {
+		built.bin = filepath.Join(filepath.Dir(os.Args[0]), "proxide-e2e")
+		out, err := exec.CommandContext(context.Background(), "go", "build", "-o", built.bin, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %w: %s", err, out)
+		}
+	})
+	require.NoError(t, built.err)
+	return built.bin
+}
+
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
 }
 
 func freeAddr(t *testing.T) string {
