@@ -107,7 +107,10 @@ func TestE2ESlowRedis(t *testing.T) {
 	require.True(t, s.app.ledger.Open())
 
 	proxy.delay.Store(0)
+	healed := time.Now()
 	require.Eventually(t, func() bool { return !s.app.ledger.Open() && s.app.ledger.Buffered() == 0 }, 30*time.Second, 10*time.Millisecond)
+	t.Logf("latency +1.5s (store.timeout 400ms): %d/20 requests answered 503 by Proxide; breaker closed %s after the latency went away",
+		refused.Load(), time.Since(healed).Round(time.Millisecond))
 	require.Equal(t, http.StatusOK, send().status)
 	require.Eventually(t, func() bool {
 		sp := s.spend(t, "slow")
