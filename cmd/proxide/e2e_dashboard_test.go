@@ -106,14 +106,14 @@ func newBrowser(t *testing.T, width, height int) context.Context {
 }
 
 // showPage opens a dashboard page by its hash and waits until its data is shown.
-func showPage(t *testing.T, ctx context.Context, base, hash, page string) {
+func showPage(ctx context.Context, t *testing.T, base, hash, page string) {
 	t.Helper()
 	require.NoError(t, chromedp.Run(ctx,
 		chromedp.Navigate(base+"/#/"+hash),
 		chromedp.WaitVisible(`main[data-page="`+page+`"][data-loaded]`, chromedp.ByQuery)))
 }
 
-func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+func screenshot(ctx context.Context, t *testing.T, dir, name string) {
 	t.Helper()
 	var png []byte
 	require.NoError(t, chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)))
@@ -122,7 +122,7 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 
 // transferred sums what the page fetched since it loaded (HTML, assets, API
 // calls), in bytes as they went over the wire.
-func transferred(t *testing.T, ctx context.Context) int64 {
+func transferred(ctx context.Context, t *testing.T) int64 {
 	t.Helper()
 	var n float64
 	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).reduce((a, e) => a + e.transferSize, 0)`, &n)))
@@ -158,7 +158,7 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	var title string
 	require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(s.admin+"/"), chromedp.WaitVisible(`#key`, chromedp.ByID), chromedp.Title(&title)))
 	require.Contains(t, title, "Sign in")
-	screenshot(t, ctx, dir, "login")
+	screenshot(ctx, t, dir, "login")
 	var msg string
 	require.NoError(t, chromedp.Run(ctx, chromedp.SendKeys(`#key`, "prox-wrong", chromedp.ByID), chromedp.Submit(`#key`, chromedp.ByID),
 		chromedp.WaitVisible(`#login-error`, chromedp.ByID), chromedp.Text(`#login-error`, &msg, chromedp.ByID)))
@@ -168,13 +168,13 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	var url string
 	require.NoError(t, chromedp.Run(ctx, chromedp.Location(&url)))
 	require.NotContains(t, url, "prox-e2e-ops", "the key never goes into a URL")
-	screenshot(t, ctx, dir, "overview")
-	weights := map[string]int64{"overview": transferred(t, ctx)}
+	screenshot(ctx, t, dir, "overview")
+	weights := map[string]int64{"overview": transferred(ctx, t)}
 
 	// Agents shows what the API says.
-	showPage(t, ctx, s.admin, "agents", "agents")
-	screenshot(t, ctx, dir, "agents")
-	weights["agents"] = transferred(t, ctx)
+	showPage(ctx, t, s.admin, "agents", "agents")
+	screenshot(ctx, t, dir, "agents")
+	weights["agents"] = transferred(ctx, t)
 	var rows []struct {
 		ID, State, Today, Month string
 	}
@@ -188,16 +188,16 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	for i, c := range list.Clients {
 		require.Equal(t, c.ClientID, rows[i].ID, "same order as the API")
 		require.Equal(t, c.State, rows[i].State, c.ClientID)
-		require.Equal(t, c.Today.SpentUSD, parseUSD(t, rows[i].Today), c.ClientID)
-		require.Equal(t, c.Month.SpentUSD, parseUSD(t, rows[i].Month), c.ClientID)
+		require.InDelta(t, c.Today.SpentUSD, parseUSD(t, rows[i].Today), 1e-9, c.ClientID)
+		require.InDelta(t, c.Month.SpentUSD, parseUSD(t, rows[i].Month), 1e-9, c.ClientID)
 	}
 	var sparks int
 	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('#agents .spark canvas').length`, &sparks)))
 	require.Equal(t, len(rows), sparks, "a sparkline per client")
 
 	// Budget Rules: a bad value is refused with the API's message at its field …
-	showPage(t, ctx, s.admin, "rules", "rules")
-	weights["rules"] = transferred(t, ctx)
+	showPage(ctx, t, s.admin, "rules", "rules")
+	weights["rules"] = transferred(ctx, t)
 	require.NoError(t, chromedp.Run(ctx, chromedp.SendKeys(`#f-target`, "agent-b", chromedp.ByID),
 		chromedp.SendKeys(`#f-daily`, "-1", chromedp.ByID), chromedp.Click(`#save-rule`, chromedp.ByID),
 		chromedp.WaitVisible(`#f-daily[aria-invalid="true"]`, chromedp.ByQuery), chromedp.Text(`#f-daily-error`, &msg, chromedp.ByID)))
@@ -205,7 +205,7 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	// … a rule created there refuses the client's next request with 402 …
 	require.NoError(t, chromedp.Run(ctx, chromedp.SetValue(`#f-daily`, "0.01", chromedp.ByID), chromedp.Click(`#save-rule`, chromedp.ByID),
 		chromedp.WaitVisible(`#rules tr[data-key="client:agent-b"]`, chromedp.ByQuery)))
-	screenshot(t, ctx, dir, "rules")
+	screenshot(ctx, t, dir, "rules")
 	r := s.do(t, talk("agent-b", 4))
 	require.Equal(t, http.StatusPaymentRequired, r.status, "%s", r.body)
 	// … edited, it lets the client through again …
@@ -224,9 +224,9 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	require.Equal(t, 3, fileRows, "default, capped and trial-* are file rules, shown read-only")
 
 	// The looping client's page ends its cooldown.
-	showPage(t, ctx, s.admin, "client/looper", "client")
-	weights["client"] = transferred(t, ctx)
-	screenshot(t, ctx, dir, "client-looper")
+	showPage(ctx, t, s.admin, "client/looper", "client")
+	weights["client"] = transferred(ctx, t)
+	screenshot(ctx, t, dir, "client-looper")
 	var excerpt string
 	require.NoError(t, chromedp.Run(ctx, chromedp.Text(`#loops .loop-excerpt`, &excerpt, chromedp.ByQuery)))
 	require.NotEmpty(t, excerpt)
@@ -237,8 +237,8 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	require.Equal(t, http.StatusOK, s.do(t, talk("looper", 2)).status, "the cooldown is over")
 
 	// CSV export downloads what the API serves.
-	showPage(t, ctx, s.admin, "client/agent-a", "client")
-	screenshot(t, ctx, dir, "client")
+	showPage(ctx, t, s.admin, "client/agent-a", "client")
+	screenshot(ctx, t, dir, "client")
 	downloads, err := os.MkdirTemp("", "proxide-downloads-")
 	require.NoError(t, err)
 	defer func() { _ = os.RemoveAll(downloads) }()
@@ -265,8 +265,8 @@ func TestE2EDashboardInChromium(t *testing.T) {
 	require.NoError(t, chromedp.Run(phone, chromedp.Navigate(s.admin+"/login"), chromedp.WaitVisible(`#key`, chromedp.ByID),
 		chromedp.SendKeys(`#key`, "prox-e2e-ops", chromedp.ByID), chromedp.Submit(`#key`, chromedp.ByID),
 		chromedp.WaitVisible(`main[data-page="overview"][data-loaded]`, chromedp.ByQuery)))
-	showPage(t, phone, s.admin, "agents", "agents")
-	screenshot(t, phone, dir, "agents-phone")
+	showPage(phone, t, s.admin, "agents", "agents")
+	screenshot(phone, t, dir, "agents-phone")
 
 	b, _ := json.Marshal(weights)
 	t.Logf("bytes transferred since sign-in, cumulative as the pages are opened in turn (cold loads: TestE2EDashboardMeasure): %s; screenshots in %s", b, dir)
@@ -306,9 +306,9 @@ func TestE2EDashboardMeasure(t *testing.T) {
 			chromedp.WaitVisible(`main[data-page="`+p.page+`"][data-loaded]`, chromedp.ByQuery),
 			chromedp.Evaluate(`Number(document.getElementById('main').dataset.loaded)`, &ms),
 			chromedp.Evaluate(`performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).reduce((a, e) => a + e.decodedBodySize, 0)`, &decoded)))
-		t.Logf("%-9s cold load: %6.1f KB transferred (%6.1f KB decoded), shown after %4.0f ms", p.page, float64(transferred(t, ctx))/1024, decoded/1024, ms)
+		t.Logf("%-9s cold load: %6.1f KB transferred (%6.1f KB decoded), shown after %4.0f ms", p.page, float64(transferred(ctx, t))/1024, decoded/1024, ms)
 		if p.page == "agents" {
-			screenshot(t, ctx, dir, "agents-100k")
+			screenshot(ctx, t, dir, "agents-100k")
 			var total string
 			require.NoError(t, chromedp.Run(ctx, chromedp.Text(`#agents-total`, &total, chromedp.ByID)))
 			require.Contains(t, total, "of 100,000 clients")

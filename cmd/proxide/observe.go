@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -33,7 +34,7 @@ func (a AccessLogConfig) validate() error {
 	if a.Format != "" && a.Format != "json" && a.Format != "text" {
 		errs = append(errs, fmt.Errorf("access_log.format: %q must be json or text", a.Format))
 	}
-	if a.Sample < 0 || a.Sample > 1 || a.Sample != a.Sample {
+	if a.Sample < 0 || a.Sample > 1 || math.IsNaN(a.Sample) {
 		errs = append(errs, fmt.Errorf("access_log.sample: %v must be in (0, 1]", a.Sample))
 	}
 	return errors.Join(errs...)

@@ -85,14 +85,14 @@ func TestActivityAndSessions(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	get := func(path string, cookie string) (int, string) {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, http.NoBody)
 		require.NoError(t, err)
 		if cookie != "" {
 			req.AddCookie(&http.Cookie{Name: "s", Value: cookie})
 		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		return resp.StatusCode, string(b)
@@ -115,7 +115,7 @@ func TestActivityAndSessions(t *testing.T) {
 	require.Equal(t, "dashboard", body, "the dashboard has / and decides itself")
 
 	// A write with the session but without the header is refused.
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, srv.URL+"/v1/loops/user-1", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, srv.URL+"/v1/loops/user-1", http.NoBody)
 	require.NoError(t, err)
 	req.AddCookie(&http.Cookie{Name: "s", Value: "ok"})
 	resp, err := http.DefaultClient.Do(req)

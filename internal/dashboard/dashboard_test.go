@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +31,7 @@ var testKeys = []auth.KeySpec{{Name: "ops", Key: "prox-ops", Scopes: []string{au
 	{Name: "app", Key: "prox-app", Scopes: []string{auth.ScopeGateway}}}
 
 func do(h http.Handler, method, target, body string, cookie *http.Cookie) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r := httptest.NewRequestWithContext(context.Background(), method, target, strings.NewReader(body))
 	if body != "" {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -119,7 +120,7 @@ func TestCheck(t *testing.T) {
 	h := newTestHandler(t, testKeys, func() time.Time { return now })
 	_, c := login(t, h, "prox-ops")
 	req := func(method string, csrf bool, cookie *http.Cookie) *http.Request {
-		r := httptest.NewRequest(method, "/v1/budgets", nil)
+		r := httptest.NewRequestWithContext(context.Background(), method, "/v1/budgets", http.NoBody)
 		if cookie != nil {
 			r.AddCookie(cookie)
 		}
@@ -142,9 +143,9 @@ func TestSessionsAreBounded(t *testing.T) {
 	_, first := login(t, h, "prox-ops")
 	_, second := login(t, h, "prox-ops")
 	_, third := login(t, h, "prox-ops") // MaxSessions 2: the oldest goes
-	require.Error(t, h.Check(httptest.NewRequest(http.MethodGet, "/", nil).WithContext(t.Context())))
+	require.Error(t, h.Check(httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/", http.NoBody).WithContext(t.Context())))
 	for c, want := range map[*http.Cookie]bool{first: false, second: true, third: true} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/", http.NoBody)
 		r.AddCookie(c)
 		require.Equal(t, want, h.Check(r) == nil)
 	}
@@ -163,7 +164,7 @@ func TestAssetsRevalidateByETag(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code)
 	etag := w.Header().Get("ETag")
 	require.NotEmpty(t, etag)
-	r := httptest.NewRequest(http.MethodGet, "/assets/vendor/uPlot.iife.min.js", nil)
+	r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/assets/vendor/uPlot.iife.min.js", http.NoBody)
 	r.Header.Set("If-None-Match", etag)
 	w2 := httptest.NewRecorder()
 	h.ServeHTTP(w2, r)

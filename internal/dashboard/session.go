@@ -187,6 +187,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Logger.Info("dashboard: signed in", "key", k.Name)
+	//nolint:gosec // G124: HttpOnly and SameSite=Strict always; Secure whenever the dashboard is reached over TLS (secure(r)): a plain-HTTP admin port in development could not send it back
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: int(h.opts.SessionTTL / time.Second)})
 	http.Redirect(w, r, "./", http.StatusSeeOther)
@@ -194,6 +195,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	h.sessions.end(r)
+	//nolint:gosec // G124: clears the cookie; same attributes as when it was set
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: -1})
 	http.Redirect(w, r, "login", http.StatusSeeOther)
