@@ -36,11 +36,14 @@ func TestSoakRedisRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts redis-server")
 	}
-	duration, streams := 9*time.Second, 100
+	// Short streams in make test; at full size, long slow ones (60 words 200ms apart, 12s
+	// each): thousands open at once without asking two shared cores for thousands of new
+	// requests a second.
+	duration, streams, words, delay := 9*time.Second, 100, "20", "25"
 	if v := os.Getenv("PROXIDE_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
 		require.NoError(t, err)
-		duration, streams = d, 2000
+		duration, streams, words, delay = d, 2000, "60", "200"
 	}
 	if v := os.Getenv("PROXIDE_SOAK_STREAMS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -83,6 +86,8 @@ loop_detection: {enabled: false}
 	var (
 		stop                   atomic.Bool
 		ok, failed             atomic.Int64
+		failMu                 sync.Mutex
+		failures               = map[string]int{}
 		promptSum, completeSum atomic.Int64
 		wg                     sync.WaitGroup
 	)
@@ -90,9 +95,12 @@ loop_detection: {enabled: false}
 	for w := range streams {
 		wg.Go(func() {
 			for !stop.Load() {
-				p, c, err := streamOnce(t.Context(), client, front.URL, fmt.Sprintf("soak-%d", w%50), body)
+				p, c, err := streamOnce(t.Context(), client, front.URL, fmt.Sprintf("soak-%d", w%50), body, words, delay)
 				if err != nil {
 					failed.Add(1)
+					failMu.Lock()
+					failures[err.Error()[:min(len(err.Error()), 80)]]++
+					failMu.Unlock()
 					continue
 				}
 				ok.Add(1)
@@ -120,7 +128,7 @@ loop_detection: {enabled: false}
 	}
 	stop.Store(true)
 	wg.Wait()
-	require.Zero(t, failed.Load(), "failing open, every request was answered")
+	require.Zero(t, failed.Load(), "failing open, every request was answered: %v", failures)
 
 	// Spend exact: every answered request charged once, from its usage.
 	store, err := budgetredis.Open("redis://"+rs.Addr+"/0", budgetredis.Options{})
@@ -162,15 +170,15 @@ loop_detection: {enabled: false}
 
 // streamOnce sends one streaming chat request and returns the usage its last chunk
 // reports; an error for anything but a whole 200 stream with usage.
-func streamOnce(ctx context.Context, c *http.Client, front, client, body string) (prompt, completion int64, err error) {
+func streamOnce(ctx context.Context, c *http.Client, front, client, body, words, delay string) (prompt, completion int64, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, front+"/openai/v1/chat/completions", strings.NewReader(body))
 	if err != nil {
 		return 0, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer prox-e2e-app")
 	req.Header.Set("X-Proxide-Client-Id", client)
-	req.Header.Set("X-Fake-Words", "20")
-	req.Header.Set("X-Fake-Delay-Ms", "25")
+	req.Header.Set("X-Fake-Words", words)
+	req.Header.Set("X-Fake-Delay-Ms", delay)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, 0, err
