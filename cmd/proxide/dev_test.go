@@ -175,3 +175,20 @@ func devStatsOf(t *testing.T, client *http.Client, r devReady) devStats {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 	return st
 }
+
+// --demo (make demo) runs the tour once serving, then keeps serving.
+func TestDevDemoFlagRunsTheTour(t *testing.T) {
+	r, out := startDev(t, "--demo")
+	deadline := time.Now().Add(time.Minute) // a bound on the wait, not a timing under test
+	for !strings.Contains(out.String(), "ends the cooldown.\nCtrl-C stops it.") {
+		require.False(t, time.Now().After(deadline), "the tour did not finish:\n%s", out.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := out.String()
+	require.Contains(t, got, "== 1. A client is metered ==")
+	require.Contains(t, got, "→ 402 budget_exceeded")
+	require.Contains(t, got, "→ 429 loop_detected")
+	require.Equal(t, 1, strings.Count(got, "Ctrl-C stops it."), "said once, after the tour")
+	st := devStatsOf(t, http.DefaultClient, r)
+	require.Equal(t, int64(2), st.LocalReplies, "the tour's 402 and 429")
+}
