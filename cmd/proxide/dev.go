@@ -183,10 +183,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, enviro
 	select {
 	case <-ctx.Done():
 	case err := <-sidecarErr:
-		// The sidecar stopped on its own: the front must not stay up
-		// answering 500s with an empty body.
-		runErr = fmt.Errorf("dev: the sidecar stopped: %w", errOrStopped(err))
-		sidecarErr <- nil
+		sidecarErr <- err // for the wait below
+		if ctx.Err() == nil {
+			// The sidecar stopped on its own (not the Ctrl-C both saw): the
+			// front must not stay up answering 500s with an empty body.
+			runErr = fmt.Errorf("dev: the sidecar stopped: %w", errOrStopped(err))
+		}
 	case err := <-frontErr:
 		runErr = fmt.Errorf("dev: the front stopped: %w", err)
 	}
