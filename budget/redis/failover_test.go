@@ -77,8 +77,8 @@ func failoverUnderLoad(t *testing.T, store *budgetredis.Store, name string, kill
 		ackedAt       []time.Time          // acknowledged settlements, for the loss bound
 		refused       int                  // reserves answered with an error (503s)
 		buffered      int                  // settlements buffered during the outage
-		okAfterKill   time.Time       // every client had a settlement acknowledged after the kill
-		ackedAfter    = map[string]bool{} // clients with one
+		okAfterKill   time.Time            // every client had a settlement acknowledged after the kill
+		ackedAfter    = map[string]bool{}  // clients with one
 		killedAt      time.Time
 		stop          atomic.Bool
 		seq           atomic.Int64

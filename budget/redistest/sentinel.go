@@ -91,7 +91,7 @@ func (set *SentinelSet) MasterAddr() (string, error) {
 func (s *Server) sentinelArgs() ([]string, error) {
 	conf := filepath.Join(s.dir, "sentinel.conf")
 	// Written again only when the port changed (StartServer retries another port).
-	if b, err := os.ReadFile(conf); err != nil || !strings.HasPrefix(string(b), fmt.Sprintf("port %d\n", s.port)) {
+	if b, err := os.ReadFile(filepath.Clean(conf)); err != nil || !strings.HasPrefix(string(b), fmt.Sprintf("port %d\n", s.port)) {
 		body := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir %s\nlogfile %s\n%s",
 			s.port, s.dir, filepath.Join(s.dir, "redis.log"), s.opts.Sentinel)
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {

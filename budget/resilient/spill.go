@@ -63,7 +63,7 @@ func openSpill(dir string) (*spill, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("resilient: spill dir: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, spillLock), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Clean(filepath.Join(dir, spillLock)), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("resilient: spill dir: %w", err)
 	}
@@ -113,7 +113,7 @@ func (s *spill) append(b buffered, diskOnly bool) error {
 	if s.active == nil {
 		s.seq++
 		name := filepath.Join(s.dir, spillPrefix+strconv.FormatInt(s.seq, 10)+spillSuffix)
-		f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o600)
+		f, err := os.OpenFile(filepath.Clean(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o600)
 		if err != nil {
 			return fmt.Errorf("resilient: spill: %w", err)
 		}

@@ -189,7 +189,7 @@ func rawHeaders(client string, eos bool) *extprocv3.ProcessingRequest {
 	kv := []string{":method", "POST", ":path", "/openai/v1/chat/completions", ":authority", "gw.local", ":scheme", "http",
 		"authorization", "Bearer prox-e2e-app", "x-proxide-client-id", client, "content-type", "application/json"}
 	hm := &corev3.HeaderMap{}
-	for i := 0; i < len(kv); i += 2 {
+	for i := 0; i+1 < len(kv); i += 2 {
 		hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
 	}
 	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{

@@ -83,7 +83,9 @@ func TestE2ESlowRedis(t *testing.T) {
 	proxy := startLatencyProxy(t, rs.Addr)
 	s := startStack(t, refusalConfig+"loop_detection: {enabled: false}\n"+
 		fmt.Sprintf("store: {redis_url: \"redis://%s/0\", failure_mode: closed, timeout: 400ms}\n", proxy.ln.Addr()), nil)
-	send := func() reply { return s.do(t, call{path: "/openai/v1/chat/completions", client: "slow", body: chatHello}) }
+	send := func() reply {
+		return s.do(t, call{path: "/openai/v1/chat/completions", client: "slow", body: chatHello})
+	}
 	require.Equal(t, http.StatusOK, send().status)
 	unit := s.spend(t, "slow").Day.SpentNano
 

@@ -46,7 +46,7 @@ loop_detection: {enabled: false}
 	t.Cleanup(upstream.Close)
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 	start := func() *exec.Cmd {
-		cmd := exec.CommandContext(context.Background(), bin, "serve", "--config", config, "--grpc-addr", grpcAddr, "--admin-addr", adminAddr) //nolint:gosec // G204: the binary this test built
+		cmd := exec.CommandContext(context.Background(), bin, "serve", "--config", config, "--grpc-addr", grpcAddr, "--admin-addr", adminAddr)
 		cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-upstream-secret")
 		logs := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs

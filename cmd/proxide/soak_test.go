@@ -63,7 +63,7 @@ budgets: {default: {daily_limit_usd: 100000}}
 log: {level: warn}
 loop_detection: {enabled: false}
 `, rs.Addr, t.TempDir()))
-	cmd := exec.CommandContext(context.Background(), bin, "serve", "--config", config, "--grpc-addr", grpcAddr, "--admin-addr", adminAddr) //nolint:gosec // G204: the binary this test built
+	cmd := exec.CommandContext(context.Background(), bin, "serve", "--config", config, "--grpc-addr", grpcAddr, "--admin-addr", adminAddr)
 	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-upstream-secret")
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
