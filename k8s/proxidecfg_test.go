@@ -28,7 +28,10 @@ type proxideConfig struct {
 		Admin           string `yaml:"admin"`
 		MaxMessageBytes int    `yaml:"max_message_bytes"`
 		ShutdownTimeout string `yaml:"shutdown_timeout"`
-		TLS             struct {
+		// EnvoyMessageTimeout is the chart's envoy.messageTimeout, which
+		// store.timeout must stay inside.
+		EnvoyMessageTimeout string `yaml:"envoy_message_timeout"`
+		TLS                 struct {
 			CertFile     string `yaml:"cert_file"`
 			KeyFile      string `yaml:"key_file"`
 			ClientCAFile string `yaml:"client_ca_file"`
@@ -39,6 +42,8 @@ type proxideConfig struct {
 		FailureMode string `yaml:"failure_mode"`
 		Retention   string `yaml:"retention"`
 		Prefix      string `yaml:"prefix"`
+		Timeout     string `yaml:"timeout"`
+		SpillDir    string `yaml:"spill_dir"`
 	} `yaml:"store"`
 	Keys []struct {
 		Name      string   `yaml:"name"`
