@@ -35,10 +35,20 @@ func (x *exchange) untrusted(r usage.Result, cost int64) (why string, worst bool
 		return "absurd_usage", false
 	case !r.HasUsage && r.Malformed > 0:
 		return "malformed_body", true
-	case !r.HasUsage && r.Complete:
+	case !r.HasUsage && r.Complete && x.usageExpected():
 		return "missing_usage", true
 	}
 	return "", false
+}
+
+// usageExpected: the answer should carry its usage — every answer but a chat or
+// completions stream whose usage nobody asked for (the client did not, and its body came
+// in pieces Proxide could not rewrite to ask): that one is charged its counted tokens.
+func (x *exchange) usageExpected() bool {
+	if !x.req.Stream || x.endpoint == usage.Responses {
+		return true
+	}
+	return x.req.IncludeUsage || x.injected
 }
 
 // distrust counts an untrusted answer and logs the first of each reason.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxide/proxide/internal/metrics"
@@ -95,6 +97,25 @@ func TestUntrustedLeavesCutStreamsCounted(t *testing.T) {
 	s := f.ledger.settles[0]
 	require.True(t, s.Estimated)
 	require.Positive(t, s.Tokens.Completion)
+	require.Less(t, s.Tokens.Completion, int64(100), "counted, not the worst case")
+	require.Empty(t, untrustedCount(t, m))
+}
+
+// A stream whose usage nobody asked for (its body came in STREAMED pieces, which Proxide
+// cannot rewrite to inject include_usage) finishing without usage is no lie: its counted
+// tokens are charged.
+func TestUntrustedExpectsOnlyUsageAskedFor(t *testing.T) {
+	m := metrics.New()
+	f := newFixture(t, func(o *Options) { o.Metrics = m })
+	body := `{"model":"gpt-4o-mini","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"Say hello"}]}`
+	h := chatHeaders()
+	h.ProtocolConfig = &extprocv3.ProtocolConfiguration{RequestBodyMode: filterv3.ProcessingMode_STREAMED}
+	chunk := `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{"content":"Hello there"}}]}` + "\n\n"
+	f.run(t, nil, h, reqBody(body), respHeaders(false, ":status", "200", "content-type", "text/event-stream"),
+		respBody(chunk+"data: [DONE]\n\n", false), respBody("", true))
+	require.Len(t, f.ledger.settles, 1)
+	s := f.ledger.settles[0]
+	require.True(t, s.Estimated)
 	require.Less(t, s.Tokens.Completion, int64(100), "counted, not the worst case")
 	require.Empty(t, untrustedCount(t, m))
 }
