@@ -88,7 +88,7 @@ func TestActivityAndSessions(t *testing.T) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, http.NoBody)
 		require.NoError(t, err)
 		if cookie != "" {
-			req.AddCookie(&http.Cookie{Name: "s", Value: cookie})
+			req.AddCookie(&http.Cookie{Name: "s", Value: cookie, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
@@ -117,7 +117,7 @@ func TestActivityAndSessions(t *testing.T) {
 	// A write with the session but without the header is refused.
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, srv.URL+"/v1/loops/user-1", http.NoBody)
 	require.NoError(t, err)
-	req.AddCookie(&http.Cookie{Name: "s", Value: "ok"})
+	req.AddCookie(&http.Cookie{Name: "s", Value: "ok", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())

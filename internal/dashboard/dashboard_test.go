@@ -133,7 +133,7 @@ func TestCheck(t *testing.T) {
 	require.ErrorIs(t, h.Check(req(http.MethodPost, false, c)), ErrNoCSRF, "a write needs the header")
 	require.NoError(t, h.Check(req(http.MethodDelete, true, c)))
 	require.ErrorIs(t, h.Check(req(http.MethodGet, false, nil)), ErrNoSession)
-	require.ErrorIs(t, h.Check(req(http.MethodGet, false, &http.Cookie{Name: cookieName, Value: "forged"})), ErrNoSession)
+	require.ErrorIs(t, h.Check(req(http.MethodGet, false, &http.Cookie{Name: cookieName, Value: "forged", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})), ErrNoSession)
 	now = now.Add(time.Hour)
 	require.ErrorIs(t, h.Check(req(http.MethodGet, false, c)), ErrNoSession, "expired")
 }
