@@ -13,9 +13,11 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -109,6 +111,7 @@ type server struct {
 	addr      string
 	conn      *grpc.ClientConn
 	pprofAddr string // Proxide's profiler, when -profile is set
+	adminAddr string // Proxide's admin port ("" for the floor)
 	dir       string // a temporary directory of its own, removed by stop
 }
 
@@ -248,3 +251,82 @@ log: {level: warn}
 }
 
 func logf(format string, args ...any) { log.Printf(format, args...) }
+
+// waitRedisIdle waits, at most 30 s, until redis-server answers a PING within
+// 5 ms: it has worked off what earlier rounds queued.
+func waitRedisIdle(addr string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if d, ok := pingTime(addr); ok && d < 5*time.Millisecond {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pingTime is one PING's round trip on a new connection.
+func pingTime(addr string) (time.Duration, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, false
+	}
+	defer func() { _ = c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	start := time.Now()
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return 0, false
+	}
+	buf := make([]byte, 16)
+	n, err := c.Read(buf)
+	return time.Since(start), err == nil && string(buf[:n]) == "+PONG\r\n"
+}
+
+// waitQuiet waits, at most 30 s, until Proxide's /metrics shows no
+// reservation in flight and the ledger's circuit closed.
+func waitQuiet(adminAddr string) {
+	if adminAddr == "" {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := getBody("http://"+adminAddr+"/metrics", 2*time.Second)
+		if err == nil && quiet(string(b)) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// quiet reads the two gauges from an exposition.
+func quiet(exposition string) bool {
+	seen := 0
+	for _, line := range strings.Split(exposition, "\n") {
+		for _, name := range []string{"proxide_reservations_in_flight ", "proxide_ledger_circuit_open "} {
+			if strings.HasPrefix(line, name) {
+				if strings.TrimSpace(strings.TrimPrefix(line, name)) != "0" {
+					return false
+				}
+				seen++
+			}
+		}
+	}
+	return seen == 2
+}
+
+func getBody(url string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	return io.ReadAll(resp.Body)
+}
