@@ -54,16 +54,14 @@ func decisionOf(imm *extprocv3.ImmediateResponse) string {
 // decide counts the exchange's decision once: at its first local reply, or
 // when the request goes upstream.
 func (x *exchange) decide(resp *extprocv3.ProcessingResponse) {
-	if x.decided {
+	if x.access.decision != "" { // counted already
 		return
 	}
 	switch {
 	case resp.GetImmediateResponse() != nil:
-		x.decided = true
 		x.access.decision = decisionOf(resp.GetImmediateResponse())
 		x.s.opts.Metrics.Decision(x.opName(), x.access.decision)
 	case x.phase >= phaseUpstream:
-		x.decided = true
 		x.access.decision = DecisionAllowed
 		x.s.opts.Metrics.Decision(x.opName(), DecisionAllowed)
 	}

@@ -51,11 +51,10 @@ const (
 // for (or pipelines, for response chunks) our answers in order, so the state
 // needs no locking.
 type exchange struct {
-	s       *Server
-	log     *slog.Logger
-	phase   phase
-	decided bool // its decision is counted (decide)
-	access  accessEntry
+	s      *Server
+	log    *slog.Logger
+	phase  phase
+	access accessEntry
 	// span is the request's trace span (nil without Options.Tracer), traceCtx its context.
 	span     trace.Span
 	traceCtx context.Context

@@ -69,9 +69,6 @@ type Authenticator interface {
 	Authenticate(authorization, scope string) (auth.Key, error)
 }
 
-// AlertFunc is told about every alert threshold a client crosses.
-type AlertFunc func(clientID string, c budget.Crossing)
-
 // AlertSink is told about the events an operator may want pushed (alert
 // webhooks); rule is the key of the client's rule ("default",
 // "match:user-*", "client:id"). Its methods run on the request path, so they
@@ -166,7 +163,6 @@ type Options struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	OnAlert AlertFunc
 	// AccessLog writes a line per metered request and refusal (off when its Logger is nil).
 	AccessLog AccessLog
 	// Tracer, when set, gets a span per request under Envoy's traceparent,

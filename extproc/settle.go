@@ -308,9 +308,6 @@ func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c
 		s.opts.Metrics.Alert(string(cr.Kind), thr)
 		x.log.Warn("budget alert threshold crossed", "limit_type", cr.Kind, "threshold", thr,
 			"spent_nano", cr.SpentNano, "limit_nano", cr.LimitNano, "action", x.rule.Action)
-		if s.opts.OnAlert != nil {
-			s.opts.OnAlert(x.clientID, cr)
-		}
 		if s.opts.Alerts != nil {
 			p := s.opts.Calendar.Periods(s.opts.Now())
 			period := p.Day

@@ -110,10 +110,10 @@ func newAlerts(cfg AlertsConfig, store budget.Store, getenv func(string) string,
 	} else {
 		log.Warn("alerts: webhooks are sent unsigned (set alerts.secret_env to sign them)")
 	}
+	// With Redis the ledger claims each event once across replicas; with the
+	// memory ledger (one replica) the dispatcher's own claim is enough.
 	if d, ok := store.(alerts.Deduper); ok {
 		opts.Dedup = d
-	} else {
-		opts.Dedup = alerts.NewLocalDeduper(now)
 	}
 	opts.Now, opts.Logger, opts.Metrics = now, log, m
 	return alerts.New(opts)

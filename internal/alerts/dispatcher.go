@@ -55,7 +55,7 @@ type Options struct {
 	// Timeout bounds one attempt (default 5s).
 	Timeout time.Duration
 	Client  *http.Client // default: a client with Timeout
-	Dedup   Deduper      // nil: no claim (a single replica)
+	Dedup   Deduper      // nil: this process's own claim only (a single replica)
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Metrics Metrics
@@ -132,9 +132,7 @@ type Dispatcher struct {
 	stop    chan struct{}
 	done    sync.WaitGroup
 	drops   atomic.Int64
-	// local remembers the dedup keys this replica has queued, so a flood of
-	// refused requests costs a map lookup each, not a ledger claim.
-	local *LocalDeduper
+	local *localClaims
 }
 
 // New starts a Dispatcher's workers; Close stops them.
@@ -144,7 +142,7 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	opts = opts.withDefaults()
 	d := &Dispatcher{opts: opts, events: make(chan Event, opts.QueueSize), retries: make(chan delivery, opts.QueueSize),
-		pending: make(map[*time.Timer]struct{}), stop: make(chan struct{}), local: NewLocalDeduper(opts.Now)}
+		pending: make(map[*time.Timer]struct{}), stop: make(chan struct{}), local: newLocalClaims(opts.Now)}
 	for range opts.Workers {
 		d.done.Add(1)
 		go d.work()
@@ -159,7 +157,7 @@ func (d *Dispatcher) Notify(ev Event) {
 		return
 	}
 	if ev.dedupKey != "" {
-		if first, _ := d.local.Claim(context.Background(), ev.dedupKey, ev.dedupTTL); !first {
+		if !d.local.claim(ev.dedupKey, ev.dedupTTL) {
 			return
 		}
 	}

@@ -1,14 +1,14 @@
 package alerts
 
 import (
-	"context"
 	"sync"
 	"time"
 )
 
-// LocalDeduper claims keys in this process only: enough with the memory
-// ledger, which serves a single replica anyway.
-type LocalDeduper struct {
+// localClaims remembers the dedup keys this process has queued, so a flood
+// of refused requests costs a map lookup each rather than a ledger claim; with
+// the memory ledger (a single replica) it is the only claim.
+type localClaims struct {
 	now func() time.Time
 
 	mu     sync.Mutex
@@ -16,16 +16,13 @@ type LocalDeduper struct {
 	sweep  time.Time
 }
 
-// NewLocalDeduper returns an empty LocalDeduper on the clock now (time.Now when nil).
-func NewLocalDeduper(now func() time.Time) *LocalDeduper {
-	if now == nil {
-		now = time.Now
-	}
-	return &LocalDeduper{now: now, claims: make(map[string]time.Time)}
+func newLocalClaims(now func() time.Time) *localClaims {
+	return &localClaims{now: now, claims: make(map[string]time.Time)}
 }
 
-// Claim implements Deduper.
-func (l *LocalDeduper) Claim(_ context.Context, key string, ttl time.Duration) (bool, error) {
+// claim reports whether key was not claimed (or its claim expired), and
+// claims it for ttl.
+func (l *localClaims) claim(key string, ttl time.Duration) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -38,8 +35,8 @@ func (l *LocalDeduper) Claim(_ context.Context, key string, ttl time.Duration) (
 		l.sweep = now.Add(time.Minute)
 	}
 	if exp, ok := l.claims[key]; ok && now.Before(exp) {
-		return false, nil
+		return false
 	}
 	l.claims[key] = now.Add(ttl)
-	return true, nil
+	return true
 }
