@@ -217,6 +217,9 @@ type Crossing struct {
 	Kind                 PeriodKind
 	Threshold            float64
 	SpentNano, LimitNano int64
+	// Period is the day or month crossed: the settlement's, not the one it
+	// is when the caller reads the result (they differ across midnight).
+	Period Period
 }
 
 // SettleResult is the answer to Settle.

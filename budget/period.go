@@ -49,6 +49,14 @@ func (p Period) RetryAfter(now time.Time) time.Duration {
 // Periods are the day and month that contain one instant.
 type Periods struct{ Day, Month Period }
 
+// Of returns the period of kind k.
+func (p Periods) Of(k PeriodKind) Period {
+	if k == Monthly {
+		return p.Month
+	}
+	return p.Day
+}
+
 // Calendar maps instants to budget periods in one time zone.
 type Calendar struct {
 	loc *time.Location

@@ -74,7 +74,7 @@ type Authenticator interface {
 // "match:user-*", "client:id"). Its methods run on the request path, so they
 // must only queue.
 type AlertSink interface {
-	ThresholdCrossed(clientID, rule string, c budget.Crossing, period budget.Period)
+	ThresholdCrossed(clientID, rule string, c budget.Crossing)
 	BudgetExceeded(clientID, rule string, ex budget.Exceeded, now time.Time)
 	LoopDetected(clientID, rule string, v loop.Verdict, blocked bool, now time.Time)
 	UnmeteredAllowed(clientID, rule, endpoint string, day budget.Period, now time.Time)

@@ -309,12 +309,7 @@ func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c
 		x.log.Warn("budget alert threshold crossed", "limit_type", cr.Kind, "threshold", thr,
 			"spent_nano", cr.SpentNano, "limit_nano", cr.LimitNano, "action", x.rule.Action)
 		if s.opts.Alerts != nil {
-			p := s.opts.Calendar.Periods(s.opts.Now())
-			period := p.Day
-			if cr.Kind == budget.Monthly {
-				period = p.Month
-			}
-			s.opts.Alerts.ThresholdCrossed(x.clientID, x.rule.Key().String(), cr, period)
+			s.opts.Alerts.ThresholdCrossed(x.clientID, x.rule.Key().String(), cr)
 		}
 	}
 	x.log.Debug("settled", "model", model, "cost_nano", cost, "estimated", c.estimated)

@@ -16,7 +16,7 @@ func testThresholdsOnce(t *testing.T, f *Fixture) {
 	c := "alerts"
 	require.Empty(t, f.Charge(c, rule, 70*Cent).Crossings)
 	res := f.Charge(c, rule, 15*Cent)
-	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 0.8, SpentNano: 85 * Cent, LimitNano: 100 * Cent}}, res.Crossings)
+	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 0.8, SpentNano: 85 * Cent, LimitNano: 100 * Cent, Period: f.Periods().Day}}, res.Crossings)
 	require.Empty(t, f.Charge(c, rule, 5*Cent).Crossings, "0.8 fires once")
 
 	// Reach 100c in the day with a failed-but-charged request: both remaining crossings
@@ -27,29 +27,29 @@ func testThresholdsOnce(t *testing.T, f *Fixture) {
 	s.Failed = true
 	res, err := f.L.Settle(f.ctx, s)
 	require.NoError(t, err)
-	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 1.0, SpentNano: 100 * Cent, LimitNano: 100 * Cent}}, res.Crossings)
+	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 1.0, SpentNano: 100 * Cent, LimitNano: 100 * Cent, Period: f.Periods().Day}}, res.Crossings)
 
 	// Next day: the month crosses 0.8 (160c) while the new day is still below its 0.8;
 	// then one settlement crosses several thresholds at once, day first, ascending.
 	f.Advance(24 * time.Hour)
 	res = f.Charge(c, rule, 60*Cent)
-	require.Equal(t, []budget.Crossing{{Kind: budget.Monthly, Threshold: 0.8, SpentNano: 160 * Cent, LimitNano: 200 * Cent}}, res.Crossings)
+	require.Equal(t, []budget.Crossing{{Kind: budget.Monthly, Threshold: 0.8, SpentNano: 160 * Cent, LimitNano: 200 * Cent, Period: f.Periods().Month}}, res.Crossings)
 	alert := rules.Rule{Daily: rule.Daily, Monthly: rule.Monthly, Action: rules.ActionAlert}
 	res = f.Charge(c, alert, 50*Cent) // day 110c, month 210c
 	require.Equal(t, []budget.Crossing{
-		{Kind: budget.Daily, Threshold: 0.8, SpentNano: 110 * Cent, LimitNano: 100 * Cent},
-		{Kind: budget.Daily, Threshold: 1.0, SpentNano: 110 * Cent, LimitNano: 100 * Cent},
-		{Kind: budget.Monthly, Threshold: 1.0, SpentNano: 210 * Cent, LimitNano: 200 * Cent},
+		{Kind: budget.Daily, Threshold: 0.8, SpentNano: 110 * Cent, LimitNano: 100 * Cent, Period: f.Periods().Day},
+		{Kind: budget.Daily, Threshold: 1.0, SpentNano: 110 * Cent, LimitNano: 100 * Cent, Period: f.Periods().Day},
+		{Kind: budget.Monthly, Threshold: 1.0, SpentNano: 210 * Cent, LimitNano: 200 * Cent, Period: f.Periods().Month},
 	}, res.Crossings)
 	require.Empty(t, f.Charge(c, alert, Cent).Crossings)
 
 	// Custom thresholds, including past the limit; an empty list disables alerts.
 	custom := rules.Rule{Daily: rules.LimitOf(10 * Cent), Action: rules.ActionAlert, AlertThresholds: []float64{2, 0.5}}
 	res = f.Charge("custom", custom, 6*Cent)
-	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 0.5, SpentNano: 6 * Cent, LimitNano: 10 * Cent}}, res.Crossings)
+	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 0.5, SpentNano: 6 * Cent, LimitNano: 10 * Cent, Period: f.Periods().Day}}, res.Crossings)
 	require.Empty(t, f.Charge("custom", custom, 13*Cent).Crossings, "19c < 2×10c")
 	res = f.Charge("custom", custom, Cent)
-	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 2, SpentNano: 20 * Cent, LimitNano: 10 * Cent}}, res.Crossings)
+	require.Equal(t, []budget.Crossing{{Kind: budget.Daily, Threshold: 2, SpentNano: 20 * Cent, LimitNano: 10 * Cent, Period: f.Periods().Day}}, res.Crossings)
 	none := rules.Rule{Daily: rules.LimitOf(Cent), Action: rules.ActionAlert, AlertThresholds: []float64{}}
 	require.Empty(t, f.Charge("quiet", none, 5*Cent).Crossings)
 }

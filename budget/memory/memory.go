@@ -169,7 +169,8 @@ func (m *Store) Settle(ctx context.Context, s budget.SettleRequest) (budget.Sett
 		}
 		if key := (markKey{mk.PPM, mk.Limit}); spent >= mk.Amount && !marks[key] {
 			marks[key] = true
-			res.Crossings = append(res.Crossings, budget.Crossing{Kind: mk.Kind, Threshold: mk.Fraction, SpentNano: spent, LimitNano: mk.Limit})
+			res.Crossings = append(res.Crossings, budget.Crossing{Kind: mk.Kind, Threshold: mk.Fraction, SpentNano: spent, LimitNano: mk.Limit,
+				Period: s.Periods.Of(mk.Kind)})
 		}
 	}
 	c.markSettled(s.ID, now)

@@ -156,7 +156,8 @@ func (r *Store) Settle(ctx context.Context, s budget.SettleRequest) (budget.Sett
 		if m.Kind == budget.Monthly {
 			spent = out.Month.SpentNano
 		}
-		out.Crossings = append(out.Crossings, budget.Crossing{Kind: m.Kind, Threshold: m.Fraction, SpentNano: spent, LimitNano: m.Limit})
+		out.Crossings = append(out.Crossings, budget.Crossing{Kind: m.Kind, Threshold: m.Fraction, SpentNano: spent, LimitNano: m.Limit,
+			Period: s.Periods.Of(m.Kind)})
 	}
 	if rep.err != nil {
 		return budget.SettleResult{}, unavailable("settle", rep.err)

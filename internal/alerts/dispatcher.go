@@ -132,7 +132,7 @@ type Dispatcher struct {
 	stop    chan struct{}
 	done    sync.WaitGroup
 	drops   atomic.Int64
-	local *localClaims
+	local   *localClaims
 }
 
 // New starts a Dispatcher's workers; Close stops them.

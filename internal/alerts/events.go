@@ -12,12 +12,12 @@ import (
 // The notifications a gateway raises; each builds its Event and queues it.
 // A Dispatcher is what extproc's alert sink calls.
 
-// ThresholdCrossed reports an alert threshold of period crossed for the
-// first time (the ledger's settlement reports each once per period, on one
+// ThresholdCrossed reports an alert threshold crossed for the first time in
+// its period (the ledger's settlement reports each once per period, on one
 // replica).
-func (d *Dispatcher) ThresholdCrossed(clientID, rule string, c budget.Crossing, period budget.Period) {
+func (d *Dispatcher) ThresholdCrossed(clientID, rule string, c budget.Crossing) {
 	d.Notify(Event{Type: TypeThresholdCrossed, ClientID: clientID, Rule: rule, LimitType: string(c.Kind),
-		Period: period.Key, LimitUSD: usd(c.LimitNano), SpentUSD: usd(c.SpentNano), Threshold: ptr(c.Threshold)})
+		Period: c.Period.Key, LimitUSD: usd(c.LimitNano), SpentUSD: usd(c.SpentNano), Threshold: ptr(c.Threshold)})
 }
 
 // BudgetExceeded reports a request refused for its budget, once per client,
