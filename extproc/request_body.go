@@ -261,7 +261,9 @@ func (x *exchange) refuse(r refusal, now time.Time) *extprocv3.ProcessingRespons
 	}
 	s.opts.Metrics.Blocked(string(r.exceeded.Kind))
 	s.opts.Metrics.Request(x.opName(), "budget_exceeded")
-	if s.opts.Alerts != nil {
+	if s.opts.Alerts != nil && !r.exceeded.DoesNotFit {
+		// A strict rule's "does not fit" leaves the budget unexhausted: no
+		// budget.exceeded (it would take the period's one event).
 		// A refusal at the headers comes before the rule is resolved.
 		s.opts.Alerts.BudgetExceeded(x.clientID, s.opts.Rules.Resolve(x.clientID).Key().String(), *r.exceeded, now)
 	}
