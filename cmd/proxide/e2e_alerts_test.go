@@ -96,6 +96,9 @@ func TestE2EAlertWebhooks(t *testing.T) {
 		}
 		require.GreaterOrEqual(t, *evs[alerts.TypeBudgetExceeded][0].SpentUSD, 0.5)
 		require.Zero(t, rc.bad, "every delivery is signed")
+		raw, err := json.Marshal(evs[alerts.TypeThresholdCrossed][0])
+		require.NoError(t, err)
+		t.Logf("a delivered event: %s", raw)
 	})
 }
 
