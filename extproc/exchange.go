@@ -89,6 +89,8 @@ type exchange struct {
 	// mislabelled: it was an event stream (untrusted.go).
 	sniffed, mislabelled bool
 	meter                *usage.Meter
+	// lent is the pooled reply to the chunk being answered (response.go).
+	lent *chunkReply
 	// heldID is the id of a background response's held charge, once held.
 	heldID string
 	// unit is set for operations billed in images, characters, seconds or

@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/proxide/proxide/budget"
 	"github.com/proxide/proxide/budget/blockcache"
@@ -41,8 +42,10 @@ func (f *fakeStream) Recv() (*extprocv3.ProcessingRequest, error) {
 	return m, nil
 }
 
+// Send keeps a copy of r, as gRPC marshals it before Send returns: Process
+// reuses a chunk's reply once it was sent.
 func (f *fakeStream) Send(r *extprocv3.ProcessingResponse) error {
-	f.out = append(f.out, r)
+	f.out = append(f.out, proto.CloneOf(r))
 	return nil
 }
 

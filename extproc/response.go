@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
@@ -64,7 +65,7 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 // releasing the last chunk: when the client sees the end of the answer, its
 // next request already sees the real spend.
 func (x *exchange) onResponseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	var reply *extprocv3.ProcessingResponse
+	reply := x.lendChunkReply()
 	if x.unit != nil && !x.compressed {
 		x.unitChunk(b.GetBody())
 	} else if x.meter != nil && !x.compressed {
@@ -72,46 +73,63 @@ func (x *exchange) onResponseBody(ctx context.Context, b *extprocv3.HttpBody) *e
 			x.sniffBody(b.GetBody())
 		}
 		if out, replaced := x.meter.Write(b.GetBody(), b.GetEndOfStream()); replaced {
-			reply = newChunkReply(out)
+			reply.replace(out)
 		}
 	}
 	if b.GetEndOfStream() {
 		x.s.deep.run(func() { x.settleResponse(ctx) })
 	}
-	if reply == nil {
-		reply = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
-	}
-	return reply
+	return &reply.resp
 }
 
-// chunkReply is the reply to a response chunk that replaces its bytes, as the
-// messages it is made of, allocated together: a stripped SSE chunk needs all
-// six, and one allocation instead of six per chunk is a third of the
-// allocations of a streamed answer. The messages are never changed after
-// they are built (gRPC may read them after Send returns).
+// chunkReply is the reply to a response chunk, as the messages it is made of,
+// allocated together and lent from chunkReplies: every chunk of a streamed
+// answer gets one, and a stripped SSE chunk needs all seven messages. gRPC
+// marshals a reply before Send returns, so Process hands it back
+// (returnChunkReply) once it was sent and read; nothing keeps it after that.
 type chunkReply struct {
 	resp     extprocv3.ProcessingResponse
 	oneof    extprocv3.ProcessingResponse_ResponseBody
 	body     extprocv3.BodyResponse
 	common   extprocv3.CommonResponse
 	mutation extprocv3.BodyMutation
-	replace  extprocv3.BodyMutation_Body
+	replaceB extprocv3.BodyMutation_Body
 	clear    extprocv3.BodyMutation_ClearBody
 }
 
-// newChunkReply replaces a chunk with out (cleared when out is empty).
-func newChunkReply(out []byte) *extprocv3.ProcessingResponse {
-	r := &chunkReply{}
+var chunkReplies = sync.Pool{New: func() any { return new(chunkReply) }}
+
+// lendChunkReply returns a reply that lets the chunk through unchanged; the
+// exchange holds it until returnChunkReply.
+func (x *exchange) lendChunkReply() *chunkReply {
+	r := chunkReplies.Get().(*chunkReply)
+	r.body.Response = nil
+	r.oneof.ResponseBody = &r.body
+	r.resp.Response = &r.oneof
+	x.lent = r
+	return r
+}
+
+// replace makes r replace the chunk with out (cleared when out is empty).
+func (r *chunkReply) replace(out []byte) {
 	if len(out) == 0 {
 		r.clear.ClearBody = true
 		r.mutation.Mutation = &r.clear
 	} else {
-		r.replace.Body = out
-		r.mutation.Mutation = &r.replace
+		r.replaceB.Body = out
+		r.mutation.Mutation = &r.replaceB
 	}
 	r.common.BodyMutation = &r.mutation
 	r.body.Response = &r.common
-	r.oneof.ResponseBody = &r.body
-	r.resp.Response = &r.oneof
-	return &r.resp
+}
+
+// returnChunkReply gives back the reply lent for the message just answered.
+func (x *exchange) returnChunkReply() {
+	r := x.lent
+	if r == nil {
+		return
+	}
+	x.lent = nil
+	*r = chunkReply{} // drops the chunk's bytes
+	chunkReplies.Put(r)
 }

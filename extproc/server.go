@@ -307,6 +307,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		s.opts.Metrics.Phase(messageName(req), time.Since(start))
 		x.advance(next)
 		x.decide(resp)
+		x.returnChunkReply() // sent (marshaled) and read: resp is not used again
 		if x.phase == phaseDone {
 			return nil
 		}

@@ -48,7 +48,7 @@ func (r *Store) Reserve(ctx context.Context, req budget.ReserveRequest) (budget.
 		args.set(reserveArgLoopKeep, strconv.Itoa(budget.MaxClientLoopEvents))
 		args.set(reserveArgLoopTTL, ms(budget.LoopEventTTL))
 	}
-	v, err := r.scripts.reserve.Run(ctx, r.c, keys, args...).Slice()
+	v, err := r.pipe.run(ctx, r.scripts.reserve, keys, args)
 	if err != nil {
 		return budget.Admission{}, unavailable("reserve", err)
 	}
@@ -133,7 +133,7 @@ func (r *Store) Settle(ctx context.Context, s budget.SettleRequest) (budget.Sett
 		keys = append(keys, r.contextKey(s.ClientID, rm.Key))
 		args = append(args, itoa(rm.Tokens), ms(rm.TTL))
 	}
-	v, err := r.scripts.settle.Run(ctx, r.c, keys, args...).Slice()
+	v, err := r.pipe.run(ctx, r.scripts.settle, keys, args)
 	if err != nil {
 		return budget.SettleResult{}, unavailable("settle", err)
 	}

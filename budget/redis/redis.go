@@ -54,6 +54,7 @@ type Store struct {
 	log       *slog.Logger
 	scripts   scripts
 	idx       *batcher
+	pipe      *pipeline // Reserve and Settle of concurrent requests, sent together
 	maxRules  int // rules.MaxStored; lowered by tests
 }
 
@@ -102,6 +103,7 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 		}
 	}
 	r.idx = newBatcher(r, opts.Logger, opts.IndexEvery)
+	r.pipe = newPipeline(client)
 	return r, nil
 }
 
@@ -124,6 +126,7 @@ func (r *Store) FlushIndex(ctx context.Context) error { return r.idx.flush(ctx) 
 // only (never client spend); it is returned as an error.
 func (r *Store) Close() error {
 	err := r.idx.close()
+	r.pipe.close()
 	if r.owned {
 		// go-redis's Sentinel (failover) client closes its sentinel connection
 		// twice and reports the second as ErrClosed: nothing failed.

@@ -44,6 +44,8 @@ type options struct {
 	quick                     bool
 	profile                   string // directory for CPU profiles; "" takes none
 	testingB                  string // `go test -bench` output to include in the results
+	only                      string // "" measures both ledgers; "memory" or "redis" one of them (for a quick comparison while working)
+	workloads                 string // "" every workload; else a comma-separated list of their slugs
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -61,8 +63,13 @@ func run(args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.quick, "quick", false, "one short round of each measurement (a smoke test)")
 	fs.StringVar(&o.testingB, "testing-b", "", "a file of `go test -bench -benchmem` output to include in the results")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of Proxide's first measured round of each workload into this directory (Proxide runs with --pprof-addr)")
+	fs.StringVar(&o.only, "ledger", "", "measure only this ledger (memory or redis) and skip the memory measurements of the floor (while working; make bench measures both)")
+	fs.StringVar(&o.workloads, "workloads", "", "measure only these workloads (comma-separated: stream, chat, embeddings)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.only != "" && o.only != "memory" && o.only != "redis" {
+		return fmt.Errorf("-ledger %q: want memory or redis", o.only)
 	}
 	if *serveNoop != "" {
 		return serveFloor(*serveNoop)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -114,9 +115,15 @@ func measure(o options) (*results, error) {
 		ledgers = append(ledgers, "redis")
 	}
 	for _, ledger := range ledgers {
+		if o.only != "" && ledger != o.only {
+			continue
+		}
 		if err := r.ledger(o, ledger, floor); err != nil {
 			return nil, err
 		}
+	}
+	if o.only != "" {
+		return r, nil
 	}
 	freshFloor, _, err := start(self, []string{"-serve-noop", floorAddr2}, nil, floorAddr2, false)
 	if err != nil {
@@ -206,6 +213,9 @@ func startProxide(bin, redisAddr string, profiled bool) (*server, time.Duration,
 func (r *results) ledgerRounds(o options, ledger string, floor, px *server) error {
 	ctx := context.Background()
 	for _, wl := range workloads {
+		if o.workloads != "" && !slices.Contains(strings.Split(o.workloads, ","), wl.slug) {
+			continue
+		}
 		// Warm both up (connections, tokenizer tables, JIT-free but caches).
 		for _, s := range []*server{floor, px} {
 			if _, err := bench.Closed(ctx, s.client(), s.pid(), o.workers, o.duration/4, wl.w); err != nil {
@@ -271,7 +281,11 @@ func (r *results) memory(o options, name string, s *server) error {
 	var heap func() error
 	if s.pprofAddr != "" {
 		heap = func() error {
-			return fetch("http://"+s.pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(o.profile, strings.ReplaceAll(name, ", ", "-")+"-streams.heap.pprof"), 30*time.Second)
+			prefix := filepath.Join(o.profile, strings.ReplaceAll(name, ", ", "-"))
+			if err := fetch("http://"+s.pprofAddr+"/debug/pprof/goroutine?debug=1", prefix+"-streams.goroutines.txt", 30*time.Second); err != nil {
+				return err
+			}
+			return fetch("http://"+s.pprofAddr+"/debug/pprof/heap?gc=1&debug=1", prefix+"-streams.heap.txt", 30*time.Second)
 		}
 	}
 	per, err := bench.OpenStreams(ctx, s.client(), s.pid(), o.streams, heap)
