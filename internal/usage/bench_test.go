@@ -41,11 +41,14 @@ func BenchmarkMeterSSE(b *testing.B) {
 	for _, c := range chunks {
 		size += len(c)
 	}
-	for _, strip := range []bool{false, true} {
-		b.Run(fmt.Sprintf("strip=%v", strip), func(b *testing.B) {
+	for _, c := range []struct {
+		name         string
+		strip, reuse bool
+	}{{"strip=false", false, false}, {"strip=true", true, false}, {"strip=true/reuse", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
-			opts := MeterOptions{Endpoint: ChatCompletions, RequestModel: "gpt-4o-mini", SSE: true, StripInjectedUsage: strip}
+			opts := MeterOptions{Endpoint: ChatCompletions, RequestModel: "gpt-4o-mini", SSE: true, StripInjectedUsage: c.strip, ReuseOutput: c.reuse}
 			for b.Loop() {
 				m := NewMeter(opts)
 				for i, c := range chunks {
@@ -70,6 +73,61 @@ func BenchmarkParseRequest(b *testing.B) {
 		if _, err := ParseRequest(ChatCompletions, body, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// prompt350 is a 350-word user prompt, the load harness's (about 2 KB).
+func prompt350() string {
+	words := strings.Fields("Please review the following design notes for our billing pipeline and " +
+		"point out any \"edge cases\" we missed: retries, partial streams, café-style unicode, 42 limits.")
+	var sb strings.Builder
+	for i := range 350 {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(words[i%len(words)])
+	}
+	return sb.String()
+}
+
+// requestBodies are the request shapes the sidecar parses most, with the
+// load harness's prompt: a streamed chat, a Responses request and an
+// embeddings request.
+func requestBodies() []struct {
+	name string
+	ep   Endpoint
+	body []byte
+} {
+	p, _ := json.Marshal(prompt350())
+	return []struct {
+		name string
+		ep   Endpoint
+		body []byte
+	}{
+		{"chat", ChatCompletions, []byte(`{"model":"gpt-4o-mini","stream":true,"max_tokens":256,"temperature":0.7,"messages":[` +
+			`{"role":"system","content":"You are a helpful assistant that answers briefly."},` +
+			`{"role":"user","content":` + string(p) + `}]}`)},
+		{"responses", Responses, []byte(`{"model":"gpt-4.1-mini","stream":true,"max_output_tokens":512,"instructions":"You are a helpful assistant.",` +
+			`"input":[{"role":"user","content":[{"type":"input_text","text":` + string(p) + `}]}],` +
+			`"tools":[{"type":"function","name":"lookup","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}]}`)},
+		{"embeddings", Embeddings, []byte(`{"model":"text-embedding-3-small","input":[` + string(p) + `,"a second, shorter input"]}`)},
+	}
+}
+
+// BenchmarkParseRequestShapes: ParseRequest on the load harness's bodies,
+// with a CountCache as the sidecar has, so that the decoding shows.
+func BenchmarkParseRequestShapes(b *testing.B) {
+	for _, in := range requestBodies() {
+		b.Run(in.name, func(b *testing.B) {
+			opts := Options{Counts: NewCountCache()}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in.body)))
+			for b.Loop() {
+				if _, err := ParseRequest(in.ep, in.body, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -17,6 +17,11 @@ type MeterOptions struct {
 	// other chunk; the client gets byte for byte what it would have got
 	// without the option. Ignored for Responses and non-SSE bodies.
 	StripInjectedUsage bool
+	// ReuseOutput lets Write return its rewritten bytes in a buffer the Meter
+	// reuses (see Write): no allocation per stripped chunk. Off, each
+	// replaced output is a fresh slice the caller may keep, for callers
+	// (and test fakes) that hold on to earlier replies.
+	ReuseOutput bool
 }
 
 const (
@@ -76,6 +81,10 @@ type Meter struct {
 	holdStart int64
 	emitTo    int64
 	edits     []span
+	// out is reused for the bytes Write returns when stripping: a stream
+	// rewrites nearly every chunk, and a fresh slice per chunk was most of
+	// a stripped stream's allocations (and the GC work they cause).
+	out []byte
 }
 
 // NewMeter returns a Meter for one response body.
@@ -98,8 +107,14 @@ func NewMeter(opts MeterOptions) *Meter {
 // may be empty. It returns the bytes to forward instead of chunk, with
 // replaced=true only when they differ from chunk. When stripping, only whole
 // SSE events are forwarded: a partial event is held until its end arrives,
-// and everything held is forwarded at eos. The returned slice is the
-// caller's. Without stripping, Write always returns chunk, false.
+// and everything held is forwarded at eos. Without stripping, Write always
+// returns chunk, false.
+//
+// When replaced is true and MeterOptions.ReuseOutput is set, out aliases a
+// buffer the Meter reuses: it is valid only until the next call of Write, so
+// the caller must send (or copy) it before writing the next chunk. Without
+// ReuseOutput a replaced out is the caller's. Write never modifies chunk,
+// and never keeps it past the call (held bytes are copied).
 func (m *Meter) Write(chunk []byte, eos bool) (out []byte, replaced bool) {
 	base := m.pos
 	m.pos += int64(len(chunk))
@@ -308,7 +323,12 @@ func (m *Meter) emit(chunk []byte, base int64, eos bool) ([]byte, bool) {
 		}
 		return out
 	}
-	out := make([]byte, 0, end-m.holdStart)
+	var out []byte
+	if m.opts.ReuseOutput {
+		out = slices.Grow(m.out[:0], int(end-m.holdStart))
+	} else {
+		out = make([]byte, 0, end-m.holdStart)
+	}
 	at := m.holdStart
 	for _, e := range m.edits {
 		out = piece(out, at, e.from)
@@ -329,6 +349,9 @@ func (m *Meter) emit(chunk []byte, base int64, eos bool) ([]byte, bool) {
 		// rather than buffer without bound.
 		out = append(out, m.hold...)
 		m.hold, m.holdStart, m.strip = nil, m.pos, false
+	}
+	if m.opts.ReuseOutput {
+		m.out = out
 	}
 	return out, true
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 )
 
 // The types below decode the polymorphic parts of OpenAI requests during the
@@ -55,14 +54,7 @@ func decodeLoose(b []byte) string {
 	case 'n':
 		return ""
 	case '"':
-		b = bytes.TrimSpace(b)
-		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-			return string(inner)
-		}
-		var s string
-		if json.Unmarshal(b, &s) == nil {
-			return s
-		}
+		return unquoteValid(bytes.TrimSpace(b))
 	}
 	var buf bytes.Buffer
 	if json.Compact(&buf, b) != nil {
@@ -245,9 +237,8 @@ func (t *textOrTokens) decode(field string, b []byte) error {
 	case 'n':
 		return nil
 	case '"':
-		t.texts = make([]string, 1)
-		t.inputs = 1
-		return json.Unmarshal(b, &t.texts[0])
+		t.texts, t.inputs = []string{unquoteValid(bytes.TrimSpace(b))}, 1
+		return nil
 	case '[':
 	default:
 		return bad
@@ -257,7 +248,20 @@ func (t *textOrTokens) decode(field string, b []byte) error {
 	case c == ']':
 		return nil
 	case c == '"':
-		if json.Unmarshal(b, &t.texts) != nil {
+		// What json.Unmarshal into []string accepts: strings, and null as "".
+		ok := true
+		eachElement(b, func(e []byte) {
+			switch firstByte(e) {
+			case '"':
+				t.texts = append(t.texts, unquoteValid(e))
+			case 'n':
+				t.texts = append(t.texts, "")
+			default:
+				ok = false
+			}
+		})
+		if !ok {
+			t.texts = nil
 			return bad
 		}
 		t.inputs = int64(len(t.texts))
