@@ -118,31 +118,31 @@ func ParseRequest(ep Endpoint, body []byte, opts Options) (Request, error) {
 	switch ep {
 	case ChatCompletions:
 		var w chatRequest
-		if err = decodeBody(body, &w); err == nil {
+		if err = decodeRequest(body, &w, w.fast); err == nil {
 			err = w.fill(&req, &p)
 			req.Digest, req.Tail = w.digest(), w.tail()
 		}
 	case Completions:
 		var w completionsRequest
-		if err = decodeBody(body, &w); err == nil {
+		if err = decodeRequest(body, &w, w.fast); err == nil {
 			err = w.fill(&req, &p)
 			req.Digest, req.Tail = w.Prompt.digest(tagCompletions, w.Model), w.Prompt.tail()
 		}
 	case Embeddings:
 		var w embeddingsRequest
-		if err = decodeBody(body, &w); err == nil {
+		if err = decodeRequest(body, &w, w.fast); err == nil {
 			err = w.fill(&req, &p)
 			req.Digest, req.Tail = w.Input.digest(tagEmbeddings, w.Model), w.Input.tail()
 		}
 	case Responses:
 		var w responsesRequest
-		if err = decodeBody(body, &w); err == nil {
+		if err = decodeRequest(body, &w, w.fast); err == nil {
 			err = w.fill(&req, &p)
 			req.Digest, req.Tail = w.digest(), w.tail()
 		}
 	default:
 		var w commonFields
-		if err = decodeBody(body, &w); err == nil {
+		if err = decodeRequest(body, &w, w.fast); err == nil {
 			err = w.fill(&req, false)
 		}
 	}

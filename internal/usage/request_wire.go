@@ -77,9 +77,11 @@ type chatRequest struct {
 	ResponseFormat   rawJSON           `json:"response_format"`
 	Modalities       []looseText       `json:"modalities"`
 	WebSearchOptions *webSearchOptions `json:"web_search_options"`
-	Prediction       *struct {
-		Content content `json:"content"`
-	} `json:"prediction"`
+	Prediction       *prediction       `json:"prediction"`
+}
+
+type prediction struct {
+	Content content `json:"content"`
 }
 
 type webSearchOptions struct {
