@@ -54,6 +54,9 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 		RequestModel:       x.req.Model,
 		SSE:                sse,
 		StripInjectedUsage: x.injected,
+		// A replaced chunk is sent before the next Write (Process), so the
+		// meter may reuse one buffer for every chunk it rewrites.
+		ReuseOutput: true,
 	})
 	if h.GetEndOfStream() {
 		x.settleResponse(ctx)

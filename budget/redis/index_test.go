@@ -131,8 +131,12 @@ func TestRulesUnavailable(t *testing.T) {
 	t.Cleanup(d.Close)
 	require.Equal(t, int64(5), d.Resolve("c").Daily.Nano)
 	require.NoError(t, srv.Start())
-	_, err = l.PutRule(ctx, rules.Rule{ClientID: "c", Daily: rules.LimitOf(1)})
-	require.NoError(t, err)
+	// After enough failed dials go-redis's pool answers with the last dial
+	// error until its background redial (once a second) gets through.
+	require.Eventually(t, func() bool {
+		_, err = l.PutRule(ctx, rules.Rule{ClientID: "c", Daily: rules.LimitOf(1)})
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond, "put after Redis is back")
 	require.Eventually(t, func() bool { return d.Resolve("c").Daily.Nano == 1 }, 5*time.Second, 5*time.Millisecond)
 }
 

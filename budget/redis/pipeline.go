@@ -27,9 +27,9 @@ type pipeline struct {
 	c        goredis.UniversalClient
 	inFlight atomic.Int32 // calls sent or waiting, direct or batched
 	calls    chan *scriptCall
-	stop  chan struct{}
-	once  sync.Once
-	done  sync.WaitGroup
+	stop     chan struct{}
+	once     sync.Once
+	done     sync.WaitGroup
 }
 
 // directCalls is how many calls may be in flight before more are batched.

@@ -55,7 +55,7 @@ type Store struct {
 	scripts   scripts
 	idx       *batcher
 	pipe      *pipeline // Reserve and Settle of concurrent requests, sent together
-	maxRules  int // rules.MaxStored; lowered by tests
+	maxRules  int       // rules.MaxStored; lowered by tests
 }
 
 var _ budget.Store = (*Store)(nil)
