@@ -109,3 +109,63 @@ func BenchmarkObserve(b *testing.B) {
 		i++
 	}
 }
+
+// prompt350 is the load harness's request (bench.StreamedChat): a one-line
+// system prompt and a 350-word user prompt, here with the odd number, date
+// and id real prompts carry. 2.3 KB of text: its tail item is bounded to
+// usage.MaxTailText.
+func prompt350(tb testing.TB) usage.Request {
+	tb.Helper()
+	vocab := strings.Fields("the budget gateway meters every request and settles the exact cost of each streamed " +
+		"response so that no agent or tenant can spend beyond its daily limit while loops are stopped early. " +
+		"Order 84512 was placed on 2025-06-02, 3 items; see ticket INC-20931 (req_8f3a2b1c9d), page 2:")
+	var b strings.Builder
+	x := uint64(42)
+	for i := range 350 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b.WriteString(vocab[x%uint64(len(vocab))])
+	}
+	body := `{"model":"gpt-4o-mini","stream":true,"max_tokens":400,"messages":[{"role":"system","content":"You are a helpful assistant."},` +
+		`{"role":"user","content":"` + b.String() + `"}]}`
+	req, err := usage.ParseRequest(usage.ChatCompletions, []byte(body), usage.Options{ExactPromptBytes: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return req
+}
+
+// BenchmarkComputePrompt is Compute on the load harness's 350-word prompt.
+func BenchmarkComputePrompt(b *testing.B) {
+	req := prompt350(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		loop.Compute(req)
+	}
+}
+
+// BenchmarkExcerpt is the gateway's Excerpt(req, 200), made on every metered
+// request, on the 350-word prompt and over the corpus.
+func BenchmarkExcerpt(b *testing.B) {
+	const limit = 200 // extproc's excerptBytes
+	b.Run("prompt", func(b *testing.B) {
+		req := prompt350(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			loop.Excerpt(req, limit)
+		}
+	})
+	b.Run("corpus", func(b *testing.B) {
+		reqs := parsedCorpus(b)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			loop.Excerpt(reqs[i%len(reqs)], limit)
+			i++
+		}
+	})
+}
