@@ -190,7 +190,7 @@ func (x *exchange) outputBound(info pricing.Price) int64 {
 // a chat search model's per-request search fee.
 func (x *exchange) toolFeesBound(info pricing.Price) int64 {
 	req := x.req
-	fees := x.s.opts.Pricer.ToolFees()
+	fees := x.s.opts.Pricer.Fees()
 	var total int64
 	if req.WebSearch {
 		total += searchFee(info, req.SearchContextSize, fees)
@@ -220,7 +220,7 @@ func (x *exchange) imagePriceMax(model string) (int64, bool) {
 	return x.s.opts.Pricer.ImagePriceMax(model)
 }
 
-func previewFee(info pricing.Price, fees pricing.ToolFees) int64 {
+func previewFee(info pricing.Price, fees *pricing.ToolFees) int64 {
 	if info.Reasoning {
 		return fees.WebSearchPreviewReasoningPerCall
 	}
@@ -229,7 +229,7 @@ func previewFee(info pricing.Price, fees pricing.ToolFees) int64 {
 
 // searchFee is a chat search model's per-request fee for a context size
 // (medium when unset), from its row, else the web_search_preview fee.
-func searchFee(info pricing.Price, size string, fees pricing.ToolFees) int64 {
+func searchFee(info pricing.Price, size string, fees *pricing.ToolFees) int64 {
 	if size == "" {
 		size = "medium"
 	}
@@ -248,7 +248,7 @@ func searchFee(info pricing.Price, size string, fees pricing.ToolFees) int64 {
 
 // containerFee is one code-interpreter container of the given memory limit
 // (1g when unset; the largest when unknown).
-func containerFee(memory string, fees pricing.ToolFees) int64 {
+func containerFee(memory string, fees *pricing.ToolFees) int64 {
 	if memory == "" {
 		memory = "1g"
 	}

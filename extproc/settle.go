@@ -175,7 +175,7 @@ func toPricing(u usage.Usage) pricing.Usage {
 // toolFees prices the built-in tool calls a response made, and a chat search
 // model's per-request fee.
 func (x *exchange) toolFees(calls usage.ToolCalls) int64 {
-	fees := x.s.opts.Pricer.ToolFees()
+	fees := x.s.opts.Pricer.Fees()
 	info := x.est.price
 	var total int64
 	if x.req.WebSearch {

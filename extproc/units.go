@@ -136,7 +136,7 @@ func (x *exchange) estimateUnit(body []byte, form media.FormResult) (estimate, e
 	case endpoints.ContainersCreate:
 		var r containerRequest
 		if err = decodeUnit(body, &r); err == nil {
-			fee := containerFee(r.MemoryLimit, x.s.opts.Pricer.ToolFees())
+			fee := containerFee(r.MemoryLimit, x.s.opts.Pricer.Fees())
 			u.exact, u.exactNano, u.estimated, u.model = true, fee, true, "container:"+orDefault(r.MemoryLimit, "1g")
 			e = estimate{model: u.model, nano: fee, known: true}
 		}

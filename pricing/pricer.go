@@ -142,3 +142,9 @@ func (p *Pricer) ContainerSession() int64 { return p.fees.ContainerPerSession["1
 
 // ToolFees returns a copy of the per-call tool fees in use.
 func (p *Pricer) ToolFees() ToolFees { return p.fees.clone() }
+
+// Fees returns the per-call tool fees in use without copying them: the
+// request path reads them twice per request, and the copy (its maps
+// included) was an allocation each time. They are shared by every caller
+// and never change after New: read them, never modify them.
+func (p *Pricer) Fees() *ToolFees { return &p.fees }
