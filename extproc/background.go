@@ -123,7 +123,7 @@ func (x *exchange) estimateForFetched(r usage.Result) (estimate, error) {
 	model := r.Model
 	x.req.Model = model
 	_, info, known, err := x.s.opts.Pricer.LookupFor(model, priceQuote(r.ServiceTier, x.s.opts.Region))
-	return estimate{model: model, known: known, price: info, tier: r.ServiceTier}, err
+	return estimate{model: model, known: known, row: factsOf(info), tier: r.ServiceTier}, err
 }
 
 // finished reports a response status that will not change any more.

@@ -25,9 +25,9 @@ const imageToolModel = "gpt-image-1"
 // what is reserved. Every part is an upper bound OpenAI cannot exceed.
 type estimate struct {
 	model string
-	known bool          // the model has its own price row
-	price pricing.Price // the model's row (only the fallback price when unknown)
-	tier  string        // the service tier reserved at
+	known bool     // the model has its own price row
+	row   rowFacts // what settling reads of the model's row (the fallback's when unknown)
+	tier  string   // the service tier reserved at
 	// prompt and output are token upper bounds; fees the per-call tool fees.
 	prompt, output, fees int64
 	// promptUnknown: the prompt holds parts whose size Proxide cannot see, so
@@ -38,7 +38,19 @@ type estimate struct {
 
 // reasoning reports whether the model may bill hidden reasoning tokens: its
 // visible output does not tell what it cost.
-func (e estimate) reasoning() bool { return e.price.Reasoning || !e.known }
+func (e estimate) reasoning() bool { return e.row.reasoning || !e.known }
+
+// rowFacts is what an exchange keeps of its model's price row after the
+// estimate: an open stream kept the whole row (216 bytes) for these.
+type rowFacts struct {
+	reasoning      bool             // supports_reasoning
+	maxInput       int64            // the context window; 0 = unknown
+	searchPerQuery map[string]int64 // a chat search model's fee by context size
+}
+
+func factsOf(p pricing.Price) rowFacts {
+	return rowFacts{reasoning: p.Reasoning, maxInput: p.MaxInputTokens, searchPerQuery: p.SearchContextPerQuery}
+}
 
 // estimate prices the worst case of the parsed request, or answers why it
 // cannot be priced.
@@ -56,10 +68,10 @@ func (x *exchange) estimate(ctx context.Context) (estimate, *extprocv3.Processin
 		return e, openAIError(400, "invalid_request_error", "model_not_priced", "model",
 			fmt.Sprintf("Model %q has no price in Proxide's price table and unknown models are refused.", req.Model))
 	}
-	e.known, e.price = known, info
+	e.known, e.row = known, factsOf(info)
 	turn := x.promptBound(ctx, &e)
 	e.output = x.outputBound(info)
-	e.fees = x.toolFeesBound(info)
+	e.fees = x.toolFeesBound(e.row)
 	// The long-context price applies when any model turn may pass the threshold.
 	q.PromptTokens = turn
 	tp, _, _, err := s.opts.Pricer.LookupFor(req.Model, q)
@@ -97,7 +109,7 @@ func (x *exchange) serviceTier(asked string) string {
 // window.
 func (x *exchange) promptBound(ctx context.Context, e *estimate) int64 {
 	req := x.req
-	window := e.price.MaxInputTokens
+	window := e.row.maxInput
 	if window <= 0 {
 		window = unknownContextTokens
 	}
@@ -188,7 +200,7 @@ func (x *exchange) outputBound(info pricing.Price) int64 {
 // toolFeesBound is the most the request's tool calls can add in fees: every
 // allowed call of every built-in tool, one container per code interpreter, and
 // a chat search model's per-request search fee.
-func (x *exchange) toolFeesBound(info pricing.Price) int64 {
+func (x *exchange) toolFeesBound(info rowFacts) int64 {
 	req := x.req
 	fees := x.s.opts.Pricer.Fees()
 	var total int64
@@ -220,8 +232,8 @@ func (x *exchange) imagePriceMax(model string) (int64, bool) {
 	return x.s.opts.Pricer.ImagePriceMax(model)
 }
 
-func previewFee(info pricing.Price, fees *pricing.ToolFees) int64 {
-	if info.Reasoning {
+func previewFee(info rowFacts, fees *pricing.ToolFees) int64 {
+	if info.reasoning {
 		return fees.WebSearchPreviewReasoningPerCall
 	}
 	return fees.WebSearchPreviewPerCall
@@ -229,15 +241,15 @@ func previewFee(info pricing.Price, fees *pricing.ToolFees) int64 {
 
 // searchFee is a chat search model's per-request fee for a context size
 // (medium when unset), from its row, else the web_search_preview fee.
-func searchFee(info pricing.Price, size string, fees *pricing.ToolFees) int64 {
+func searchFee(info rowFacts, size string, fees *pricing.ToolFees) int64 {
 	if size == "" {
 		size = "medium"
 	}
-	if f, ok := info.SearchContextPerQuery[strings.ToLower(size)]; ok {
+	if f, ok := info.searchPerQuery[strings.ToLower(size)]; ok {
 		return f
 	}
 	var worst int64
-	for _, f := range info.SearchContextPerQuery {
+	for _, f := range info.searchPerQuery {
 		worst = max(worst, f)
 	}
 	if worst > 0 {

@@ -176,7 +176,7 @@ func toPricing(u usage.Usage) pricing.Usage {
 // model's per-request fee.
 func (x *exchange) toolFees(calls usage.ToolCalls) int64 {
 	fees := x.s.opts.Pricer.Fees()
-	info := x.est.price
+	info := x.est.row
 	var total int64
 	if x.req.WebSearch {
 		total += searchFee(info, x.req.SearchContextSize, fees)

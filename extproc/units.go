@@ -225,7 +225,7 @@ func (x *exchange) imageEstimate(r imageRequest, files []media.FilePart) (estima
 	u.price = info
 	if strings.HasPrefix(strings.ToLower(model), "dall-e") {
 		u.exact, u.exactNano = true, perImage*n
-		return estimate{model: model, known: true, price: info, nano: u.exactNano}, nil
+		return estimate{model: model, known: true, row: factsOf(info), nano: u.exactNano}, nil
 	}
 	u.tokens, u.imageOutput = true, true
 	prompt := int64(len(r.Prompt)) + 16 // a token is at least one byte; framing
@@ -237,7 +237,7 @@ func (x *exchange) imageEstimate(r imageRequest, files []media.FilePart) (estima
 	}
 	fees := perImage*n + imageOutputCost(tp, partial*n*partialImageTokens)
 	nano, err := pricing.CostOf(worstImageInput(tp), pricing.Usage{PromptTokens: prompt + inImages*maxInputImageTokens, FeeNano: fees})
-	return estimate{model: model, known: true, price: info, prompt: prompt, nano: nano}, err
+	return estimate{model: model, known: true, row: factsOf(info), prompt: prompt, nano: nano}, err
 }
 
 // worstImageInput prices every input token at the higher of the text and
@@ -268,7 +268,7 @@ func (x *exchange) speechEstimate(r speechRequest) (estimate, error) {
 	if tp.PerMCharacters > 0 {
 		u.exact = true
 		u.exactNano, err = pricing.CostOf(tp, pricing.Usage{Characters: chars})
-		return estimate{model: u.model, known: true, price: info, nano: u.exactNano}, err
+		return estimate{model: u.model, known: true, row: factsOf(info), nano: u.exactNano}, err
 	}
 	speed := 1.0
 	if r.Speed != "" {
@@ -288,7 +288,7 @@ func (x *exchange) speechEstimate(r speechRequest) (estimate, error) {
 	perToken, _ := pricing.CostOf(pricing.TierPrice{Output: max(tp.AudioOutput, tp.Output)},
 		pricing.Usage{CompletionTokens: int64(math.Ceil(seconds * speechTokensPerSecond))})
 	in, _ := pricing.CostOf(pricing.TierPrice{Input: tp.Input}, pricing.Usage{PromptTokens: inputTokens})
-	return estimate{model: u.model, known: true, price: info, prompt: inputTokens, nano: in + max(perSecond, perToken)}, nil
+	return estimate{model: u.model, known: true, row: factsOf(info), prompt: inputTokens, nano: in + max(perSecond, perToken)}, nil
 }
 
 // transcriptionEstimate: whisper-1 bills seconds of audio, measured from the
@@ -311,7 +311,7 @@ func (x *exchange) transcriptionEstimate(form media.FormResult) (estimate, error
 		millis := d.Milliseconds()
 		u.exact, u.estimated = true, !exact
 		u.exactNano, err = pricing.CostOf(pricing.TierPrice{InputPerMSeconds: tp.InputPerMSeconds}, pricing.Usage{InputMillis: millis})
-		return estimate{model: u.model, known: true, price: info, nano: u.exactNano}, err
+		return estimate{model: u.model, known: true, row: factsOf(info), nano: u.exactNano}, err
 	}
 	u.tokens = true
 	in := info.MaxInputTokens
@@ -324,7 +324,7 @@ func (x *exchange) transcriptionEstimate(form media.FormResult) (estimate, error
 	}
 	worst := pricing.TierPrice{Input: max(tp.Input, tp.AudioInput), Output: tp.Output}
 	nano, err := pricing.CostOf(worst, pricing.Usage{PromptTokens: in, CompletionTokens: out})
-	return estimate{model: u.model, known: true, price: info, prompt: in, output: out, nano: nano}, err
+	return estimate{model: u.model, known: true, row: factsOf(info), prompt: in, output: out, nano: nano}, err
 }
 
 // videoEstimate: Sora bills seconds of video at the model's per-second price
@@ -357,7 +357,7 @@ func (x *exchange) videoEstimate(r videoRequest) (estimate, error) {
 	if !u.seconds {
 		u.exact, u.exactNano = true, nano
 	}
-	return estimate{model: u.model, known: true, price: info, nano: nano}, err
+	return estimate{model: u.model, known: true, row: factsOf(info), nano: nano}, err
 }
 
 // parseSeconds reads a video object's "seconds" ("8" or 8).
