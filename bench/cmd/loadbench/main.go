@@ -46,6 +46,7 @@ type options struct {
 	testingB                  string // `go test -bench` output to include in the results
 	only                      string // "" measures both ledgers; "memory" or "redis" one of them (for a quick comparison while working)
 	workloads                 string // "" every workload; else a comma-separated list of their slugs
+	baseline                  string // another proxide binary measured in the same rounds (an optimisation's delta)
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -64,6 +65,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.testingB, "testing-b", "", "a file of `go test -bench -benchmem` output to include in the results")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of Proxide's first measured round of each workload into this directory (Proxide runs with --pprof-addr)")
 	fs.StringVar(&o.only, "ledger", "", "measure only this ledger (memory or redis) and skip the memory measurements of the floor (while working; make bench measures both)")
+	fs.StringVar(&o.baseline, "baseline", "", "another proxide binary (e.g. built from the commit before a change) measured in the same alternating rounds, for a change's delta; its figures go in their own table")
 	fs.StringVar(&o.workloads, "workloads", "", "measure only these workloads (comma-separated: stream, chat, embeddings)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -20,6 +20,16 @@ func (r *results) markdown() string {
 			ms(x.floor.CPUPerLifecycle()), ms(x.proxide.CPUPerLifecycle()),
 			float64(x.proxide.CPUPerLifecycle())/float64(max(x.floor.CPUPerLifecycle(), 1)))
 	}
+	if len(r.rows) > 0 && r.rows[0].baseline != nil {
+		fmt.Fprintf(&b, "\nAgainst the -baseline binary, in the same rounds:\n\n| ledger | workload | baseline CPU vs floor | proxide CPU vs floor | CPU vs baseline | baseline throughput vs floor | proxide throughput vs floor |\n|---|---|---|---|---|---|---|\n")
+		for _, x := range r.rows {
+			fl, bl := float64(max(x.floor.CPUPerLifecycle(), 1)), *x.baseline
+			fmt.Fprintf(&b, "| %s | %s | %.2f× | %.2f× | %+.1f%% | %.2f | %.2f |\n", x.ledger, x.workload,
+				float64(bl.CPUPerLifecycle())/fl, float64(x.proxide.CPUPerLifecycle())/fl,
+				100*(float64(x.proxide.CPUPerLifecycle())/float64(max(bl.CPUPerLifecycle(), 1))-1),
+				bl.PerSecond()/x.floor.PerSecond(), x.proxide.PerSecond()/x.floor.PerSecond())
+		}
+	}
 	fmt.Fprintf(&b, "\n| ledger | open-loop rate | floor p50 / p99 | proxide p50 / p99 | added p99 | errors |\n|---|---|---|---|---|---|\n")
 	for _, ledger := range []string{"memory", "redis"} {
 		l, ok := r.latency[ledger]

@@ -76,6 +76,7 @@ func fetch(url, path string, timeout time.Duration) error {
 type row struct {
 	ledger, workload string
 	floor, proxide   bench.Throughput
+	baseline         *bench.Throughput // -baseline's median round, when measured
 }
 
 type results struct {
@@ -155,8 +156,18 @@ func (r *results) ledger(o options, ledger string, floor *server) error {
 	if ledger == "memory" {
 		r.startup = startup
 	}
-	err = r.ledgerRounds(o, ledger, floor, px)
+	var base *server
+	if o.baseline != "" {
+		if base, _, err = startProxide(o.baseline, redisAddr, false); err != nil {
+			px.stop()
+			return err
+		}
+	}
+	err = r.ledgerRounds(o, ledger, floor, px, base)
 	px.stop()
+	if base != nil {
+		base.stop()
+	}
 	if err != nil {
 		return err
 	}
@@ -210,23 +221,35 @@ func startProxide(bin, redisAddr string, profiled bool) (*server, time.Duration,
 }
 
 // ledgerRounds runs every measurement of one ledger.
-func (r *results) ledgerRounds(o options, ledger string, floor, px *server) error {
+func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server) error {
 	ctx := context.Background()
 	for _, wl := range workloads {
 		if o.workloads != "" && !slices.Contains(strings.Split(o.workloads, ","), wl.slug) {
 			continue
 		}
 		// Warm both up (connections, tokenizer tables, JIT-free but caches).
-		for _, s := range []*server{floor, px} {
+		servers := []*server{floor, px}
+		if base != nil {
+			servers = append(servers, base)
+		}
+		for _, s := range servers {
 			if _, err := bench.Closed(ctx, s.client(), s.pid(), o.workers, o.duration/4, wl.w); err != nil {
 				return err
 			}
 		}
-		var fl, pr []bench.Throughput
+		var fl, pr, bl []bench.Throughput
 		for i := range o.rounds {
 			f, err := bench.Closed(ctx, floor.client(), floor.pid(), o.workers, o.duration, wl.w)
 			if err != nil {
 				return err
+			}
+			if base != nil {
+				t, err := bench.Closed(ctx, base.client(), base.pid(), o.workers, o.duration, wl.w)
+				if err != nil {
+					return err
+				}
+				bl = append(bl, t)
+				logf("%s / %s: baseline %.0f/s %.3f ms CPU", ledger, wl.name, t.PerSecond(), ms(t.CPUPerLifecycle()))
 			}
 			var profiled <-chan error
 			if i == 0 && px.pprofAddr != "" {
@@ -248,7 +271,12 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px *server) erro
 			logf("%s / %s: floor %.0f/s %.3f ms CPU, proxide %.0f/s %.3f ms CPU", ledger, wl.name,
 				f.PerSecond(), ms(f.CPUPerLifecycle()), p.PerSecond(), ms(p.CPUPerLifecycle()))
 		}
-		r.rows = append(r.rows, row{ledger: ledger, workload: wl.name, floor: median(fl), proxide: median(pr)})
+		rw := row{ledger: ledger, workload: wl.name, floor: median(fl), proxide: median(pr)}
+		if len(bl) > 0 {
+			m := median(bl)
+			rw.baseline = &m
+		}
+		r.rows = append(r.rows, rw)
 	}
 	fl := bench.Open(ctx, floor.client(), o.rate, o.duration, bench.StreamedChat)
 	var traced chan error
