@@ -23,8 +23,9 @@ type Pinger interface {
 // breaker keeps a dead or hung store from costing every request a full deadline: the
 // first call that fails opens it, and while it is open the request path answers at once
 // (Reserve by the failure mode, Settle into the replay buffer) instead of waiting on the
-// store. The replay loop probes the store every RetryEvery (Ping, bounded by
-// ProbeTimeout) and closes the breaker when it answers. Without a Pinger one real call is
+// store. The replay loop probes the store at once when the breaker opens (a store that
+// was only slow for a moment closes it again within a ping) and then every RetryEvery
+// (Ping, bounded by ProbeTimeout), and closes the breaker when it answers. Without a Pinger one real call is
 // let through per RetryEvery instead (half-open).
 type breaker struct {
 	open     atomic.Bool
@@ -60,6 +61,12 @@ func (r *Ledger) trip(op string, err error) {
 		r.brk.trips.Add(1)
 		r.log.Warn("budget: ledger unavailable; circuit open, answering without it until a probe succeeds",
 			"op", op, "mode", string(r.mode), "error", err)
+		if r.pinger != nil {
+			select {
+			case r.probeNow <- struct{}{}:
+			default: // a probe is already asked for
+			}
+		}
 	}
 }
 

@@ -73,6 +73,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,10 +193,39 @@ func requireFailureMode(t *testing.T, mode resilient.FailureMode, a budget.Admis
 	require.False(t, a.Admitted)
 }
 
+// TestBreakerProbesAtOnce: a store that was slow for one call (a burst of settlements,
+// a starved CPU) opens the breaker, and the probe made at once closes it again: the
+// replica does not refuse requests until the next RetryEvery (an hour here).
+func TestBreakerProbesAtOnce(t *testing.T) {
+	inner := &stalled{Store: memory.New(memory.Options{})}
+	var logs syncBuffer
+	r := resilient.New(inner, resilient.Options{Mode: resilient.FailClosed, Logger: logs.logger(),
+		RetryEvery: time.Hour, ProbeTimeout: time.Second, CloseTimeout: time.Second})
+	t.Cleanup(func() { _ = r.Close() })
+	f := fixture(t, inner, r)
+	rule := rules.Rule{Daily: rules.LimitOf(100 * ledgertest.Cent)}
+
+	inner.stall.Store(true)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	_, err := r.Reserve(ctx, f.ReserveReq("slow", "c", rule, ledgertest.Cent))
+	cancel()
+	require.ErrorIs(t, err, budget.ErrUnavailable)
+	inner.stall.Store(false) // the store answers again
+	require.Eventually(t, func() bool { return !r.Open() }, 10*time.Second, time.Millisecond,
+		"the breaker closes on the probe made when it opened, not on the hourly one")
+	require.Equal(t, int64(1), r.Trips())
+	a, err := r.Reserve(t.Context(), f.ReserveReq("next", "c", rule, ledgertest.Cent))
+	require.NoError(t, err)
+	require.True(t, a.Admitted)
+	// The settlement buffered for the timed-out reserve was replayed once the probe
+	// succeeded: nothing waits for the next tick.
+	require.Eventually(t, func() bool { return r.Buffered() == 0 }, 10*time.Second, time.Millisecond)
+}
+
 // A caller that gives up (Envoy closed the stream) says nothing about the store.
 func TestBreakerIgnoresCancelledCallers(t *testing.T) {
 	inner := &stalled{Store: memory.New(memory.Options{})}
-	r := newResilient(t, inner, resilient.FailClosed, &bytes.Buffer{})
+	r := newResilient(t, inner, resilient.FailClosed, &syncBuffer{})
 	f := fixture(t, inner, r)
 	inner.stall.Store(true)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -77,6 +77,11 @@ type Ledger struct {
 	spill        *spill // nil without SpillDir; guarded by mu
 	stop         chan struct{}
 	stopped      chan struct{}
+	// probeNow asks the loop to probe at once: the call that opened the breaker
+	// may have timed out on a store that is only slow for a moment (a burst of
+	// settlements, a starved CPU), and waiting for the next tick would refuse
+	// requests for up to RetryEvery for nothing.
+	probeNow chan struct{}
 	closed       sync.Once
 }
 
@@ -109,6 +114,7 @@ func Open(inner budget.Ledger, opts Options) (*Ledger, error) {
 		probeTimeout: opts.ProbeTimeout,
 		stop:         make(chan struct{}),
 		stopped:      make(chan struct{}),
+		probeNow:     make(chan struct{}, 1),
 	}
 	if r.mode == "" {
 		r.mode = FailClosed
@@ -365,14 +371,22 @@ func (r *Ledger) loop() {
 			return
 		case <-t.C:
 			r.syncSpill()
-			r.probe()
-			if r.Buffered() == 0 || (r.brk.open.Load() && r.pinger != nil) {
-				// Nothing to replay, or the store did not answer the probe.
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), r.every)
-			_ = r.Flush(ctx) // failures are retried on the next tick
-			cancel()
+			r.retry()
+		case <-r.probeNow:
+			r.retry()
 		}
 	}
+}
+
+// retry probes the store while the breaker is open and replays what is buffered once it
+// answers.
+func (r *Ledger) retry() {
+	r.probe()
+	if r.Buffered() == 0 || (r.brk.open.Load() && r.pinger != nil) {
+		// Nothing to replay, or the store did not answer the probe.
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.every)
+	_ = r.Flush(ctx) // failures are retried on the next tick
+	cancel()
 }

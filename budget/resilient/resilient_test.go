@@ -1,7 +1,6 @@
 package resilient_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -76,13 +75,13 @@ func fixture(t *testing.T, store budget.Store, r *resilient.Ledger) *ledgertest.
 	return ledgertest.NewFixture(t, gateway{Store: store, r: r}, "UTC", time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 }
 
-func quietLogger(buf *bytes.Buffer) *slog.Logger {
+func quietLogger(buf *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // newResilient never replays in the background (RetryEvery 1h) unless a test asks it to,
 // so tests drive replays with Flush.
-func newResilient(t *testing.T, inner budget.Ledger, mode resilient.FailureMode, logs *bytes.Buffer) *resilient.Ledger {
+func newResilient(t *testing.T, inner budget.Ledger, mode resilient.FailureMode, logs *syncBuffer) *resilient.Ledger {
 	r := resilient.New(inner, resilient.Options{Mode: mode, Logger: quietLogger(logs), RetryEvery: time.Hour, CloseTimeout: time.Second})
 	t.Cleanup(func() { _ = r.Close() })
 	return r
@@ -96,7 +95,7 @@ func TestResilientModes(t *testing.T) {
 	}{{"", false}, {resilient.FailClosed, false}, {resilient.FailOpen, true}} {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			inner := newFlaky()
-			var logs bytes.Buffer
+			var logs syncBuffer
 			r := newResilient(t, inner, tc.mode, &logs)
 			f := fixture(t, inner, r)
 			ctx := context.Background()
@@ -122,7 +121,7 @@ func TestResilientModes(t *testing.T) {
 
 func TestResilientBuffersSettlements(t *testing.T) {
 	inner := newFlaky()
-	var logs bytes.Buffer
+	var logs syncBuffer
 	r := newResilient(t, inner, resilient.FailClosed, &logs)
 	f := fixture(t, inner, r)
 	rule := rules.Rule{Daily: rules.LimitOf(100 * ledgertest.Cent)}
@@ -152,7 +151,7 @@ func TestResilientBuffersSettlements(t *testing.T) {
 // replay is recognised as a duplicate and nothing is charged twice.
 func TestResilientLostReply(t *testing.T) {
 	inner := newFlaky()
-	r := newResilient(t, inner, resilient.FailOpen, &bytes.Buffer{})
+	r := newResilient(t, inner, resilient.FailOpen, &syncBuffer{})
 	f := fixture(t, inner, r)
 	rule := rules.Rule{}
 	f.Reserve("a", "c", rule, 5)
@@ -166,7 +165,7 @@ func TestResilientLostReply(t *testing.T) {
 
 func TestResilientBackgroundReplay(t *testing.T) {
 	inner := newFlaky()
-	r := resilient.New(inner, resilient.Options{Logger: quietLogger(&bytes.Buffer{}), RetryEvery: 5 * time.Millisecond})
+	r := resilient.New(inner, resilient.Options{Logger: quietLogger(&syncBuffer{}), RetryEvery: 5 * time.Millisecond})
 	t.Cleanup(func() { _ = r.Close() })
 	f := fixture(t, inner, r)
 	inner.down.Store(true)
@@ -178,7 +177,7 @@ func TestResilientBackgroundReplay(t *testing.T) {
 
 func TestResilientMaxBuffered(t *testing.T) {
 	inner := newFlaky()
-	var logs bytes.Buffer
+	var logs syncBuffer
 	r := resilient.New(inner, resilient.Options{Logger: quietLogger(&logs), RetryEvery: time.Hour, MaxBuffered: 2, CloseTimeout: 50 * time.Millisecond})
 	f := fixture(t, inner, r)
 	inner.down.Store(true)
@@ -201,7 +200,7 @@ func TestResilientMaxBuffered(t *testing.T) {
 
 func TestResilientCloseFlushes(t *testing.T) {
 	inner := newFlaky()
-	r := resilient.New(inner, resilient.Options{Logger: quietLogger(&bytes.Buffer{}), RetryEvery: time.Hour})
+	r := resilient.New(inner, resilient.Options{Logger: quietLogger(&syncBuffer{}), RetryEvery: time.Hour})
 	f := fixture(t, inner, r)
 	inner.down.Store(true)
 	f.Settle("a", "c", rules.Rule{}, 4)
@@ -220,7 +219,7 @@ func TestResilientRedisRestart(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	l, err := budgetredis.New(client, budgetredis.Options{})
 	require.NoError(t, err)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	r := newResilient(t, l, resilient.FailOpen, &logs)
 	f := fixture(t, l, r)
 	rule := rules.Rule{Daily: rules.LimitOf(100 * ledgertest.Cent)}
@@ -256,7 +255,7 @@ func TestResilientLoop(t *testing.T) {
 	for _, mode := range []resilient.FailureMode{resilient.FailOpen, resilient.FailClosed} {
 		t.Run(string(mode), func(t *testing.T) {
 			inner := newFlaky()
-			var logs bytes.Buffer
+			var logs syncBuffer
 			r := newResilient(t, inner, mode, &logs)
 			f := fixture(t, inner, r)
 			lc := budget.LoopCheck{Sig: ledgertest.Sig(1), Config: ledgertest.LoopConfig(), Block: true, Excerpt: "x"}

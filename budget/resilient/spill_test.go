@@ -2,7 +2,6 @@ package resilient_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -34,7 +33,7 @@ var spillRule = rules.Rule{ClientID: "c", Daily: rules.LimitOf(100 * ledgertest.
 func TestSpillPastMemory(t *testing.T) {
 	dir := t.TempDir()
 	inner := newFlaky()
-	var logs bytes.Buffer
+	var logs syncBuffer
 	r, err := resilient.Open(inner, resilient.Options{Logger: quietLogger(&logs), RetryEvery: time.Hour, MaxBuffered: 2,
 		CloseTimeout: 50 * time.Millisecond, SpillDir: dir})
 	require.NoError(t, err)
@@ -81,7 +80,7 @@ func TestSpillPastMemory(t *testing.T) {
 func TestSpillDrainedFromMemory(t *testing.T) {
 	dir := t.TempDir()
 	inner := newFlaky()
-	r, err := resilient.Open(inner, resilient.Options{Logger: quietLogger(&bytes.Buffer{}), RetryEvery: time.Hour, SpillDir: dir})
+	r, err := resilient.Open(inner, resilient.Options{Logger: quietLogger(&syncBuffer{}), RetryEvery: time.Hour, SpillDir: dir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	f := fixture(t, inner, r)
@@ -130,7 +129,7 @@ func TestSpillSurvivesSIGKILL(t *testing.T) {
 	store, err := budgetredis.Open("redis://"+srv.Addr+"/0", budgetredis.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	r, err := resilient.Open(store, resilient.Options{Logger: quietLogger(&bytes.Buffer{}), RetryEvery: time.Hour, SpillDir: dir})
+	r, err := resilient.Open(store, resilient.Options{Logger: quietLogger(&syncBuffer{}), RetryEvery: time.Hour, SpillDir: dir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	require.Equal(t, n, r.Buffered())
@@ -152,7 +151,7 @@ func TestSpillChild(t *testing.T) {
 	}
 	n, err := strconv.Atoi(os.Getenv("SPILL_CHILD_N"))
 	require.NoError(t, err)
-	r, err := resilient.Open(downLedger{}, resilient.Options{Logger: quietLogger(&bytes.Buffer{}), RetryEvery: time.Hour,
+	r, err := resilient.Open(downLedger{}, resilient.Options{Logger: quietLogger(&syncBuffer{}), RetryEvery: time.Hour,
 		MaxBuffered: n / 3, SpillDir: dir})
 	require.NoError(t, err)
 	cal, err := budget.NewCalendar("UTC")
