@@ -82,7 +82,7 @@ type Ledger struct {
 	// settlements, a starved CPU), and waiting for the next tick would refuse
 	// requests for up to RetryEvery for nothing.
 	probeNow chan struct{}
-	closed       sync.Once
+	closed   sync.Once
 }
 
 type buffered struct {
