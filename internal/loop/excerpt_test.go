@@ -21,6 +21,20 @@ func TestExcerpt(t *testing.T) {
 	require.Empty(t, Excerpt(usage.Request{}, 100))
 }
 
+// redact is the redaction of a whole text.
+func redact(s string) string {
+	k := pooledSketcher()
+	defer k.release()
+	return string(k.appendRedacted(nil, s))
+}
+
+// redactPrefix is the redaction of enough of s to fill room bytes.
+func redactPrefix(s string, room int) string {
+	k := pooledSketcher()
+	defer k.release()
+	return string(k.appendRedactedPrefix(nil, s, room))
+}
+
 func TestExcerptOfLongTextsMatchesRedactingThemWhole(t *testing.T) {
 	long := strings.Repeat("retry 12345 of job 550e8400-e29b-41d4-a716-446655440000 at 2026-11-28T10:00:00Z   \n\n", 200)
 	for _, room := range []int{1, 10, 50, 200, 1000} {

@@ -88,7 +88,7 @@ func Compute(r usage.Request) Signature {
 			}
 			k.salt, k.weight = model^saltProse, weightProse
 		}
-		k.counter = false
+		k.plain = false
 		k.text(it.Text)
 		if cut := it.Size - len(it.Text) + len(usage.TailCut); it.Size > len(it.Text) {
 			// A bounded text hides its middle: its length, to 64 bytes, is

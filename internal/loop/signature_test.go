@@ -60,17 +60,12 @@ func TestVolatileWord(t *testing.T) {
 		"2025": true, "404": false, "7": false, "abc12345": true, "v2": false, "x86": false,
 		"deadbeef": true, "3f2a9c": true, "ab12": false, "250ms": true, "1080p": false, "4o": false, "2nd": true, "4k": true,
 	} {
-		w := word{start: 0, end: len(text), hex: true}
+		w := word{start: 0, end: len(text), all: 0xff}
 		for i := 0; i < len(text); i++ {
-			f := byteFlags[text[i]]
-			if f&fDigit != 0 {
-				w.digits++
-			} else if f&fAlpha != 0 {
-				w.alphas++
-			}
-			w.hex = w.hex && f&fHex != 0
+			w.some |= byteFlags[text[i]]
+			w.all &= byteFlags[text[i]]
 		}
-		if w.digits == 0 {
+		if w.some&fDigit == 0 {
 			continue // only words with digits are asked
 		}
 		require.Equal(t, want, volatileWord(text, &w), text)

@@ -16,15 +16,28 @@ import (
 // saturating near 32 when the texts are unrelated. See doc.go for why this
 // beats SimHash and MinHash here.
 
-// Byte flags of the tokenizer.
+// Byte flags of the tokenizer. A word's flags are ORed and ANDed over its
+// bytes as it is read, which classifies it without counting: any digit, all
+// digits, all hex, any letter but a unit letter.
 const (
-	fWord  = 1 << iota // part of a word: letters, digits, '_', bytes >= 0x80
-	fJoin              // '-', ':', '.', '/': ends a word, may join a numeric group
-	fDigit             // 0-9
-	fAlpha             // ASCII letter
-	fHex               // 0-9, a-f, A-F
-	fUpper             // A-Z
+	fWord    = 1 << iota // part of a word: letters, digits, '_', bytes >= 0x80
+	fJoin                // '-', ':', '.', '/': ends a word, may join a numeric group
+	fDigit               // 0-9
+	fAlpha               // ASCII letter
+	fHex                 // 0-9, a-f, A-F
+	fUpper               // A-Z; equal to 'a'-'A', so c+f&fUpper lowers c
+	fNotUnit             // a letter that is no unit letter (see volatileWord)
 )
+
+// c+f&fUpper lowers c only while fUpper is 'a'-'A': these stop compiling
+// otherwise.
+const (
+	_ uint = fUpper - ('a' - 'A')
+	_ uint = ('a' - 'A') - fUpper
+)
+
+// unitLetters may follow a number in a measure or an ordinal: "250ms", "3rd".
+const unitLetters = "smhdunkgbxtr"
 
 // byteFlags is the read-only byte table of the tokenizer.
 var byteFlags = func() (t [256]uint8) {
@@ -43,6 +56,9 @@ var byteFlags = func() (t [256]uint8) {
 		}
 		if (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') {
 			t[c] |= fHex
+		}
+		if t[c]&fAlpha != 0 && !strings.ContainsRune(unitLetters, rune(c|0x20)) {
+			t[c] |= fNotUnit
 		}
 	}
 	return t
@@ -89,10 +105,7 @@ func hashLower(s string) uint64 {
 	h := uint64(fnvOffset)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if byteFlags[c]&fUpper != 0 {
-			c += 'a' - 'A'
-		}
-		h = (h ^ uint64(c)) * fnvPrime
+		h = (h ^ uint64(c+byteFlags[c]&fUpper)) * fnvPrime
 	}
 	return h
 }
@@ -114,27 +127,30 @@ const maxGroup = 16
 
 // word is a span of one text.
 type word struct {
-	start, end     int
-	digits, alphas int
-	hex            bool
-	hash           uint64 // hashLower of the span
+	start, end int
+	hash       uint64 // hashLower of the span
+	some, all  uint8  // the OR and the AND of the flags of its bytes
 }
 
-// sketcher accumulates the parity sketch of the tokens of several texts.
+// sketcher accumulates the parity sketch of the tokens of several texts; in
+// redaction mode (Excerpt) it writes the texts with their volatile words
+// masked instead.
 type sketcher struct {
-	bits    uint64
-	size    int    // tokens added, times their weight
-	salt    uint64 // mixed into every token: model and item kind
-	weight  int    // bits toggled per token: 1 for prose, more for machine output
-	counter bool   // the previous word was a counter word
+	bits   uint64
+	size   int    // tokens added, times their weight
+	salt   uint64 // mixed into every token: model and item kind
+	weight int    // bits toggled per token: 1 for prose, more for machine output
+	// plain: the previous word had no digits, and plainHash is its hash; a
+	// number after a counter word ("Attempt 7") is volatile. Asked only
+	// when a number comes, rather than looked up after every word.
+	plain     bool
+	plainHash uint64
 	// inNumber: the previous word belongs to the numeric group being
 	// emitted, which has had its volatile token.
 	inNumber bool
-	group    [maxGroup]word
 	n        int
-	// onVolatile, when set, is told the span of every volatile word
-	// (Excerpt redacts them).
-	onVolatile func(start, end int)
+	group    [maxGroup]word
+	red      redaction
 	// seen counts occurrences by feature hash (top 12 bits; a collision
 	// only renumbers occurrences, identically for identical texts).
 	seen [seenSlots]uint8
@@ -146,30 +162,44 @@ type sketcher struct {
 // it would be 5 KB of garbage each time.
 var sketchers = sync.Pool{New: func() any { return new(sketcher) }}
 
-// newSketcher returns a zeroed sketcher; release gives it back.
+// newSketcher returns an empty sketcher; release gives it back.
 func newSketcher() *sketcher {
+	k := pooledSketcher()
+	clear(k.seen[:])
+	return k
+}
+
+// pooledSketcher returns a sketcher whose occurrence table is left as it
+// was: redaction never reads it, and clearing it is most of a reset.
+func pooledSketcher() *sketcher {
 	k, ok := sketchers.Get().(*sketcher)
 	if !ok {
 		return new(sketcher)
 	}
-	*k = sketcher{}
+	k.bits, k.size, k.salt, k.weight = 0, 0, 0, 0
+	k.plain, k.plainHash, k.inNumber, k.n = false, 0, false, 0
+	k.red = redaction{buf: k.red.buf}
 	return k
 }
 
 func (k *sketcher) release() {
-	k.onVolatile = nil // do not keep the caller's closure alive
+	k.red.dst = nil // the caller's bytes
 	sketchers.Put(k)
 }
 
 // token adds one token hash: weight bits, each taken from its own 6 bits of
 // one mixed hash (weights are at most 4, so bits 40-63 suffice).
 func (k *sketcher) token(h uint64) {
+	if k.red.on {
+		return
+	}
 	f := mix(h ^ k.salt)
 	slot := f & (seenSlots - 1)
-	if occ := k.seen[slot]; occ > 0 {
+	occ := k.seen[slot]
+	k.seen[slot] = occ + 1
+	if occ > 0 {
 		f = mix(f + uint64(occ)*volatileToken)
 	}
-	k.seen[slot]++
 	for i := range k.weight {
 		k.bits ^= 1 << ((f >> (58 - 6*uint(i))) & 63)
 	}
@@ -181,42 +211,42 @@ func (k *sketcher) token(h uint64) {
 // UUID, IP, path of numbers); when two or more of its words hold digits, all
 // of those are volatile, and so are its hex words of 4+ letters (the "afec"
 // a random UUID sometimes has).
+//
+// It is the hot loop of Compute: one table load per byte, no branch but the
+// word's end, and words without digits standing alone (most of them) are
+// sketched on the spot.
 func (k *sketcher) text(s string) {
-	i := 0
-	for i < len(s) {
-		for i < len(s) && byteFlags[s[i]]&fWord == 0 {
-			i++
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		f := byteFlags[c]
+		if f&fWord == 0 {
+			continue
 		}
-		if i == len(s) {
-			break
-		}
-		w := word{start: i, hex: true}
-		h := uint64(fnvOffset)
-		for ; i < len(s); i++ {
-			c := s[i]
-			f := byteFlags[c]
+		start, anyF, allF := i, f, f
+		h := (uint64(fnvOffset) ^ uint64(c+f&fUpper)) * fnvPrime
+		for i++; i < len(s); i++ {
+			c = s[i]
+			f = byteFlags[c]
 			if f&fWord == 0 {
 				break
 			}
-			switch {
-			case f&fDigit != 0:
-				w.digits++
-			case f&fUpper != 0:
-				c += 'a' - 'A'
-				w.alphas++
-			case f&fAlpha != 0:
-				w.alphas++
-			}
-			w.hex = w.hex && f&fHex != 0
-			h = (h ^ uint64(c)) * fnvPrime
+			anyF |= f
+			allF &= f
+			h = (h ^ uint64(c+f&fUpper)) * fnvPrime
 		}
-		w.end, w.hash = i, h
-		joined := i+1 < len(s) && byteFlags[s[i]]&fJoin != 0 && byteFlags[s[i+1]]&fWord != 0
+		// f is the flags of s[i] when i < len(s); the loop's i++ then steps
+		// over that byte, which is no word byte.
+		joined := i+1 < len(s) && f&fJoin != 0 && byteFlags[s[i+1]]&fWord != 0
 		if !joined && k.n == 0 { // most words stand alone
-			k.emit(s, &w, 0)
+			if anyF&fDigit == 0 {
+				k.token(h)
+				k.plain, k.plainHash, k.inNumber = true, h, false
+				continue
+			}
+			k.emit(s, &word{start: start, end: i, hash: h, some: anyF, all: allF}, 0)
 			continue
 		}
-		k.group[k.n] = w
+		k.group[k.n] = word{start: start, end: i, hash: h, some: anyF, all: allF}
 		k.n++
 		if !joined || k.n == maxGroup {
 			k.flush(s)
@@ -229,7 +259,7 @@ func (k *sketcher) text(s string) {
 func (k *sketcher) flush(s string) {
 	numbers := 0
 	for i := range k.group[:k.n] {
-		if k.group[i].digits > 0 {
+		if k.group[i].some&fDigit != 0 {
 			numbers++
 		}
 	}
@@ -244,30 +274,29 @@ func (k *sketcher) flush(s string) {
 // "09:00:00Z" and "17:45:12.123Z" are alike.
 func (k *sketcher) emit(s string, w *word, numbers int) {
 	text := s[w.start:w.end]
-	inNumber := numbers >= 2 && (w.digits > 0 || (w.hex && len(text) >= 4))
+	inNumber := numbers >= 2 && (w.some&fDigit != 0 || (w.all&fHex != 0 && len(text) >= 4))
 	switch {
 	case inNumber:
 		if !k.inNumber {
 			k.token(volatileToken)
 		}
-		k.masked(w)
-	case w.digits == 0:
+		k.masked(s, w)
+	case w.some&fDigit == 0:
 		k.token(w.hash)
-		k.counter = isCounter(w.hash)
-		k.inNumber = false
+		k.plain, k.plainHash, k.inNumber = true, w.hash, false
 		return
-	case k.counter || volatileWord(text, w):
+	case (k.plain && isCounter(k.plainHash)) || volatileWord(text, w):
 		k.token(volatileToken)
-		k.masked(w)
+		k.masked(s, w)
 	default:
 		k.token(w.hash)
 	}
-	k.counter, k.inNumber = false, inNumber
+	k.plain, k.inNumber = false, inNumber
 }
 
-func (k *sketcher) masked(w *word) {
-	if k.onVolatile != nil {
-		k.onVolatile(w.start, w.end)
+func (k *sketcher) masked(s string, w *word) {
+	if k.red.on {
+		k.redactSpan(s, w.start, w.end)
 	}
 }
 
@@ -280,19 +309,14 @@ func (k *sketcher) masked(w *word) {
 func volatileWord(text string, w *word) bool {
 	n := len(text)
 	switch {
-	case w.alphas == 0 && w.digits == n:
+	case w.all&fDigit != 0:
 		return n >= 4
-	case n >= 8 && w.alphas > 0:
+	case n >= 8 && w.some&fAlpha != 0:
 		return true
-	case w.hex && n >= 6:
+	case w.all&fHex != 0 && n >= 6:
 		return true
-	case w.alphas > 0 && text[0] >= '0' && text[0] <= '9':
-		for i := 0; i < n; i++ {
-			if c := text[i] | 0x20; byteFlags[text[i]]&fAlpha != 0 && !strings.ContainsRune("smhdunkgbxtr", rune(c)) {
-				return false
-			}
-		}
-		return true
+	case w.some&fAlpha != 0 && byteFlags[text[0]]&fDigit != 0:
+		return w.some&fNotUnit == 0
 	}
 	return false
 }
