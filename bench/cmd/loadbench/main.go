@@ -210,20 +210,20 @@ func start(name string, args []string, env []string, addr string, health bool) (
 }
 
 // startRedis starts a throwaway redis-server; stop kills it and removes its directory.
-func startRedis(bin string) (stop func(), addr string, err error) {
+func startRedis(bin string) (stop func(), addr string, pid int, err error) {
 	addr, err = freeAddr()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	dir, err := os.MkdirTemp("", "loadbench-redis")
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir) //nolint:gosec,noctx // G204: the operator's -redis-server binary, on a loopback port and a fresh temporary directory; stopped by Kill, not by a context
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	stop = func() {
 		_ = cmd.Process.Kill()
@@ -232,12 +232,12 @@ func startRedis(bin string) (stop func(), addr string, err error) {
 	}
 	for range 200 {
 		if dialable(addr) {
-			return stop, addr, nil
+			return stop, addr, cmd.Process.Pid, nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
-	return nil, "", errors.New("redis-server did not start")
+	return nil, "", 0, errors.New("redis-server did not start")
 }
 
 // proxideConfig is the measured configuration: a Proxide key, loop detection

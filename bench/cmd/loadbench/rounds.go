@@ -77,6 +77,7 @@ type row struct {
 	ledger, workload string
 	floor, proxide   bench.Throughput
 	baseline         *bench.Throughput // -baseline's median round, when measured
+	redisCPU         time.Duration     // redis-server's CPU per Proxide lifecycle (median round; 0 without Redis)
 }
 
 type results struct {
@@ -89,6 +90,7 @@ type results struct {
 	testingB    string
 	startup     time.Duration
 	notes       []string
+	redisPid    int // the redis-server of the Redis rounds, for its CPU
 }
 
 func measure(o options) (*results, error) {
@@ -142,10 +144,11 @@ func measure(o options) (*results, error) {
 func (r *results) ledger(o options, ledger string, floor *server) error {
 	redisAddr := ""
 	if ledger == "redis" {
-		stopRedis, addr, err := startRedis(o.redisServer)
+		stopRedis, addr, pid, err := startRedis(o.redisServer)
 		if err != nil {
 			return err
 		}
+		r.redisPid = pid
 		defer stopRedis()
 		redisAddr = addr
 	}
@@ -238,6 +241,7 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 			}
 		}
 		var fl, pr, bl []bench.Throughput
+		var rc []time.Duration // redis-server CPU per lifecycle of each Proxide round
 		for i := range o.rounds {
 			f, err := bench.Closed(ctx, floor.client(), floor.pid(), o.workers, o.duration, wl.w)
 			if err != nil {
@@ -255,9 +259,13 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 			if i == 0 && px.pprofAddr != "" {
 				profiled = profile(px.pprofAddr, o.duration, filepath.Join(o.profile, ledger+"-"+wl.slug))
 			}
+			redis0 := r.redisCPU(ledger)
 			p, err := bench.Closed(ctx, px.client(), px.pid(), o.workers, o.duration, wl.w)
 			if err != nil {
 				return err
+			}
+			if p.Lifecycles > 0 {
+				rc = append(rc, (r.redisCPU(ledger)-redis0)/time.Duration(p.Lifecycles))
 			}
 			if profiled != nil {
 				if err := <-profiled; err != nil {
@@ -272,6 +280,10 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 				f.PerSecond(), ms(f.CPUPerLifecycle()), p.PerSecond(), ms(p.CPUPerLifecycle()))
 		}
 		rw := row{ledger: ledger, workload: wl.name, floor: median(fl), proxide: median(pr)}
+		if len(rc) > 0 {
+			slices.Sort(rc)
+			rw.redisCPU = rc[len(rc)/2]
+		}
 		if len(bl) > 0 {
 			m := median(bl)
 			rw.baseline = &m
@@ -341,6 +353,18 @@ type bigStream struct {
 	server string
 	total  int
 	grew   int64
+}
+
+// redisCPU is the CPU redis-server used so far in the Redis rounds (0 otherwise).
+func (r *results) redisCPU(ledger string) time.Duration {
+	if ledger != "redis" || r.redisPid == 0 {
+		return 0
+	}
+	d, err := bench.ProcCPU(r.redisPid)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // median is the round with the median server CPU per lifecycle.
