@@ -63,6 +63,40 @@ func BenchmarkMeterSSE(b *testing.B) {
 	}
 }
 
+// BenchmarkMeterSSEShort: the load harness's stream (20 content chunks),
+// where what a Meter costs once per response (the usage chunk's decoding)
+// weighs more than in a long one.
+func BenchmarkMeterSSEShort(b *testing.B) {
+	chunks := chatStream(20)
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	opts := MeterOptions{Endpoint: ChatCompletions, RequestModel: "gpt-4o-mini", SSE: true, StripInjectedUsage: true, ReuseOutput: true}
+	for b.Loop() {
+		m := NewMeter(opts)
+		for i, c := range chunks {
+			m.Write(c, i == len(chunks)-1)
+		}
+		if res := m.Result(); !res.HasUsage || !res.Complete {
+			b.Fatalf("bad result %+v", res)
+		}
+	}
+}
+
+// BenchmarkDecodeUsage: the usage object of a chat stream's last chunk.
+func BenchmarkDecodeUsage(b *testing.B) {
+	raw := []byte(`{"prompt_tokens":1234,"completion_tokens":20,"total_tokens":1254,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := decodeUsage(raw); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
 func BenchmarkParseRequest(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o-mini","stream":true,"max_tokens":256,"messages":[` +
 		`{"role":"system","content":"You are a helpful assistant that answers briefly."},` +

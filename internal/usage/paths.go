@@ -34,10 +34,11 @@ type node struct {
 	key   string
 	act   action
 	slot  slot
-	kids  []*node // members, when the value is an object
-	elem  *node   // element, when the value is an array
-	count bool    // remember this array's length (chat "choices")
-	each  bool    // actRaw: hand every captured value to the scanner's onEach
+	kids  []*node  // members, when the value is an object
+	tags  []uint32 // keyTag of each kid's key (set by indexed)
+	elem  *node    // element, when the value is an array
+	count bool     // remember this array's length (chat "choices")
+	each  bool     // actRaw: hand every captured value to the scanner's onEach
 }
 
 // child returns the member node named key, or nil.
@@ -45,12 +46,37 @@ func (n *node) child(key []byte) *node {
 	if n == nil {
 		return nil
 	}
-	for _, k := range n.kids {
-		if string(key) == k.key {
-			return k
+	t := keyTag(key)
+	for i, kt := range n.tags {
+		// the tag rules out nearly every other key without a call to memequal
+		if kt == t && string(key) == n.kids[i].key {
+			return n.kids[i]
 		}
 	}
 	return nil
+}
+
+// keyTag packs a key's length and first and last bytes; kids' keys are
+// never empty, so the empty key's 0 matches none.
+func keyTag(key []byte) uint32 {
+	if len(key) == 0 {
+		return 0
+	}
+	return uint32(len(key))<<16 | uint32(key[0])<<8 | uint32(key[len(key)-1])
+}
+
+// indexed fills the tags of the tree under n.
+func indexed(n *node) *node {
+	if n == nil {
+		return nil
+	}
+	n.tags = make([]uint32, len(n.kids))
+	for i, k := range n.kids {
+		n.tags[i] = keyTag([]byte(k.key))
+		indexed(k)
+	}
+	indexed(n.elem)
+	return n
 }
 
 func textNode(key string) *node { return &node{key: key, act: actText} }
@@ -119,7 +145,7 @@ func responseEventTree() *node {
 
 // The trees are built once and only read afterwards.
 var (
-	chatRoot          = chatTree()
-	responseRoot      = responseTree()
-	responseEventRoot = responseEventTree()
+	chatRoot          = indexed(chatTree())
+	responseRoot      = indexed(responseTree())
+	responseEventRoot = indexed(responseEventTree())
 )

@@ -136,9 +136,30 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 		return Usage{}, false, nil
 	}
 	var w wireUsage
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Usage{}, false, err
+	var d usageDecoder
+	var dets [len(usageKeys) - firstDetail]wireDetails
+	if fastUsage(raw, &d) {
+		for k := range dets {
+			dets[k] = wireDetails{CachedTokens: d.ptr(detailNum(k, 0)), ReasoningTokens: d.ptr(detailNum(k, 1)), AudioTokens: d.ptr(detailNum(k, 2)),
+				ImageTokens: d.ptr(detailNum(k, 3)), CacheWriteTokens: d.ptr(detailNum(k, 4)), CacheCreationTokens: d.ptr(detailNum(k, 5))}
+		}
+		w = wireUsage{PromptTokens: d.ptr(0), CompletionTokens: d.ptr(1), InputTokens: d.ptr(2), OutputTokens: d.ptr(3), TotalTokens: d.ptr(4), Seconds: d.ptr(5),
+			PromptTokensDetails: d.det(&dets, 0), CompletionTokensDetails: d.det(&dets, 1), InputTokensDetails: d.det(&dets, 2),
+			InputTokenDetails: d.det(&dets, 3), OutputTokensDetails: d.det(&dets, 4)}
+	} else {
+		// declared here so that only this path allocates
+		var jw wireUsage
+		if err := json.Unmarshal(raw, &jw); err != nil {
+			return Usage{}, false, err
+		}
+		w = jw
 	}
+	u, ok = usageOf(&w)
+	return u, ok, nil
+}
+
+// usageOf reads the counts of a decoded usage object; ok as decodeUsage's.
+func usageOf(w *wireUsage) (u Usage, ok bool) {
 	u.Invalid = w.invalid()
 	prompt := first(w.PromptTokens, w.InputTokens)
 	completion := first(w.CompletionTokens, w.OutputTokens)
@@ -147,11 +168,11 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 		if s := *w.Seconds; s > 0 && s < 1e9 {
 			u.AudioMillis = int64(math.Ceil(s * 1000))
 		}
-		return u, true, nil
+		return u, true
 	}
 	if prompt == nil && completion == nil {
 		if w.TotalTokens == nil {
-			return Usage{}, false, nil
+			return Usage{}, false
 		}
 		prompt = w.TotalTokens
 	}
@@ -174,7 +195,7 @@ func decodeUsage(raw []byte) (u Usage, ok bool, err error) {
 		setCount(&u.AudioCompletionTokens, d.AudioTokens)
 		setCount(&u.ImageCompletionTokens, d.ImageTokens)
 	}
-	return u, true, nil
+	return u, true
 }
 
 // invalid reports a count that count would read as 0 without being 0: a

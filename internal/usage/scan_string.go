@@ -1,6 +1,10 @@
 package usage
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
 
 // String handling of the scanner: strings nobody asked for are skipped by
 // scanning for the next quote or backslash; keys and text values are
@@ -32,7 +36,7 @@ func (s *scanner) str(data []byte, i int, base int64) int {
 		i++ // closing quote
 		s.flushSurrogate()
 		if s.sink == sinkKey {
-			s.st = sColon
+			s.keyDone(s.key, s.keyLong)
 		} else {
 			s.valueDone(base+int64(i), data, i)
 		}
@@ -152,7 +156,35 @@ func (s *scanner) emit(b []byte) {
 	}
 }
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// quoteOrBackslash returns the index of the first '"' or '\\' in b, or -1.
+// It tests eight bytes at a time: a byte equal to the sought one is zero
+// after the xor, and (x-lsb)&^x&msb flags the lowest zero byte of x exactly
+// (a borrow can only flag bytes above it).
 func quoteOrBackslash(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, bs := w^('"'*lsb), w^('\\'*lsb)
+		if t := ((q-lsb)&^q | (bs-lsb)&^bs) & msb; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
+// quoteOrBackslashInline is quoteOrBackslash a byte at a time, small enough
+// to inline, for loops where a call would cost more than it saves.
+func quoteOrBackslashInline(b []byte) int {
 	for i, c := range b {
 		if c == '"' || c == '\\' {
 			return i
