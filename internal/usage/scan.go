@@ -1,6 +1,9 @@
 package usage
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // scanner is an incremental JSON scanner: it is fed a document in pieces
 // split anywhere and keeps only its current path, the key being read, and
@@ -209,32 +212,59 @@ func (s *scanner) feed(data []byte, base int64) {
 }
 
 // member reads a member's key, which starts at data[i] == '"', and, when
-// they follow in this piece, its colon and the start of its value: one
-// call per member rather than one trip round feed's loop per token.
+// they follow in this piece, its colon, its value when that is a string or
+// a literal (or the first key of an object it descends into), and the
+// members after it likewise: one call per run of simple members rather than
+// one trip round feed's loop per token.
 func (s *scanner) member(data []byte, i int, base int64) int {
-	if s.atRoot() {
-		s.keyStart = base + int64(i)
-		if s.awaitNext {
-			s.nullUsage.to, s.awaitNext = s.keyStart, false
+	for {
+		if s.atRoot() {
+			s.keyStart = base + int64(i)
+			if s.awaitNext {
+				s.nullUsage.to, s.awaitNext = s.keyStart, false
+			}
 		}
-	}
-	i++
-	// A key without escapes that ends in this piece (nearly all of them)
-	// is matched where it lies, not copied.
-	j := quoteOrBackslash(data[i:])
-	if j < 0 || data[i+j] != '"' {
-		s.st, s.sink, s.key, s.keyLong = sStr, sinkKey, s.key[:0], false
-		return i
-	}
-	s.keyDone(data[i:i+j], j > maxKey)
-	i += j + 1
-	if i+1 < len(data) && data[i] == ':' && !isSpace(data[i+1]) {
+		i++
+		// A key without escapes that ends in this piece (nearly all of
+		// them) is matched where it lies, not copied.
+		j := quoteOrBackslash(data[i:])
+		if j < 0 || data[i+j] != '"' {
+			s.st, s.sink, s.key, s.keyLong = sStr, sinkKey, s.key[:0], false
+			return i
+		}
+		s.keyDone(data[i:i+j], j > maxKey)
+		i += j + 1
+		if i+1 >= len(data) || data[i] != ':' || isSpace(data[i+1]) {
+			return i
+		}
 		i = s.beginValue(data, i+1)
-		if s.st == sStr {
+		switch s.st {
+		case sStr:
 			i = s.str(data, i, base)
+		case sLit:
+			for i < len(data) && isLiteral(data[i]) {
+				i++
+			}
+			if i == len(data) {
+				return i
+			}
+			s.valueDone(base+int64(i), data, i)
+		case sKeyOrEnd: // an object we descend into: on to its first key
+			if i < len(data) && data[i] == '"' {
+				continue
+			}
+			return i
 		}
+		// what feed's sAfter does with a ',' right before the next key
+		if s.st != sAfter || i+1 >= len(data) || data[i] != ',' || data[i+1] != '"' {
+			return i
+		}
+		if s.atRoot() {
+			s.rootComma = base + int64(i)
+		}
+		s.st = sKey
+		i++
 	}
-	return i
 }
 
 // keyDone resolves the member node of the key just read; long keys match
@@ -363,9 +393,7 @@ func (s *scanner) skip(data []byte, i int, base int64) int {
 			i++
 			continue
 		}
-		for i < len(data) && !skipSpecial[data[i]] {
-			i++
-		}
+		i = skipPlain(data, i)
 		if i == len(data) {
 			return i
 		}
@@ -382,6 +410,24 @@ func (s *scanner) skip(data []byte, i int, base int64) int {
 				return i
 			}
 		}
+		i++
+	}
+	return i
+}
+
+// skipPlain returns the index of the first byte from i on that skip must
+// look at (skipSpecial), or len(data). Eight bytes at a time go by when
+// none has bit 0x40 (all of skipSpecial but '"' have it) and none is '"':
+// the digits, signs, points and commas of a number array.
+func skipPlain(data []byte, i int) int {
+	for ; i+8 <= len(data); i += 8 {
+		w := binary.LittleEndian.Uint64(data[i:])
+		q := w ^ ('"' * lsb)
+		if w&(0x40*lsb) != 0 || (q-lsb)&^q&msb != 0 {
+			break
+		}
+	}
+	for i < len(data) && !skipSpecial[data[i]] {
 		i++
 	}
 	return i
