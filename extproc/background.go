@@ -51,14 +51,14 @@ func (x *exchange) holdAs(ctx context.Context, key string, ttl time.Duration) {
 	s.opts.Metrics.LedgerCall("hold", time.Since(start), err)
 	switch {
 	case err != nil:
-		x.log.Error("cannot hold the charge; charging its worst case now", "err", err, "held_id", key)
+		x.logger().Error("cannot hold the charge; charging its worst case now", "err", err, "held_id", key)
 		x.reserved = true
 		x.settle(ctx, x.worstCase())
 	case !held:
-		x.log.Warn("already held or settled", "held_id", key)
+		x.logger().Warn("already held or settled", "held_id", key)
 	default:
 		x.heldID = key
-		x.log.Info("charge held until its result is fetched", "held_id", key,
+		x.logger().Info("charge held until its result is fetched", "held_id", key,
 			"estimate_nano", x.est.nano, "expires", now.Add(ttl))
 	}
 }
@@ -113,7 +113,7 @@ func (x *exchange) settleFetched(ctx context.Context) {
 	if err != nil || res.Duplicate || res.NotHeld {
 		return
 	}
-	x.log.Info("background response settled", "response_id", id, "cost_nano", cost)
+	x.logger().Info("background response settled", "response_id", id, "cost_nano", cost)
 	x.recorded(res, c.model, cost, c)
 }
 

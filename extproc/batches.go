@@ -134,7 +134,7 @@ func (x *exchange) batchLineWorstCase(url string, body []byte) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	line := &exchange{s: x.s, log: x.log, clientID: x.clientID, endpoint: ep, req: req, batch: true}
+	line := &exchange{s: x.s, lg: x.logger(), lgFor: x.clientID, clientID: x.clientID, endpoint: ep, req: req, batch: true}
 	e, resp := line.estimate(context.Background())
 	if resp != nil {
 		return 0, false
@@ -191,7 +191,7 @@ func (x *exchange) rememberUpload(ctx context.Context) {
 		return
 	}
 	if x.upload.unbounded || x.upload.lines == 0 {
-		x.log.Info("batch input file cannot be bounded; a batch made from it will be refused", "file_id", r.ResponseID, "why", x.upload.why)
+		x.logger().Info("batch input file cannot be bounded; a batch made from it will be refused", "file_id", r.ResponseID, "why", x.upload.why)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.s.opts.SettleTimeout)
@@ -199,10 +199,10 @@ func (x *exchange) rememberUpload(ctx context.Context) {
 	err := x.s.opts.Ledger.Remember(ctx, x.clientID, []budget.Remember{{Key: fileKey(r.ResponseID),
 		Tokens: max(x.upload.total, 1), TTL: batchFileTTL}}, x.s.opts.Now())
 	if err != nil {
-		x.log.Error("cannot remember the batch input file's estimate", "err", err, "file_id", r.ResponseID)
+		x.logger().Error("cannot remember the batch input file's estimate", "err", err, "file_id", r.ResponseID)
 		return
 	}
-	x.log.Info("batch input file estimated", "file_id", r.ResponseID, "lines", x.upload.lines, "worst_case_nano", x.upload.total)
+	x.logger().Info("batch input file estimated", "file_id", r.ResponseID, "lines", x.upload.lines, "worst_case_nano", x.upload.total)
 }
 
 // estimateBatch reserves the worst case of the batch's input file.
@@ -263,7 +263,7 @@ func (x *exchange) settleBatch(ctx context.Context) {
 	x.rule = x.s.opts.Rules.Resolve(x.clientID)
 	tp, _, known, err := x.s.opts.Pricer.LookupFor(r.Model, pricing.Quote{Batch: true, Region: x.s.opts.Region})
 	if err != nil || !known {
-		x.log.Warn("batch model not priced; its held worst case stays and is charged when it expires", "model", r.Model, "batch", id)
+		x.logger().Warn("batch model not priced; its held worst case stays and is charged when it expires", "model", r.Model, "batch", id)
 		return
 	}
 	u := toPricing(r.Usage)
@@ -278,7 +278,7 @@ func (x *exchange) settleBatch(ctx context.Context) {
 	if err != nil || res.Duplicate || res.NotHeld {
 		return
 	}
-	x.log.Info("batch settled", "batch", id, "cost_nano", cost)
+	x.logger().Info("batch settled", "batch", id, "cost_nano", cost)
 	x.recorded(res, r.Model, cost, charge{usage: u, reasoning: r.Usage.ReasoningTokens})
 }
 

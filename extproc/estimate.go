@@ -152,7 +152,7 @@ func (x *exchange) contextTokens(ctx context.Context) (int64, bool) {
 	defer cancel()
 	got, err := x.s.opts.Ledger.Contexts(ctx, x.clientID, []string{key}, x.s.opts.Now())
 	if err != nil {
-		x.log.Warn("cannot look up the previous context; reserving the context window", "err", err)
+		x.logger().Warn("cannot look up the previous context; reserving the context window", "err", err)
 		return 0, false
 	}
 	if len(got) != 1 || got[0] <= 0 {

@@ -51,8 +51,10 @@ const (
 // for (or pipelines, for response chunks) our answers in order, so the state
 // needs no locking.
 type exchange struct {
-	s      *Server
-	log    *slog.Logger
+	s *Server
+	// lg is logger's logger, built for the client id lgFor.
+	lg    *slog.Logger
+	lgFor string
 	phase  phase
 	access accessEntry
 	// span is the request's trace span (nil without Options.Tracer), traceCtx its context.
@@ -109,7 +111,24 @@ type exchange struct {
 }
 
 func (s *Server) newExchange() *exchange {
-	return &exchange{s: s, log: s.opts.Logger, bodyMode: filterv3.ProcessingMode_BUFFERED}
+	return &exchange{s: s, bodyMode: filterv3.ProcessingMode_BUFFERED}
+}
+
+// logger is the server's logger with the request's id and client id, built
+// when the exchange first logs: most requests log nothing, and slog's With
+// costs a handler copy (kept for the stream's life) each time.
+func (x *exchange) logger() *slog.Logger {
+	if x.lg == nil || x.lgFor != x.clientID {
+		l := x.s.opts.Logger
+		if x.access.requestID != "" {
+			l = l.With("request_id", x.access.requestID)
+		}
+		if x.clientID != "" {
+			l = l.With("client_id", x.clientID)
+		}
+		x.lg, x.lgFor = l, x.clientID
+	}
+	return x.lg
 }
 
 // advance enters the phase a sent reply leads to.
@@ -209,7 +228,7 @@ func (x *exchange) handle(ctx context.Context, req *extprocv3.ProcessingRequest)
 // this order (a misconfigured filter or a hostile caller on the ext_proc
 // port). Whatever went upstream is charged by finish.
 func (x *exchange) protocolError(what string) (*extprocv3.ProcessingResponse, phase) {
-	x.log.Error("ext_proc protocol error; refusing the request", "problem", what, "phase", x.phase)
+	x.logger().Error("ext_proc protocol error; refusing the request", "problem", what, "phase", x.phase)
 	x.s.opts.Metrics.Request(x.opName(), "protocol_error")
 	return openAIError(500, "proxide_protocol_error", "proxide_protocol_error", "",
 		"Proxide received ext_proc messages out of order ("+what+"); the request was refused."), phaseDone
@@ -219,7 +238,7 @@ func (x *exchange) protocolError(what string) (*extprocv3.ProcessingResponse, ph
 // already have been processed upstream, so it is refused at the response
 // headers (the client gets no result to use) and logged loudly.
 func (x *exchange) unseenBody() (*extprocv3.ProcessingResponse, phase) {
-	x.log.Error("metered request reached the response without its body; refusing (check the Envoy request body mode)",
+	x.logger().Error("metered request reached the response without its body; refusing (check the Envoy request body mode)",
 		"path", x.path.Suffix)
 	x.s.opts.Metrics.Request(x.opName(), "protocol_error")
 	return openAIError(500, "proxide_protocol_error", "request_body_not_seen", "",

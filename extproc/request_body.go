@@ -150,11 +150,11 @@ func (x *exchange) admit(ctx context.Context, rewritable bool) *extprocv3.Proces
 	}
 	x.reserved = true
 	if adm.Exceeded != nil {
-		x.log.Warn("over budget, admitted by an alert-only rule", "limit_type", adm.Exceeded.Kind, "spent_nano", adm.Exceeded.SpentNano)
+		x.logger().Warn("over budget, admitted by an alert-only rule", "limit_type", adm.Exceeded.Kind, "spent_nano", adm.Exceeded.SpentNano)
 	}
 	if req.Stream && !req.IncludeUsage && (x.endpoint == usage.ChatCompletions || x.endpoint == usage.Completions) {
 		if !rewritable {
-			x.log.Warn("request body arrived in pieces; cannot inject stream_options.include_usage, usage will be estimated")
+			x.logger().Warn("request body arrived in pieces; cannot inject stream_options.include_usage, usage will be estimated")
 		} else if body, err := usage.InjectIncludeUsageParsed(x.body); err == nil {
 			x.body, x.injected = body, true
 		}
@@ -197,14 +197,14 @@ func (x *exchange) reserve(ctx context.Context, estimate int64, loopCheck *budge
 	})
 	s.opts.Metrics.LedgerCall("reserve", time.Since(start), err)
 	if err != nil {
-		x.log.Error("budget ledger unavailable; refusing (failure_mode closed)", "err", err)
+		x.logger().Error("budget ledger unavailable; refusing (failure_mode closed)", "err", err)
 		s.opts.Metrics.Request(x.opName(), "ledger_unavailable")
 		return adm, openAIError(503, "budget_unavailable", "budget_unavailable", "",
 			"Proxide cannot reach its budget ledger right now; retry shortly.")
 	}
 	if v := adm.Loop; v.Loop && loopCheck != nil {
 		s.opts.Metrics.Loop(v.Kind, loopCheck.Block)
-		x.log.Warn("loop detected", "kind", v.Kind, "repeats", v.Repeats, "blocked", loopCheck.Block, "cooldown_until", v.Until)
+		x.logger().Warn("loop detected", "kind", v.Kind, "repeats", v.Repeats, "blocked", loopCheck.Block, "cooldown_until", v.Until)
 		if s.opts.Alerts != nil && !v.Cooldown {
 			s.opts.Alerts.LoopDetected(x.clientID, x.rule.Key().String(), v, loopCheck.Block, now)
 		}
@@ -220,10 +220,10 @@ func (x *exchange) reserve(ctx context.Context, estimate int64, loopCheck *budge
 	case adm.Exceeded != nil:
 		ex := *adm.Exceeded
 		r = refusal{exceeded: &ex}
-		x.log.Info("over budget", "limit_type", ex.Kind, "limit_nano", ex.LimitNano, "spent_nano", ex.SpentNano,
+		x.logger().Info("over budget", "limit_type", ex.Kind, "limit_nano", ex.LimitNano, "spent_nano", ex.SpentNano,
 			"estimate_nano", estimate, "strict", adm.Strict)
 	default:
-		x.log.Error("ledger refused without a reason; refusing as unavailable")
+		x.logger().Error("ledger refused without a reason; refusing as unavailable")
 		return adm, openAIError(503, "budget_unavailable", "budget_unavailable", "", "Proxide's budget ledger gave no answer; retry shortly.")
 	}
 	return adm, x.refuse(r, now)

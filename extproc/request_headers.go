@@ -43,7 +43,6 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	x.access.start = time.Now()
 	x.startTrace(hm)
 	if rid, ok := headerLookup(hm, "x-request-id"); ok {
-		x.log = x.log.With("request_id", rid)
 		x.access.requestID = rid
 	}
 	rawPath, _ := headerLookup(hm, ":path")
@@ -90,13 +89,12 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 	}
 	if key != nil && !key.Allows(id) {
 		s.opts.Metrics.Request("other", "forbidden_client_id")
-		x.log.Warn("key may not speak for this client id", "key", key.Name, "client_id", id)
+		x.logger().Warn("key may not speak for this client id", "key", key.Name, "client_id", id)
 		// Quoted, so an invisible or look-alike character shows.
 		return x.reject(openAIError(403, "invalid_request_error", "client_id_not_allowed", param,
 			"This Proxide key may not speak for client "+strconv.QuoteToASCII(id)+"."))
 	}
 	x.clientID = id
-	x.log = x.log.With("client_id", id)
 
 	p, err := endpoints.Canonicalize(rawPath, s.opts.PathPrefixes)
 	if err != nil {

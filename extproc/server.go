@@ -283,14 +283,14 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		req, err := stream.Recv()
 		if err != nil {
 			if idleEnded(ctx) {
-				x.log.Warn("ext_proc stream idle; closed", "idle_timeout", s.opts.StreamIdleTimeout.String(), "phase", x.phase)
+				x.logger().Warn("ext_proc stream idle; closed", "idle_timeout", s.opts.StreamIdleTimeout.String(), "phase", x.phase)
 				s.opts.Metrics.Request(x.opName(), "stream_idle")
 				return nil
 			}
 			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
 				return nil
 			}
-			x.log.Warn("ext_proc stream receive failed", "err", err)
+			x.logger().Warn("ext_proc stream receive failed", "err", err)
 			return err
 		}
 		idle.reset()
@@ -301,7 +301,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		}
 		if err := stream.Send(resp); err != nil {
 			// Envoy is gone; finish() settles by the phase reached.
-			x.log.Debug("ext_proc stream send failed", "err", err)
+			x.logger().Debug("ext_proc stream send failed", "err", err)
 			return nil
 		}
 		s.opts.Metrics.Phase(messageName(req), time.Since(start))

@@ -289,7 +289,7 @@ func (x *exchange) record(ctx context.Context, sr budget.SettleRequest) (budget.
 	res, err := s.opts.Ledger.Settle(ctx, sr)
 	s.opts.Metrics.LedgerCall("settle", time.Since(start), err)
 	if err != nil {
-		x.log.Error("settlement failed", "err", err, "id", sr.ID, "cost_nano", sr.ActualNano)
+		x.logger().Error("settlement failed", "err", err, "id", sr.ID, "cost_nano", sr.ActualNano)
 	}
 	return res, err
 }
@@ -306,13 +306,13 @@ func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c
 	for _, cr := range res.Crossings {
 		thr := strconv.FormatFloat(cr.Threshold, 'f', -1, 64)
 		s.opts.Metrics.Alert(string(cr.Kind), thr)
-		x.log.Warn("budget alert threshold crossed", "limit_type", cr.Kind, "threshold", thr,
+		x.logger().Warn("budget alert threshold crossed", "limit_type", cr.Kind, "threshold", thr,
 			"spent_nano", cr.SpentNano, "limit_nano", cr.LimitNano, "action", x.rule.Action)
 		if s.opts.Alerts != nil {
 			s.opts.Alerts.ThresholdCrossed(x.clientID, x.rule.Key().String(), cr)
 		}
 	}
-	x.log.Debug("settled", "model", model, "cost_nano", cost, "estimated", c.estimated)
+	x.logger().Debug("settled", "model", model, "cost_nano", cost, "estimated", c.estimated)
 }
 
 // cost prices the usage by the model the upstream reports (the dated snapshot
@@ -327,12 +327,12 @@ func (x *exchange) cost(c charge) int64 {
 		tp, _, _, err = s.opts.Pricer.LookupFor(x.req.Model, q)
 	}
 	if err != nil {
-		x.log.Error("cannot price usage; charging the reservation", "err", err)
+		x.logger().Error("cannot price usage; charging the reservation", "err", err)
 		return x.est.nano
 	}
 	cost, err := pricing.CostOf(tp, c.usage)
 	if err != nil {
-		x.log.Error("cannot price usage; charging the reservation", "err", err)
+		x.logger().Error("cannot price usage; charging the reservation", "err", err)
 		return x.est.nano
 	}
 	return cost

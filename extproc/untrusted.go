@@ -56,10 +56,10 @@ func (x *exchange) distrust(why string) {
 	s := x.s
 	s.opts.Metrics.Untrusted(why)
 	if _, seen := s.untrustedSeen.LoadOrStore(why, true); seen {
-		x.log.Debug("upstream answer not trusted", "reason", why, "model", x.req.Model)
+		x.logger().Debug("upstream answer not trusted", "reason", why, "model", x.req.Model)
 		return
 	}
-	x.log.Warn("upstream answer not trusted (logged once per reason; see proxide_upstream_untrusted_total)",
+	x.logger().Warn("upstream answer not trusted (logged once per reason; see proxide_upstream_untrusted_total)",
 		"reason", why, "model", x.req.Model, "path", x.path.Suffix, "worst_case_nano", x.est.nano)
 }
 
