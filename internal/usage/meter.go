@@ -56,19 +56,10 @@ type Meter struct {
 	complete bool
 	bad      int
 
-	// Responses: the object's id and status, and the built-in tool calls of its
-	// output: calls counts the document being scanned; evCalls what
-	// output_item events announced; final the completed object's output,
-	// which wins when seen.
-	respID, status     string
-	respIDRaw, statRaw []byte
-	calls, evCalls     ToolCalls
-	evDone             ToolCalls
-	final              ToolCalls
-	haveFinal          bool
-	containers         map[string]bool
-	tools              []string // types of the tools the object declares
-	memory             string   // its code_interpreter container memory_limit
+	// resp is what only a Responses body needs (nil for the other endpoints):
+	// kept apart, a chat stream's Meter is 360 bytes smaller, which every
+	// open stream holds.
+	resp *responsesState
 
 	pending   []byte // output text not yet tokenised; nil once hasUsage
 	evText    []byte // a Responses event's delta, kept once its type is known
@@ -87,11 +78,40 @@ type Meter struct {
 	out []byte
 }
 
+// responsesState is a Responses object's id and status, and the built-in tool
+// calls of its output: calls counts the document being scanned; evCalls what
+// output_item events announced; final the completed object's output, which
+// wins when seen.
+type responsesState struct {
+	respID, status     string
+	respIDRaw, statRaw []byte
+	calls, evCalls     ToolCalls
+	evDone             ToolCalls
+	final              ToolCalls
+	haveFinal          bool
+	containers         map[string]bool
+	tools              []string // types of the tools the object declares
+	memory             string   // its code_interpreter container memory_limit
+}
+
+// noResponses is the (never written) state Result reads for other endpoints.
+var noResponses responsesState
+
+// rs is the Responses state, made on first use: the Responses trees are the
+// only ones that capture into it.
+func (m *Meter) rs() *responsesState {
+	if m.resp == nil {
+		m.resp = new(responsesState)
+	}
+	return m.resp
+}
+
 // NewMeter returns a Meter for one response body.
 func NewMeter(opts MeterOptions) *Meter {
 	m := &Meter{opts: opts, strip: opts.SSE && opts.StripInjectedUsage && opts.Endpoint != Responses}
 	if opts.Endpoint == Responses {
 		m.sc.onEach = m.tally
+		m.resp = new(responsesState)
 	}
 	if !opts.SSE {
 		root := chatRoot
@@ -152,12 +172,16 @@ func (m *Meter) Result() Result {
 		m.applyCaptures()
 	}
 	m.flushText(true)
-	calls := m.evCalls.atLeast(m.evDone)
-	if m.haveFinal {
-		calls = m.final
+	r := m.resp
+	if r == nil {
+		r = &noResponses
+	}
+	calls := r.evCalls.atLeast(r.evDone)
+	if r.haveFinal {
+		calls = r.final
 	}
 	if !m.opts.SSE && m.opts.Endpoint == Responses {
-		calls = m.calls // one document: its output is the result
+		calls = r.calls // one document: its output is the result
 	}
 	return Result{
 		Usage:        m.usage,
@@ -167,39 +191,40 @@ func (m *Meter) Result() Result {
 		OutputTokens: m.outTokens,
 		Complete:     m.complete,
 		Malformed:    m.bad,
-		ResponseID:   m.respID,
-		Status:       m.status,
+		ResponseID:   r.respID,
+		Status:       r.status,
 		ToolCalls:    calls,
-		Tools:        m.tools,
-		Memory:       m.memory,
+		Tools:        r.tools,
+		Memory:       r.memory,
 	}
 }
 
 // tally counts an output item's type or container id as the scanner meets it.
 func (m *Meter) tally(s slot, raw []byte) {
+	r := m.rs()
 	v, ok := unquote(raw)
 	if !ok {
 		return
 	}
 	switch s {
 	case slotItemType:
-		m.calls.count(v)
+		r.calls.count(v)
 	case slotToolType:
-		if v != "" && !slices.Contains(m.tools, v) && len(m.tools) < maxContainers {
-			m.tools = append(m.tools, v)
+		if v != "" && !slices.Contains(r.tools, v) && len(r.tools) < maxContainers {
+			r.tools = append(r.tools, v)
 		}
 	case slotMemory:
-		m.memory = v
+		r.memory = v
 	case slotContainer:
 		if v == "" {
 			return
 		}
-		if m.containers == nil {
-			m.containers = map[string]bool{}
+		if r.containers == nil {
+			r.containers = map[string]bool{}
 		}
-		if !m.containers[v] && len(m.containers) < maxContainers {
-			m.containers[v] = true
-			m.calls.Containers++
+		if !r.containers[v] && len(r.containers) < maxContainers {
+			r.containers[v] = true
+			r.calls.Containers++
 		}
 	}
 }
@@ -230,10 +255,12 @@ func (m *Meter) applyCaptures() {
 		m.tier = decodeString(sc.caps[slotTier], &m.tierRaw, m.tier)
 	}
 	if sc.capSet[slotID] {
-		m.respID = decodeString(sc.caps[slotID], &m.respIDRaw, m.respID)
+		r := m.rs()
+		r.respID = decodeString(sc.caps[slotID], &r.respIDRaw, r.respID)
 	}
 	if sc.capSet[slotStatus] {
-		m.status = decodeString(sc.caps[slotStatus], &m.statRaw, m.status)
+		r := m.rs()
+		r.status = decodeString(sc.caps[slotStatus], &r.statRaw, r.status)
 	}
 }
 

@@ -17,7 +17,7 @@ type sseState struct {
 	dataLines int
 	dataLen   int64
 	head      [6]byte // first bytes of the data, to spot [DONE]
-	evType    [64]byte
+	evType    *[64]byte // made at the first "event:" line (Responses streams; chat has none)
 	evTypeN   int
 	evTypeSet bool
 	lastData  int64 // absolute end of the last data line's value
@@ -166,6 +166,9 @@ func (m *Meter) fieldResolved() {
 		s.dataLines++
 	case "event":
 		s.cur, s.evTypeN, s.evTypeSet = fkEvent, 0, true
+		if s.evType == nil {
+			s.evType = new([64]byte)
+		}
 	}
 }
 
@@ -267,6 +270,7 @@ func (m *Meter) event(end int64) {
 // "type", else the event field).
 func (m *Meter) responseEvent() {
 	s := &m.sse
+	r := m.rs()
 	var typ []byte
 	if raw := m.sc.caps[slotType]; m.sc.capSet[slotType] && len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
 		typ = raw[1 : len(raw)-1]
@@ -281,12 +285,12 @@ func (m *Meter) responseEvent() {
 			m.pending = append(m.pending, m.evText...)
 		}
 	case "response.output_item.added":
-		m.evCalls.add(m.calls)
+		r.evCalls.add(r.calls)
 	case "response.output_item.done":
-		m.evDone.add(m.calls)
+		r.evDone.add(r.calls)
 	case "response.completed", "response.incomplete", "response.failed", "response.cancelled":
 		m.complete = true
-		m.final, m.haveFinal = m.calls, true
+		r.final, r.haveFinal = r.calls, true
 	}
-	m.calls = ToolCalls{}
+	r.calls = ToolCalls{}
 }
