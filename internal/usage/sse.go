@@ -16,7 +16,7 @@ type sseState struct {
 	cur       fieldKind
 	dataLines int
 	dataLen   int64
-	head      [6]byte // first bytes of the data, to spot [DONE]
+	head      [6]byte   // first bytes of the data, to spot [DONE]
 	evType    *[64]byte // made at the first "event:" line (Responses streams; chat has none)
 	evTypeN   int
 	evTypeSet bool
