@@ -131,6 +131,15 @@ func (x *exchange) logger() *slog.Logger {
 	return x.lg
 }
 
+// debug logs at debug level, building the exchange's logger only when that
+// level is on: the settlement's debug line was the one use of the logger on
+// most requests.
+func (x *exchange) debug(msg string, args ...any) {
+	if x.s.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		x.logger().Debug(msg, args...)
+	}
+}
+
 // advance enters the phase a sent reply leads to.
 func (x *exchange) advance(next phase) {
 	if next == phaseUpstream || next == phaseResponse {

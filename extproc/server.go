@@ -301,7 +301,7 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		}
 		if err := stream.Send(resp); err != nil {
 			// Envoy is gone; finish() settles by the phase reached.
-			x.logger().Debug("ext_proc stream send failed", "err", err)
+			x.debug("ext_proc stream send failed", "err", err)
 			return nil
 		}
 		s.opts.Metrics.Phase(messageName(req), time.Since(start))
