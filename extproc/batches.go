@@ -261,7 +261,7 @@ func (x *exchange) settleBatch(ctx context.Context) {
 		return // without usage the held worst case is charged when it expires
 	}
 	x.rule = x.s.opts.Rules.Resolve(x.clientID)
-	tp, _, known, err := x.s.opts.Pricer.LookupFor(r.Model, pricing.Quote{Batch: true, Region: x.s.opts.Region})
+	tp, known, err := x.s.opts.Pricer.TierFor(r.Model, pricing.Quote{Batch: true, Region: x.s.opts.Region})
 	if err != nil || !known {
 		x.logger().Warn("batch model not priced; its held worst case stays and is charged when it expires", "model", r.Model, "batch", id)
 		return

@@ -74,7 +74,7 @@ func (x *exchange) estimate(ctx context.Context) (estimate, *extprocv3.Processin
 	e.fees = x.toolFeesBound(e.row)
 	// The long-context price applies when any model turn may pass the threshold.
 	q.PromptTokens = turn
-	tp, _, _, err := s.opts.Pricer.LookupFor(req.Model, q)
+	tp, _, err := s.opts.Pricer.TierFor(req.Model, q)
 	if err != nil {
 		return e, openAIError(400, "invalid_request_error", "model_not_priced", "model", err.Error())
 	}

@@ -322,9 +322,9 @@ func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c
 func (x *exchange) cost(c charge) int64 {
 	s := x.s
 	q := pricing.Quote{ServiceTier: c.tier, PromptTokens: c.usage.PromptTokens, Region: s.opts.Region}
-	tp, _, known, err := s.opts.Pricer.LookupFor(c.model, q)
+	tp, known, err := s.opts.Pricer.TierFor(c.model, q)
 	if err != nil || !known {
-		tp, _, _, err = s.opts.Pricer.LookupFor(x.req.Model, q)
+		tp, _, err = s.opts.Pricer.TierFor(x.req.Model, q)
 	}
 	if err != nil {
 		x.logger().Error("cannot price usage; charging the reservation", "err", err)

@@ -78,6 +78,17 @@ func (p *Pricer) LookupFor(model string, q Quote) (tp TierPrice, info Price, kno
 	return p.unknownInfo(model)
 }
 
+// TierFor is LookupFor without the row: the prices that apply to q, and
+// whether model is known (err as in Lookup). Callers that need only the
+// prices skip the row's copy, maps included.
+func (p *Pricer) TierFor(model string, q Quote) (tp TierPrice, known bool, err error) {
+	if price, ok := p.table.find(model); ok {
+		return price.For(q), true, nil
+	}
+	tp, err = p.unknown(model)
+	return tp, false, err
+}
+
 func (p *Pricer) unknownInfo(model string) (TierPrice, Price, bool, error) {
 	tp, err := p.unknown(model)
 	if err != nil {

@@ -184,6 +184,16 @@ func TestPricerCostFor(t *testing.T) {
 	tp, _, _, err = p.Lookup("gpt-5.4", "")
 	require.NoError(t, err)
 	require.Equal(t, int64(2_500_000_000), tp.Input, "Lookup applies no long-context price")
+
+	// TierFor gives LookupFor's prices without the row.
+	for _, q := range []Quote{{PromptTokens: 300_000}, {}, {ServiceTier: "flex"}, {Batch: true}, {Region: "eu"}} {
+		want, _, wantKnown, err := p.LookupFor("gpt-5.4", q)
+		require.NoError(t, err)
+		got, known, err := p.TierFor("gpt-5.4", q)
+		require.NoError(t, err)
+		require.Equal(t, wantKnown, known)
+		require.Equal(t, want, got, "quote %+v", q)
+	}
 }
 
 func TestPricerUnknown(t *testing.T) {
@@ -201,7 +211,10 @@ func TestPricerUnknown(t *testing.T) {
 	_, _, known, err = refuse.LookupFor("mystery", Quote{})
 	require.ErrorIs(t, err, ErrUnknownModel)
 	require.False(t, known)
-	require.Equal(t, []string{"claude-3-opus", "", "mystery"}, seen)
+	_, known, err = refuse.TierFor("mystery", Quote{})
+	require.ErrorIs(t, err, ErrUnknownModel)
+	require.False(t, known)
+	require.Equal(t, []string{"claude-3-opus", "", "mystery", "mystery"}, seen)
 
 	seen = nil
 	fb := &TierPrice{Input: 10_000_000_000, CachedInput: 10_000_000_000, Output: 30_000_000_000}
