@@ -53,8 +53,8 @@ const (
 type exchange struct {
 	s *Server
 	// lg is logger's logger, built for the client id lgFor.
-	lg    *slog.Logger
-	lgFor string
+	lg     *slog.Logger
+	lgFor  string
 	phase  phase
 	access accessEntry
 	// span is the request's trace span (nil without Options.Tracer), traceCtx its context.
