@@ -62,7 +62,7 @@ func keyTag(key []byte) uint32 {
 	if len(key) == 0 {
 		return 0
 	}
-	return uint32(len(key))<<16 | uint32(key[0])<<8 | uint32(key[len(key)-1])
+	return uint32(min(len(key), 0xffff))<<16 | uint32(key[0])<<8 | uint32(key[len(key)-1]) // the length capped to 16 bits, so the shift keeps it
 }
 
 // indexed fills the tags of the tree under n.

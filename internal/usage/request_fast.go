@@ -168,7 +168,8 @@ func (d *fastDec) value() []byte {
 	case c == '"':
 		d.str()
 	case c == '{' || c == '[':
-		if d.depth++; d.depth > maxFastDepth {
+		d.depth++
+		if d.depth > maxFastDepth {
 			d.bad = true
 			return nil
 		}
@@ -400,7 +401,8 @@ func fastSlice[T any](d *fastDec, p *[]T, elem func(v *T)) {
 
 // nested runs read one level deeper.
 func (d *fastDec) nested(read func()) {
-	if d.depth++; d.depth > maxFastDepth {
+	d.depth++
+	if d.depth > maxFastDepth {
 		d.bad = true
 		return
 	}

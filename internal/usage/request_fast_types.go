@@ -35,14 +35,14 @@ func (c *commonFields) decodeFast(d *fastDec, name string) bool {
 	return true
 }
 
-func (w *commonFields) fast(d *fastDec) {
-	d.members(commonNames, func(name string) { w.decodeFast(d, name) })
+func (c *commonFields) fast(d *fastDec) {
+	d.members(commonNames, func(name string) { c.decodeFast(d, name) })
 }
 
 func (w *chatRequest) fast(d *fastDec) {
 	d.members(chatNames, func(name string) {
 		switch {
-		case w.commonFields.decodeFast(d, name):
+		case w.decodeFast(d, name):
 		case name == "max_tokens":
 			d.intPtr(&w.MaxTokens)
 		case name == "max_completion_tokens":
@@ -112,7 +112,7 @@ func functionFields(d *fastDec) func(f *functionCall, name string) {
 func (w *completionsRequest) fast(d *fastDec) {
 	d.members(completionsNames, func(name string) {
 		switch {
-		case w.commonFields.decodeFast(d, name):
+		case w.decodeFast(d, name):
 		case name == "max_tokens":
 			d.intPtr(&w.MaxTokens)
 		case name == "max_completion_tokens":
@@ -129,7 +129,7 @@ func (w *completionsRequest) fast(d *fastDec) {
 
 func (w *embeddingsRequest) fast(d *fastDec) {
 	d.members(embeddingsNames, func(name string) {
-		if !w.commonFields.decodeFast(d, name) {
+		if !w.decodeFast(d, name) {
 			d.custom(w.Input.UnmarshalJSON)
 		}
 	})
@@ -138,7 +138,7 @@ func (w *embeddingsRequest) fast(d *fastDec) {
 func (w *responsesRequest) fast(d *fastDec) {
 	d.members(responsesNames, func(name string) {
 		switch {
-		case w.commonFields.decodeFast(d, name):
+		case w.decodeFast(d, name):
 		case name == "max_output_tokens":
 			d.intPtr(&w.MaxOutputTokens)
 		case name == "instructions":

@@ -71,7 +71,8 @@ func (m *Meter) feedSSE(data []byte, base int64) {
 		switch s.ls {
 		case lsStart:
 			s.lineHad = true
-			if c == 'd' && len(data)-i > 5 && string(data[i:i+5]) == "data:" {
+			switch {
+			case c == 'd' && len(data)-i > 5 && string(data[i:i+5]) == "data:":
 				// nearly every line: its field is resolved without a trip
 				// round the loop per byte of its name
 				s.fieldN = copy(s.field[:], "data")
@@ -82,10 +83,10 @@ func (m *Meter) feedSSE(data []byte, base int64) {
 					s.ls = lsValue
 					i++
 				}
-			} else if c == ':' {
+			case c == ':':
 				s.ls = lsSkip
 				i++
-			} else {
+			default:
 				s.ls, s.fieldN = lsField, 0
 			}
 		case lsField:

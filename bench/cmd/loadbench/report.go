@@ -20,19 +20,14 @@ func (r *results) markdown() string {
 			ms(x.floor.CPUPerLifecycle()), ms(x.proxide.CPUPerLifecycle()),
 			float64(x.proxide.CPUPerLifecycle())/float64(max(x.floor.CPUPerLifecycle(), 1)))
 	}
+	var redisCPU []string
 	for _, x := range r.rows {
 		if x.redisCPU > 0 {
-			fmt.Fprintf(&b, "\nredis-server's own CPU per lifecycle (not in the sidecar's figures above; the machine's 2 cores also run it and the driver): ")
-			sep := ""
-			for _, y := range r.rows {
-				if y.redisCPU > 0 {
-					fmt.Fprintf(&b, "%s%s %.3f ms", sep, y.workload, ms(y.redisCPU))
-					sep = ", "
-				}
-			}
-			fmt.Fprintf(&b, ".\n")
-			break
+			redisCPU = append(redisCPU, fmt.Sprintf("%s %.3f ms", x.workload, ms(x.redisCPU)))
 		}
+	}
+	if len(redisCPU) > 0 {
+		fmt.Fprintf(&b, "\nredis-server's own CPU per lifecycle (not in the sidecar's figures above; the machine's 2 cores also run it and the driver): %s.\n", strings.Join(redisCPU, ", "))
 	}
 	if len(r.rows) > 0 && r.rows[0].baseline != nil {
 		fmt.Fprintf(&b, "\nAgainst the -baseline binary, in the same rounds:\n\n| ledger | workload | baseline CPU vs floor | proxide CPU vs floor | CPU vs baseline | baseline throughput vs floor | proxide throughput vs floor |\n|---|---|---|---|---|---|---|\n")
