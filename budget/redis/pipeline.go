@@ -14,8 +14,8 @@ import (
 // call waiting when they are free and send them in one pipeline, one write and
 // one read for the lot instead of one each. Under a burst (10,000 answers
 // ending at once settle together) that is most of the sidecar's system calls
-// and of redis-server's, which shares the machine. While fewer than
-// directCalls are in flight, a call is sent by its own goroutine as before:
+// and of redis-server's, which shares the machine. While no other call is in
+// flight (directCalls), a call is sent by its own goroutine as before:
 // handing it to a sender costs two goroutine wake-ups, more than a batch of
 // one saves.
 //
@@ -32,13 +32,16 @@ type pipeline struct {
 	done     sync.WaitGroup
 }
 
-// directCalls is how many calls may be in flight before more are batched.
-const directCalls = 4
+// directCalls is how many calls may be in flight before more are batched:
+// a call goes by itself only when no other is out. Measured with loadbench
+// -baseline (16 workers, Redis ledger, streamed chat): 1 took 8.7% less
+// sidecar CPU per request than 4, with more requests per second; 2 was
+// within noise of 1.
+const directCalls = 1
 
-// pipelineSenders is how many pipelines can be out at once. More senders mean
-// smaller batches (each takes what waits when it is free) and fewer calls
-// waiting behind a slow batch; measured with make bench, 4 on this machine's
-// 2 cores: 2 left calls waiting for a round trip, 8 made batches of one.
+// pipelineSenders is how many pipelines can be out at once. A sender takes
+// every call waiting when it is free, so under load a few senders make large
+// batches while a slow batch does not hold up the calls behind it.
 const pipelineSenders = 4
 
 // maxPipeline bounds one batch, so one pipeline's write and reply stay small
