@@ -131,16 +131,7 @@ func (p *pipeline) send() {
 			p.drain(batch)
 			return
 		case call := <-p.calls:
-			batch = append(batch[:0], call)
-		}
-	more:
-		for len(batch) < maxPipeline {
-			select {
-			case call := <-p.calls:
-				batch = append(batch, call)
-			default:
-				break more
-			}
+			batch = p.waiting(append(batch[:0], call))
 		}
 		p.exec(batch)
 		clear(batch)
@@ -150,21 +141,25 @@ func (p *pipeline) send() {
 // drain sends the calls that were queued before close.
 func (p *pipeline) drain(batch []*scriptCall) {
 	for {
-		batch = batch[:0]
-	more:
-		for len(batch) < maxPipeline {
-			select {
-			case call := <-p.calls:
-				batch = append(batch, call)
-			default:
-				break more
-			}
-		}
+		batch = p.waiting(batch[:0])
 		if len(batch) == 0 {
 			return
 		}
 		p.exec(batch)
 	}
+}
+
+// waiting adds the calls waiting now to batch, up to maxPipeline.
+func (p *pipeline) waiting(batch []*scriptCall) []*scriptCall {
+	for len(batch) < maxPipeline {
+		select {
+		case call := <-p.calls:
+			batch = append(batch, call)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // exec sends one batch and signals each call.
