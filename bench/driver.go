@@ -127,8 +127,14 @@ func Script(ex Exchange) []*extprocv3.ProcessingRequest {
 
 // Words is a deterministic text of n words (a prompt of realistic shape).
 func Words(n int, seed int64) string {
-	vocab := strings.Fields("the budget gateway meters every request and settles the exact cost of each streamed " +
-		"response so that no agent or tenant can spend beyond its daily limit while loops are stopped early")
+	return WordsFrom(wordsVocab, n, seed)
+}
+
+var wordsVocab = strings.Fields("the budget gateway meters every request and settles the exact cost of each streamed " +
+	"response so that no agent or tenant can spend beyond its daily limit while loops are stopped early")
+
+// WordsFrom is a deterministic text of n words drawn from vocab by seed.
+func WordsFrom(vocab []string, n int, seed int64) string {
 	var b strings.Builder
 	x := uint64(seed)*2654435761 + 1 //nolint:gosec // G115: the seed's bits pick words; a negative seed is just another seed
 	for i := range n {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxide/proxide/bench"
 	"github.com/proxide/proxide/internal/loop"
 	"github.com/proxide/proxide/internal/loop/corpus"
 	"github.com/proxide/proxide/internal/usage"
@@ -119,19 +120,9 @@ func prompt350(tb testing.TB) usage.Request {
 	vocab := strings.Fields("the budget gateway meters every request and settles the exact cost of each streamed " +
 		"response so that no agent or tenant can spend beyond its daily limit while loops are stopped early. " +
 		"Order 84512 was placed on 2025-06-02, 3 items; see ticket INC-20931 (req_8f3a2b1c9d), page 2:")
-	var b strings.Builder
-	x := uint64(42)
-	for i := range 350 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		b.WriteString(vocab[x%uint64(len(vocab))])
-	}
+	text := bench.WordsFrom(vocab, 350, 42)
 	body := `{"model":"gpt-4o-mini","stream":true,"max_tokens":400,"messages":[{"role":"system","content":"You are a helpful assistant."},` +
-		`{"role":"user","content":"` + b.String() + `"}]}`
+		`{"role":"user","content":"` + text + `"}]}`
 	req, err := usage.ParseRequest(usage.ChatCompletions, []byte(body), usage.Options{ExactPromptBytes: 1})
 	if err != nil {
 		tb.Fatal(err)
