@@ -59,7 +59,7 @@ func (x *exchange) estimate(ctx context.Context) (estimate, *extprocv3.Processin
 	req := x.req
 	e := estimate{model: req.Model, tier: x.serviceTier(req.ServiceTier)}
 	q := pricing.Quote{ServiceTier: e.tier, Region: s.opts.Region, Batch: x.batch}
-	_, info, known, err := s.opts.Pricer.LookupFor(req.Model, q)
+	info, known, err := s.opts.Pricer.Row(req.Model)
 	if !known {
 		s.opts.Metrics.UnknownModel()
 	}

@@ -54,6 +54,7 @@ type Ledger interface {
 type Pricer interface {
 	LookupFor(model string, q pricing.Quote) (pricing.TierPrice, pricing.Price, bool, error)
 	TierFor(model string, q pricing.Quote) (pricing.TierPrice, bool, error) // LookupFor without the row's copy
+	Row(model string) (pricing.Price, bool, error)                          // the row, shared: read-only
 	Fees() *pricing.ToolFees                                                // shared: read-only
 	ImagePrice(model, size, quality string) (int64, bool)
 	ImagePriceMax(model string) (int64, bool)

@@ -78,6 +78,18 @@ func (p *Pricer) LookupFor(model string, q Quote) (tp TierPrice, info Price, kno
 	return p.unknownInfo(model)
 }
 
+// Row is model's price row as LookupFor returns it, without the copy: its
+// maps and tier pointers are the table's, shared by every caller — read it,
+// never change it. known and err are as in Lookup (an unknown model's row
+// holds only the fallback as Standard).
+func (p *Pricer) Row(model string) (info Price, known bool, err error) {
+	if price, ok := p.table.find(model); ok {
+		return price, true, nil
+	}
+	_, info, known, err = p.unknownInfo(model)
+	return info, known, err
+}
+
 // TierFor is LookupFor without the row: the prices that apply to q, and
 // whether model is known (err as in Lookup). Callers that need only the
 // prices skip the row's copy, maps included.

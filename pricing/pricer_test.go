@@ -185,6 +185,12 @@ func TestPricerCostFor(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(2_500_000_000), tp.Input, "Lookup applies no long-context price")
 
+	// Row is LookupFor's row, uncopied.
+	row, known, err := p.Row("gpt-5.4")
+	require.NoError(t, err)
+	require.True(t, known)
+	require.Equal(t, info, row)
+
 	// TierFor gives LookupFor's prices without the row.
 	for _, q := range []Quote{{PromptTokens: 300_000}, {}, {ServiceTier: "flex"}, {Batch: true}, {Region: "eu"}} {
 		want, _, wantKnown, err := p.LookupFor("gpt-5.4", q)
@@ -214,7 +220,10 @@ func TestPricerUnknown(t *testing.T) {
 	_, known, err = refuse.TierFor("mystery", Quote{})
 	require.ErrorIs(t, err, ErrUnknownModel)
 	require.False(t, known)
-	require.Equal(t, []string{"claude-3-opus", "", "mystery", "mystery"}, seen)
+	_, known, err = refuse.Row("mystery")
+	require.ErrorIs(t, err, ErrUnknownModel)
+	require.False(t, known)
+	require.Equal(t, []string{"claude-3-opus", "", "mystery", "mystery", "mystery"}, seen)
 
 	seen = nil
 	fb := &TierPrice{Input: 10_000_000_000, CachedInput: 10_000_000_000, Output: 30_000_000_000}
