@@ -13,20 +13,26 @@ import (
 
 // OpenStreams holds n streamed chat exchanges open at once, each past its
 // response headers (a long SSE answer in flight), and returns the server's
-// resident memory per open stream. whileOpen, when set, runs while they are
-// all open (to take a heap profile).
-func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, n int, whileOpen func() error) (float64, error) {
+// resident memory per open stream: just after they opened (opened), and
+// after traffic of the given length (workers closed-loop streamed chats)
+// with them still open (loaded; 0 when traffic is 0). The second is what a
+// sidecar holding many slow answers really costs: the collector sizes its
+// next collection by everything live, the open streams included, so a heap
+// that stays small during a burst of opens can grow under steady traffic.
+// whileOpen, when set, runs while they are all open, after the
+// measurements (to take a heap profile).
+func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, n int, traffic time.Duration, workers int, whileOpen func() error) (opened, loaded float64, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runtime.GC()
 	time.Sleep(200 * time.Millisecond)
 	before, err := ProcRSS(pid)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	opened := make(chan struct{}, n)
+	ready := make(chan struct{}, n)
 	sem := make(chan struct{}, 64) // open them 64 at a time
 	for range n {
 		wg.Add(1)
@@ -39,29 +45,46 @@ func OpenStreams(ctx context.Context, c extprocv3.ExternalProcessorClient, pid, 
 				errs <- err
 				return
 			}
-			opened <- struct{}{}
+			ready <- struct{}{}
 			<-ctx.Done() // held open until the measurement is taken
 			_ = st.CloseSend()
 		}()
 	}
+	defer wg.Wait()
+	defer cancel()
 	for range n {
 		select {
-		case <-opened:
+		case <-ready:
 		case err := <-errs:
-			return 0, fmt.Errorf("opening streams: %w", err)
+			return 0, 0, fmt.Errorf("opening streams: %w", err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let the server settle its allocations
-	after, err := ProcRSS(pid)
-	if err == nil && whileOpen != nil {
-		err = whileOpen()
+	per := func() (float64, error) {
+		time.Sleep(500 * time.Millisecond) // let the server settle its allocations
+		after, err := ProcRSS(pid)
+		return float64(after-before) / float64(n), err
 	}
-	cancel()
-	wg.Wait()
-	if err != nil {
-		return 0, err
+	if opened, err = per(); err != nil {
+		return 0, 0, err
 	}
-	return float64(after-before) / float64(n), nil
+	if traffic > 0 {
+		t, err := Closed(ctx, c, pid, workers, traffic, StreamedChat)
+		if err == nil && t.Errors > 0 {
+			err = fmt.Errorf("traffic with %d streams open: %d errors, the first: %s", n, t.Errors, t.FirstError)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if loaded, err = per(); err != nil {
+			return 0, 0, err
+		}
+	}
+	if whileOpen != nil {
+		if err := whileOpen(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return opened, loaded, nil
 }
 
 // openOne sends an exchange up to its response headers and keeps the stream.

@@ -1,20 +1,22 @@
 package main
 
 import (
-	"log/slog"
-	"runtime/debug"
-
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"log/slog"
+
+	"github.com/proxide/proxide/internal/gcpace"
 )
 
-// gcPercent is Proxide's GOGC when the environment sets none. Its live heap
-// is small (the token tables, ~8 MB pointer-free, and the requests in
-// flight) and nearly everything it allocates is garbage by the end of a
-// request, so Go's default of 100 starts a collection every few megabytes:
-// a sixth of the sidecar's CPU under load went to the collector. At 400 the
-// collector runs a quarter as often, for a heap a few tens of megabytes
-// larger; the memory limit set next keeps a container inside its limit.
-const gcPercent = 400
+// The collector: Proxide's live heap is small while it serves quick requests
+// (the token tables, ~8 MB pointer-free, and the requests in flight) and
+// nearly everything it allocates is garbage by the end of a request, so Go's
+// default GOGC of 100 starts a collection every few megabytes: a sixth of the
+// sidecar's CPU under load went to the collector. gcpace keeps GOGC at 400
+// for such a live set (a quarter as many collections) but bounds the growth
+// it allows to 64 MB (or a quarter of the live heap), so a sidecar holding
+// thousands of slow streamed answers open — whose stacks GOGC also
+// multiplies — does not grow to five times what it holds. The memory limit
+// set next keeps a container inside its limit.
 
 // memLimitRatio is the share of the container's memory limit given to the Go
 // heap as its soft limit (GOMEMLIMIT): near it the collector works harder
@@ -23,10 +25,12 @@ const memLimitRatio = 0.9
 
 // tuneRuntime sets the collector for a sidecar, leaving alone whatever the
 // operator set: GOGC, and GOMEMLIMIT (or AUTOMEMLIMIT=off). Without a cgroup
-// memory limit (not in a container) no soft limit is set.
-func tuneRuntime(getenv func(string) string, log *slog.Logger) {
+// memory limit (not in a container) no soft limit is set. The returned stop
+// ends the GOGC adjustments (serve runs in process in tests, many times).
+func tuneRuntime(getenv func(string) string, log *slog.Logger) (stop func()) {
+	stop = func() {}
 	if getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		stop = gcpace.Start(gcpace.Default).Stop
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		_, _ = memlimit.Set( // failures are logged by memlimit and change nothing
@@ -35,4 +39,5 @@ func tuneRuntime(getenv func(string) string, log *slog.Logger) {
 			memlimit.WithLogger(log),
 		)
 	}
+	return stop
 }

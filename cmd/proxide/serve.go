@@ -73,7 +73,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, environ
 	if err != nil {
 		return err
 	}
-	tuneRuntime(envLookup(environ), a.log)
+	defer tuneRuntime(envLookup(environ), a.log)()
 	var lc net.ListenConfig
 	var opened []net.Listener
 	listen := func(key, addr string) (net.Listener, error) {

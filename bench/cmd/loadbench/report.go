@@ -51,7 +51,8 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "\n| measurement | value |\n|---|---|\n")
 	for _, name := range []string{"no-op floor", "proxide, memory ledger", "proxide, redis ledger"} {
 		if v, ok := r.streamBytes[name]; ok {
-			fmt.Fprintf(&b, "| resident memory per open stream (%s) | %.1f KB |\n", name, v/1024)
+			fmt.Fprintf(&b, "| resident memory per open stream (%s), just opened | %.1f KB |\n", name, v[0]/1024)
+			fmt.Fprintf(&b, "| resident memory per open stream (%s), after a throughput round's traffic with them open | %.1f KB |\n", name, v[1]/1024)
 		}
 	}
 	for _, x := range r.bigStream {

@@ -85,7 +85,7 @@ type results struct {
 	commit      string
 	rows        []row
 	latency     map[string][2]bench.Latency // ledger → floor, proxide
-	streamBytes map[string]float64          // server → RSS per open stream
+	streamBytes map[string][2]float64       // server → RSS per open stream: just opened, then after a round of traffic
 	bigStream   []bigStream
 	testingB    string
 	startup     time.Duration
@@ -94,7 +94,7 @@ type results struct {
 }
 
 func measure(o options) (*results, error) {
-	r := &results{started: time.Now(), commit: gitCommit(), latency: map[string][2]bench.Latency{}, streamBytes: map[string]float64{}}
+	r := &results{started: time.Now(), commit: gitCommit(), latency: map[string][2]bench.Latency{}, streamBytes: map[string][2]float64{}}
 	floorAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -314,7 +314,8 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 
 // memory measures a freshly started server (so that what earlier rounds left
 // on its heap does not hide or inflate the figures): resident memory per open
-// stream with o.streams open, then the growth during one streamed response of
+// stream with o.streams open (just opened, then after a throughput round of
+// traffic with them open), then the growth during one streamed response of
 // 1 MB and of 16 MB.
 func (r *results) memory(o options, name string, s *server) error {
 	ctx := context.Background()
@@ -325,14 +326,18 @@ func (r *results) memory(o options, name string, s *server) error {
 			if err := fetch("http://"+s.pprofAddr+"/debug/pprof/goroutine?debug=1", prefix+"-streams.goroutines.txt", 30*time.Second); err != nil {
 				return err
 			}
-			return fetch("http://"+s.pprofAddr+"/debug/pprof/heap?gc=1&debug=1", prefix+"-streams.heap.txt", 30*time.Second)
+			if err := fetch("http://"+s.pprofAddr+"/debug/pprof/heap?gc=1&debug=1", prefix+"-streams.heap.txt", 30*time.Second); err != nil {
+				return err
+			}
+			// The same profile for go tool pprof (symbolized, in-use space by default).
+			return fetch("http://"+s.pprofAddr+"/debug/pprof/heap", prefix+"-streams.heap.pprof", 30*time.Second)
 		}
 	}
-	per, err := bench.OpenStreams(ctx, s.client(), s.pid(), o.streams, heap)
+	opened, loaded, err := bench.OpenStreams(ctx, s.client(), s.pid(), o.streams, o.duration, o.workers, heap)
 	if err != nil {
 		return err
 	}
-	r.streamBytes[name] = per
+	r.streamBytes[name] = [2]float64{opened, loaded}
 	// Closing 10,000 streams at once makes the sidecar settle them all at
 	// once; with Redis, the last of those settlements pass store.timeout and
 	// open the ledger's circuit for a second. Measure the big streams once
