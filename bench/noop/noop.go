@@ -4,6 +4,7 @@
 package noop
 
 import (
+	"context"
 	"errors"
 	"io"
 
@@ -13,10 +14,14 @@ import (
 // Server is the no-op ext_proc server.
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
+	// RoundTrip, when set, is called before answering the request body and
+	// the last response chunk, where Proxide reserves and settles: a floor
+	// that pays only a ledger's two round trips per request.
+	RoundTrip func(context.Context) error
 }
 
 // Process answers each message in order until Envoy closes the stream.
-func (Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+func (s Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -30,10 +35,18 @@ func (Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 		case *extprocv3.ProcessingRequest_RequestHeaders:
 			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{}}}
 		case *extprocv3.ProcessingRequest_RequestBody:
+			if err := s.roundTrip(stream.Context()); err != nil {
+				return err
+			}
 			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
 		case *extprocv3.ProcessingRequest_ResponseHeaders:
 			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
 		case *extprocv3.ProcessingRequest_ResponseBody:
+			if req.GetResponseBody().GetEndOfStream() {
+				if err := s.roundTrip(stream.Context()); err != nil {
+					return err
+				}
+			}
 			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
 		default:
 			return nil
@@ -42,4 +55,11 @@ func (Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 			return err
 		}
 	}
+}
+
+func (s Server) roundTrip(ctx context.Context) error {
+	if s.RoundTrip == nil {
+		return nil
+	}
+	return s.RoundTrip(ctx)
 }

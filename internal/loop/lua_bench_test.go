@@ -10,7 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/proxide/proxide/bench"
 	"github.com/proxide/proxide/budget/redistest"
+	"github.com/proxide/proxide/internal/usage"
 )
 
 // evalMicros returns the total time Redis spent in EVAL and EVALSHA since the
@@ -111,5 +113,20 @@ func BenchmarkWindowLua(b *testing.B) {
 	})
 	b.Run("full", func(b *testing.B) {
 		run(b, func(i int) Signature { return distinct[i%len(distinct)] }, c, false)
+	})
+	// The load harness's prompts (bench.StreamedChat): words drawn from one
+	// vocabulary, so their sketches are close and most pairs are compared in
+	// full — as prompts that share a template are.
+	harness := make([]Signature, 4*MaxEntries)
+	for i := range harness {
+		ex := bench.StreamedChat(int64(i * bench.Clients))
+		req, err := usage.ParseRequest(usage.ChatCompletions, []byte(ex.Body), usage.Options{ExactPromptBytes: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		harness[i] = Compute(req)
+	}
+	b.Run("harness", func(b *testing.B) {
+		run(b, func(i int) Signature { return harness[i%len(harness)] }, c, false)
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -52,6 +53,7 @@ type options struct {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
 	serveNoop := fs.String("serve-noop", "", "serve the no-op ext_proc floor on this address and do nothing else")
+	noopRedis := fs.String("noop-redis", "", "with -serve-noop: make one Redis round trip (a one-line script) at each request body and last response chunk, against this address")
 	var o options
 	fs.StringVar(&o.proxide, "proxide", "bin/proxide", "the proxide binary to measure")
 	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary for the Redis ledger rounds (\"\" skips them)")
@@ -74,7 +76,7 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("-ledger %q: want memory or redis", o.only)
 	}
 	if *serveNoop != "" {
-		return serveFloor(*serveNoop)
+		return serveFloor(*serveNoop, *noopRedis)
 	}
 	if o.profile != "" {
 		if err := os.MkdirAll(o.profile, 0o750); err != nil {
@@ -103,14 +105,21 @@ func run(args []string, stdout io.Writer) error {
 	return err
 }
 
-func serveFloor(addr string) error {
+func serveFloor(addr, redisAddr string) error {
 	var lc net.ListenConfig
 	lis, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
-	extprocv3.RegisterExternalProcessorServer(gs, noop.Server{})
+	floor := noop.Server{}
+	if redisAddr != "" {
+		rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+		defer func() { _ = rdb.Close() }()
+		one := goredis.NewScript("return 1")
+		floor.RoundTrip = func(ctx context.Context) error { return one.Run(ctx, rdb, nil).Err() }
+	}
+	extprocv3.RegisterExternalProcessorServer(gs, floor)
 	return gs.Serve(lis)
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/proxide/proxide/bench"
 )
 
 // markdown renders the results: the machine, date and commit, absolute
@@ -39,15 +41,24 @@ func (r *results) markdown() string {
 				bl.PerSecond()/x.floor.PerSecond(), x.proxide.PerSecond()/x.floor.PerSecond())
 		}
 	}
-	fmt.Fprintf(&b, "\n| ledger | open-loop rate | floor p50 / p99 | proxide p50 / p99 | added p99 | errors |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n| ledger | open loop (streamed chat) | floor p50 / p99 | server p50 / p99 | added p99 | errors |\n|---|---|---|---|---|---|\n")
 	for _, ledger := range []string{"memory", "redis"} {
 		l, ok := r.latency[ledger]
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | streamed chat | %.2f / %.2f ms | %.2f / %.2f ms | %.2f ms | %d / %d |\n", ledger,
-			ms(l[0].P50), ms(l[0].P99), ms(l[1].P50), ms(l[1].P99), ms(l[1].P99-l[0].P99), l[0].Errors, l[1].Errors)
+		fl := medianLatency(l.floor)
+		row := func(name string, ls []bench.Latency) {
+			m := medianLatency(ls)
+			fmt.Fprintf(&b, "| %s | %s | %.2f / %.2f ms | %.2f / %.2f ms | %.2f ms | %d / %d |\n", ledger, name,
+				ms(fl.P50), ms(fl.P99), ms(m.P50), ms(m.P99), ms(addedP99(ls, l.floor)), fl.Errors, m.Errors)
+		}
+		if len(l.floorRedis) > 0 {
+			row(fmt.Sprintf("no-op floor + 2 Redis round trips per request, %d/s", r.rate), l.floorRedis)
+		}
+		row(fmt.Sprintf("proxide, %d/s", r.rate), l.proxide)
 	}
+	fmt.Fprintf(&b, "\nOpen loop: each row's rounds alternate with the floor's; p50 and p99 are the median rounds', the added p99 the median of the rounds' differences; errors are floor / server.\n")
 	fmt.Fprintf(&b, "\n| measurement | value |\n|---|---|\n")
 	for _, name := range []string{"no-op floor", "proxide, memory ledger", "proxide, redis ledger"} {
 		if v, ok := r.streamBytes[name]; ok {

@@ -84,30 +84,19 @@ type results struct {
 	started     time.Time
 	commit      string
 	rows        []row
-	latency     map[string][2]bench.Latency // ledger → floor, proxide
-	streamBytes map[string][2]float64       // server → RSS per open stream: just opened, then after a round of traffic
+	latency     map[string]openLoop   // ledger → its open-loop rounds
+	streamBytes map[string][2]float64 // server → RSS per open stream: just opened, then after a round of traffic
 	bigStream   []bigStream
 	testingB    string
 	startup     time.Duration
 	notes       []string
 	redisPid    int // the redis-server of the Redis rounds, for its CPU
+	rate        int // of the open-loop rounds, per second
 }
 
 func measure(o options) (*results, error) {
-	r := &results{started: time.Now(), commit: gitCommit(), latency: map[string][2]bench.Latency{}, streamBytes: map[string][2]float64{}}
-	floorAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	floorAddr2, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	floor, _, err := start(self, []string{"-serve-noop", floorAddr}, nil, floorAddr, false)
+	r := &results{started: time.Now(), commit: gitCommit(), latency: map[string]openLoop{}, streamBytes: map[string][2]float64{}, rate: o.rate}
+	floor, err := startFloor("")
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +117,7 @@ func measure(o options) (*results, error) {
 	if o.only != "" {
 		return r, nil
 	}
-	freshFloor, _, err := start(self, []string{"-serve-noop", floorAddr2}, nil, floorAddr2, false)
+	freshFloor, err := startFloor("")
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +126,25 @@ func measure(o options) (*results, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// startFloor starts the no-op floor (this binary, -serve-noop); with a Redis
+// address, the floor makes a ledger's two Redis round trips per request.
+func startFloor(redisAddr string) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-serve-noop", addr}
+	if redisAddr != "" {
+		args = append(args, "-noop-redis", redisAddr)
+	}
+	s, _, err := start(self, args, nil, addr, false)
+	return s, err
 }
 
 // ledger measures Proxide on one ledger (with its own redis-server for
@@ -159,17 +167,27 @@ func (r *results) ledger(o options, ledger string, floor *server) error {
 	if ledger == "memory" {
 		r.startup = startup
 	}
-	var base *server
+	var base, floorRedis *server
 	if o.baseline != "" {
 		if base, _, err = startProxide(o.baseline, redisAddr, false); err != nil {
 			px.stop()
 			return err
 		}
 	}
+	if redisAddr != "" {
+		if floorRedis, err = startFloor(redisAddr); err != nil {
+			px.stop()
+			return err
+		}
+	}
 	err = r.ledgerRounds(o, ledger, floor, px, base)
-	px.stop()
-	if base != nil {
-		base.stop()
+	if err == nil {
+		err = r.openLoopRounds(o, ledger, floor, floorRedis, px)
+	}
+	for _, s := range []*server{px, base, floorRedis} {
+		if s != nil {
+			s.stop()
+		}
 	}
 	if err != nil {
 		return err
@@ -290,26 +308,85 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 		}
 		r.rows = append(r.rows, rw)
 	}
-	fl := bench.Open(ctx, floor.client(), o.rate, o.duration, bench.StreamedChat)
-	var traced chan error
-	if px.pprofAddr != "" {
-		// An execution trace of the open-loop round shows what a slow
-		// request waited for (GC, a lock, the scheduler).
-		traced = make(chan error, 1)
-		go func() {
-			secs := max(int(o.duration/time.Second)-1, 1)
-			traced <- fetch(fmt.Sprintf("http://%s/debug/pprof/trace?seconds=%d", px.pprofAddr, secs),
-				filepath.Join(o.profile, ledger+"-open.trace"), o.duration+30*time.Second)
-		}()
-	}
-	pl := bench.Open(ctx, px.client(), o.rate, o.duration, bench.StreamedChat)
-	if traced != nil {
-		if err := <-traced; err != nil {
-			return err
-		}
-	}
-	r.latency[ledger] = [2]bench.Latency{fl, pl}
 	return nil
+}
+
+// openLoop is the open-loop rounds of one ledger at a fixed rate, in
+// alternating rounds: the floor, the floor with the two Redis round trips a
+// request needs (Redis ledger only), and Proxide.
+type openLoop struct {
+	floor, floorRedis, proxide []bench.Latency
+}
+
+// openLoopRounds measures latency at o.rate in o.rounds alternating rounds.
+// One round's p99 at this rate moves by milliseconds from one run to the
+// next on a shared 2-core machine (the floor's alone: 3.4 to 23.7 ms), so
+// the added p99 is the median of the rounds' differences.
+func (r *results) openLoopRounds(o options, ledger string, floor, floorRedis, px *server) error {
+	ctx := context.Background()
+	var l openLoop
+	for round := range o.rounds {
+		l.floor = append(l.floor, bench.Open(ctx, floor.client(), o.rate, o.duration, bench.StreamedChat))
+		if floorRedis != nil {
+			l.floorRedis = append(l.floorRedis, bench.Open(ctx, floorRedis.client(), o.rate, o.duration, bench.StreamedChat))
+		}
+		var traced chan error
+		if px.pprofAddr != "" && round == 0 {
+			// An execution trace of the open-loop round shows what a slow
+			// request waited for (GC, a lock, the scheduler).
+			traced = make(chan error, 1)
+			go func() {
+				secs := max(int(o.duration/time.Second)-1, 1)
+				traced <- fetch(fmt.Sprintf("http://%s/debug/pprof/trace?seconds=%d", px.pprofAddr, secs),
+					filepath.Join(o.profile, ledger+"-open.trace"), o.duration+30*time.Second)
+			}()
+		}
+		l.proxide = append(l.proxide, bench.Open(ctx, px.client(), o.rate, o.duration, bench.StreamedChat))
+		if traced != nil {
+			if err := <-traced; err != nil {
+				return err
+			}
+		}
+		logf("%s / open loop at %d/s: floor p99 %.2f ms, proxide p99 %.2f ms", ledger, o.rate,
+			ms(l.floor[round].P99), ms(l.proxide[round].P99))
+	}
+	r.latency[ledger] = l
+	return nil
+}
+
+// medianLatency is the median round's p50 and p99 (each its own median) and
+// the total errors.
+func medianLatency(ls []bench.Latency) bench.Latency {
+	var m bench.Latency
+	if len(ls) == 0 {
+		return m
+	}
+	p50s, p99s := make([]time.Duration, len(ls)), make([]time.Duration, len(ls))
+	for i, l := range ls {
+		p50s[i], p99s[i] = l.P50, l.P99
+		m.Sent += l.Sent
+		m.Errors += l.Errors
+	}
+	m.P50, m.P99 = medianDuration(p50s), medianDuration(p99s)
+	return m
+}
+
+// addedP99 is the median over rounds of a's p99 less b's in the same round.
+func addedP99(a, b []bench.Latency) time.Duration {
+	d := make([]time.Duration, min(len(a), len(b)))
+	for i := range d {
+		d[i] = a[i].P99 - b[i].P99
+	}
+	return medianDuration(d)
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 // memory measures a freshly started server (so that what earlier rounds left
