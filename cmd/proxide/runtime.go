@@ -1,8 +1,9 @@
 package main
 
 import (
-	"github.com/KimMachineGun/automemlimit/memlimit"
 	"log/slog"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/proxide/proxide/internal/gcpace"
 )

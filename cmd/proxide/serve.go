@@ -73,7 +73,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, environ
 	if err != nil {
 		return err
 	}
-	defer tuneRuntime(envLookup(environ), a.log)()
+	untune := tuneRuntime(envLookup(environ), a.log)
+	defer untune()
 	var lc net.ListenConfig
 	var opened []net.Listener
 	listen := func(key, addr string) (net.Listener, error) {
