@@ -134,7 +134,7 @@ test-integration: redis ## only the end-to-end and real-Redis tests
 	PROXIDE_REQUIRE_REDIS=1 $(GO) test -count=1 -run 'E2E|Redis|Contract|Overshoot' ./...
 
 .PHONY: bench
-bench: redis ## testing.B benchmarks (-benchmem) and the load harness against a no-op floor (~10 min); writes bench/results.md
+bench: redis ## testing.B benchmarks (-benchmem) and the load harness against a no-op floor (~15 min); writes bench/results.md
 	PROXIDE_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pricing ./internal/usage ./internal/usage/bpe ./internal/loop ./budget/... ./extproc | tee bin/testing-b.txt
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/proxide ./cmd/proxide
 	$(GO) build -o bin/loadbench ./bench/cmd/loadbench
