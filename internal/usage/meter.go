@@ -32,7 +32,11 @@ const (
 	// and is dropped once exact usage arrives.
 	textBatch = 64 << 10
 	maxHold   = 1 << 20 // a partial event held longer than this disables stripping
-	maxEvText = 1 << 20 // output text kept per Responses event
+	// maxReusedOut bounds the output buffer a Meter keeps between chunks
+	// (ReuseOutput): one huge event must not pin its size for the rest of
+	// a stream, as every open stream holds its Meter.
+	maxReusedOut = 64 << 10
+	maxEvText    = 1 << 20 // output text kept per Responses event
 )
 
 // Meter follows one response body chunk by chunk in memory bounded by the
@@ -97,8 +101,9 @@ type responsesState struct {
 // noResponses is the (never written) state Result reads for other endpoints.
 var noResponses responsesState
 
-// rs is the Responses state, made on first use: the Responses trees are the
-// only ones that capture into it.
+// rs is the Responses state. NewMeter makes it for the Responses endpoint,
+// whose trees are the only ones that capture into it; should another tree
+// ever do so, it is made here rather than dereferenced as nil.
 func (m *Meter) rs() *responsesState {
 	if m.resp == nil {
 		m.resp = new(responsesState)
@@ -377,7 +382,7 @@ func (m *Meter) emit(chunk []byte, base int64, eos bool) ([]byte, bool) {
 		out = append(out, m.hold...)
 		m.hold, m.holdStart, m.strip = nil, m.pos, false
 	}
-	if m.opts.ReuseOutput {
+	if m.opts.ReuseOutput && cap(out) <= maxReusedOut {
 		m.out = out
 	}
 	return out, true

@@ -266,3 +266,25 @@ func TestMeterWriteAllocs(t *testing.T) {
 		require.Zero(t, allocs, "strip=%v", strip)
 	}
 }
+
+// TestMeterReuseOutputBounded: with ReuseOutput, the buffer kept between
+// chunks serves small chunks again, but a rewritten chunk larger than
+// maxReusedOut is not kept for the rest of the stream.
+func TestMeterReuseOutputBounded(t *testing.T) {
+	event := func(content string) []byte {
+		return []byte(`data: {"choices":[{"delta":{"content":"` + content + `"}}],"usage":null}` + "\n\n")
+	}
+	m := NewMeter(MeterOptions{Endpoint: ChatCompletions, SSE: true, StripInjectedUsage: true, ReuseOutput: true})
+	small := event("hi")
+	out, replaced := m.Write(small, false)
+	require.True(t, replaced, "a chunk with \"usage\":null is rewritten")
+	require.NotEmpty(t, out)
+	require.NotNil(t, m.out, "a small output buffer is kept")
+	big := event(strings.Repeat("x", 2*maxReusedOut))
+	out, replaced = m.Write(big, false)
+	require.True(t, replaced)
+	require.Greater(t, len(out), maxReusedOut)
+	require.LessOrEqual(t, cap(m.out), maxReusedOut, "the big chunk's buffer is not kept")
+	out, _ = m.Write(small, true)
+	require.NotEmpty(t, out)
+}

@@ -124,10 +124,15 @@ func keyIndex(key []byte, names []string) int {
 // encoding/json: one it would match to a field only case-insensitively, or
 // one that must be decoded to be compared.
 func unsureKey(key []byte, names []string) bool {
+	upper := false
 	for _, c := range key {
 		if c == '\\' || c >= 0x80 {
 			return true
 		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if !upper {
+		return false // names are lower case (TestFastNames): no fold of key matches one it did not equal
 	}
 	for _, n := range names {
 		if bytes.EqualFold(key, []byte(n)) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,38 @@ func TestFastNames(t *testing.T) {
 		slices.Sort(want)
 		slices.Sort(got)
 		require.Equal(t, want, got, "%T", c.v)
+		for _, n := range c.names { // unsureKey relies on it
+			require.Equal(t, strings.ToLower(n), n, "%T: a name with upper case", c.v)
+		}
+	}
+	// The usage decoder maps its keys to wireUsage's and wireDetails' fields
+	// by position.
+	require.Equal(t, jsonNames(reflect.TypeOf(wireUsage{})), usageKeys[:])
+	require.Equal(t, jsonNames(reflect.TypeOf(wireDetails{})), detailKeys[:])
+}
+
+// TestFastDeclinesMerges: a key that comes twice in one object is left to
+// encoding/json, which merges the two values (an object's fields, a later
+// null) where "the last one wins" would be wrong.
+func TestFastDeclinesMerges(t *testing.T) {
+	for _, body := range []string{
+		`{"model":"gpt-4o","stream_options":{"include_usage":true},"stream_options":{}}`,
+		`{"model":"gpt-4o","messages":[{"role":"user","name":"bob","content":"long text"}],"messages":[{"role":"user"}]}`,
+		`{"model":"gpt-4o","messages":[{"role":"user","content":"x","content":"y"}]}`,
+		`{"model":"gpt-4o","stream_options":{"include_usage":true},"stream_options":{}}`,
+		`{"model":"gpt-4o","messages":[{"role":"user","name":"bob"}],"messages":[{"role":"user"}]}`,
+	} {
+		ok := decodeFast([]byte(body), func(d *fastDec) { (&chatRequest{}).fast(d) })
+		require.False(t, ok, body)
+		checkFast(t, []byte(body))
+	}
+	for _, raw := range []string{
+		`{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":8},"prompt_tokens_details":null}`,
+		`{"prompt_tokens":5,"prompt_tokens":6}`,
+		`{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":8,"cached_tokens":1}}`,
+	} {
+		var d usageDecoder
+		require.False(t, fastUsage([]byte(raw), &d), raw)
 	}
 }
 
@@ -39,6 +72,8 @@ var fastCases = []string{
 	`{"model":"gpt-4o","Model":"o3"}`,
 	`{"model":"gpt-4o","messages":[{"Role":"user","content":"x"}]}`,
 	`{"model":"gpt-4o","messages":[{"role":"user","content":"x","content":"y"}]}`,
+	`{"model":"gpt-4o","stream_options":{"include_usage":true},"stream_options":{}}`,
+	`{"model":"gpt-4o","messages":[{"role":"user","name":"bob"}],"messages":[{"role":"user"}]}`,
 	`{"mod\u0065l":"gpt-4o"}`,
 	`{"model":"gpt-4o","max_tokens":1.0}`,
 	`{"model":"gpt-4o","max_tokens":1e2}`,
