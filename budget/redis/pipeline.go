@@ -23,13 +23,23 @@ import (
 // ends while its pipeline is out returns at its deadline, and Redis may still
 // run it, exactly as with a timed-out EVALSHA of its own (the ledger's
 // semantics cover both: a reservation expires, a settlement is idempotent).
+//
+// go-redis has an auto-pipeliner of its own (AsyncAutoPipeline), marked
+// experimental in the pinned version; it bounds a batch by the client's read
+// timeout rather than by its callers' deadlines, which the ledger's timeout
+// (store.timeout, shorter) must govern.
 type pipeline struct {
 	c        goredis.UniversalClient
 	inFlight atomic.Int32 // calls sent or waiting, direct or batched
 	calls    chan *scriptCall
-	stop     chan struct{}
-	once     sync.Once
-	done     sync.WaitGroup
+	// closed is set under mu before stop closes, and a call is queued only
+	// under mu's read lock with closed unset: every call queued is in calls
+	// before the senders see stop, so their drain sends it.
+	mu     sync.RWMutex
+	closed bool
+	stop   chan struct{}
+	once   sync.Once
+	done   sync.WaitGroup
 }
 
 // directCalls is how many calls may be in flight before more are batched:
@@ -58,7 +68,7 @@ type scriptCall struct {
 	keys   []string
 	args   []any
 	cmd    *goredis.Cmd
-	sent   chan struct{} // closed when cmd holds the reply (or the error)
+	sent   chan struct{} // signalled (one buffered send) once cmd holds the reply or the error
 }
 
 var scriptCalls = sync.Pool{New: func() any { return &scriptCall{sent: make(chan struct{}, 1)} }}
@@ -77,27 +87,18 @@ func (p *pipeline) run(ctx context.Context, script *goredis.Script, keys []strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	select {
+	case <-p.stop: // closed: a direct call fails too
+		return nil, goredis.ErrClosed
+	default:
+	}
 	defer p.inFlight.Add(-1)
 	if p.inFlight.Add(1) <= directCalls {
 		return script.Run(ctx, p.c, keys, args...).Slice()
 	}
-	select {
-	case <-p.stop:
-		return nil, goredis.ErrClosed
-	default:
-	}
-	call := scriptCalls.Get().(*scriptCall)
-	call.ctx, call.script, call.keys, call.args = ctx, script, keys, args
-	select {
-	case p.calls <- call:
-	case <-ctx.Done():
-		call.reset()
-		scriptCalls.Put(call)
-		return nil, ctx.Err()
-	case <-p.stop:
-		call.reset()
-		scriptCalls.Put(call)
-		return nil, goredis.ErrClosed
+	call, err := p.enqueue(ctx, script, keys, args)
+	if err != nil {
+		return nil, err
 	}
 	select {
 	case <-call.sent:
@@ -112,6 +113,26 @@ func (p *pipeline) run(ctx context.Context, script *goredis.Script, keys []strin
 	}
 }
 
+// enqueue queues a call for the senders, unless the pipeline is closed or
+// ctx ends first.
+func (p *pipeline) enqueue(ctx context.Context, script *goredis.Script, keys []string, args []any) (*scriptCall, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return nil, goredis.ErrClosed
+	}
+	call := scriptCalls.Get().(*scriptCall)
+	call.ctx, call.script, call.keys, call.args = ctx, script, keys, args
+	select {
+	case p.calls <- call:
+		return call, nil
+	case <-ctx.Done():
+		call.reset()
+		scriptCalls.Put(call)
+		return nil, ctx.Err()
+	}
+}
+
 func (c *scriptCall) reset() {
 	c.ctx, c.script, c.keys, c.args, c.cmd = nil, nil, nil, nil, nil
 }
@@ -119,6 +140,9 @@ func (c *scriptCall) reset() {
 // close stops the senders once they have sent what they hold; calls made after
 // close fail.
 func (p *pipeline) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.once.Do(func() { close(p.stop) })
 	p.done.Wait()
 }

@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,8 +16,10 @@ import (
 	"github.com/proxide/proxide/budget/redistest"
 )
 
-// incr is a script that counts its runs in KEYS[1] and returns {count}.
-var incr = goredis.NewScript(`return {redis.call('INCR', KEYS[1])}`)
+// incr is a script that counts its runs in KEYS[1] and returns {count,
+// ARGV[1]}: the caller's own argument back, so a reply given to the wrong
+// caller shows.
+var incr = goredis.NewScript(`return {redis.call('INCR', KEYS[1]), ARGV[1]}`)
 
 func newTestPipeline(t *testing.T) (*pipeline, *goredis.Client, *roundTrips) {
 	t.Helper()
@@ -41,10 +46,14 @@ func runConcurrently(t *testing.T, p *pipeline, key string, n int) []int64 {
 			<-start
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			v, err := p.run(ctx, incr, []string{key}, nil)
+			mine := strconv.Itoa(i)
+			v, err := p.run(ctx, incr, []string{key}, []any{mine})
 			errs[i] = err
 			if err == nil {
 				got[i] = v[0].(int64)
+				if len(v) != 2 || v[1] != mine {
+					errs[i] = fmt.Errorf("call %s got the reply %v", mine, v)
+				}
 			}
 		}()
 	}
@@ -92,6 +101,75 @@ func TestPipelineReloadsLostScripts(t *testing.T) {
 		total, err := c.Get(ctx, key).Int64()
 		require.NoError(t, err)
 		require.Equal(t, int64(500), total, "round %d", round)
+	}
+}
+
+// TestPipelineBatchReloadsLostScripts drives a batch straight through exec
+// (a direct call would reload the script first): one script of the batch is
+// loaded, the other lost, so the NOSCRIPT calls go again as EVAL.
+func TestPipelineBatchReloadsLostScripts(t *testing.T) {
+	p, c, _ := newTestPipeline(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	other := goredis.NewScript(`return {redis.call('INCR', KEYS[1]), 'other'}`)
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, other.Load(ctx, c).Err())
+	mk := func(s *goredis.Script, arg string) *scriptCall {
+		return &scriptCall{ctx: ctx, script: s, keys: []string{"lost"}, args: []any{arg}, sent: make(chan struct{}, 1)}
+	}
+	calls := []*scriptCall{mk(incr, "a"), mk(other, ""), mk(incr, "b")}
+	p.exec(slices.Clone(calls))
+	for i, want := range []string{"a", "other", "b"} {
+		<-calls[i].sent
+		v, err := calls[i].cmd.Slice()
+		require.NoError(t, err, "call %d", i)
+		require.Equal(t, want, v[1], "call %d", i)
+	}
+	loaded, err := c.ScriptExists(ctx, incr.Hash()).Result()
+	require.NoError(t, err)
+	require.Equal(t, []bool{true}, loaded, "EVAL loaded the lost script")
+	total, err := c.Get(ctx, "lost").Int64()
+	require.NoError(t, err)
+	require.Equal(t, int64(3), total, "each call ran once")
+}
+
+// TestPipelineCloseStrandsNoCall: callers racing close each get a reply or
+// ErrClosed; none is left queued after the senders stopped (it would wait
+// forever: these calls have no deadline), and once closed every call fails.
+func TestPipelineCloseStrandsNoCall(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: redistest.Start(t)})
+	t.Cleanup(func() { _ = c.Close() })
+	for range 100 {
+		p := newPipeline(c)
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 200 {
+					if _, err := p.run(context.Background(), incr, []string{"race"}, []any{"x"}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		p.close() // at once, while the callers are making their first calls
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call queued while the pipeline closed was never sent")
+		}
+		close(errs)
+		for err := range errs {
+			require.True(t, errors.Is(err, goredis.ErrClosed), "%v", err)
+		}
+		// Once closed, even a call alone (which would go directly) fails.
+		_, err := p.run(context.Background(), incr, []string{"race"}, nil)
+		require.ErrorIs(t, err, goredis.ErrClosed)
 	}
 }
 
