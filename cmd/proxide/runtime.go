@@ -8,6 +8,11 @@ import (
 	"github.com/proxide/proxide/internal/gcpace"
 )
 
+// memLimitRatio is the share of the container's memory limit given to the Go
+// heap as its soft limit (GOMEMLIMIT): near it the collector works harder
+// rather than letting the heap reach the limit and the container be killed.
+const memLimitRatio = 0.9
+
 // The collector: Proxide's live heap is small while it serves quick requests
 // (the token tables, ~8 MB pointer-free, and the requests in flight) and
 // nearly everything it allocates is garbage by the end of a request, so Go's
@@ -18,16 +23,11 @@ import (
 // thousands of slow streamed answers open — whose stacks GOGC also
 // multiplies — does not grow to five times what it holds. The memory limit
 // set next keeps a container inside its limit.
-
-// memLimitRatio is the share of the container's memory limit given to the Go
-// heap as its soft limit (GOMEMLIMIT): near it the collector works harder
-// rather than letting the heap reach the limit and the container be killed.
-const memLimitRatio = 0.9
-
-// tuneRuntime sets the collector for a sidecar, leaving alone whatever the
-// operator set: GOGC, and GOMEMLIMIT (or AUTOMEMLIMIT=off). Without a cgroup
-// memory limit (not in a container) no soft limit is set. The returned stop
-// ends the GOGC adjustments (serve runs in process in tests, many times).
+//
+// tuneRuntime sets the collector so, leaving alone whatever the operator set:
+// GOGC, and GOMEMLIMIT (or AUTOMEMLIMIT=off). Without a cgroup memory limit
+// (not in a container) no soft limit is set. The returned stop ends the GOGC
+// adjustments and puts GOGC back (serve runs in process in tests, many times).
 func tuneRuntime(getenv func(string) string, log *slog.Logger) (stop func()) {
 	stop = func() {}
 	if getenv("GOGC") == "" {

@@ -61,27 +61,31 @@ type Pacer struct {
 	mu      sync.Mutex
 	stopped bool
 	percent int // the GOGC last set
+	before  int // the GOGC Start replaced, which Stop puts back
 	sample  []metrics.Sample
 }
 
 // Start sets GOGC to cfg.MaxPercent and then adjusts it after every
-// collection. It replaces whatever GOGC was (the caller leaves it alone when
-// the operator set GOGC).
+// collection, until Stop puts back the GOGC it found (the caller leaves GOGC
+// alone when the operator set it).
 func Start(cfg Config) *Pacer {
 	p := &Pacer{cfg: cfg, percent: cfg.MaxPercent, sample: make([]metrics.Sample, len(samples))}
 	for i, name := range samples {
 		p.sample[i].Name = name
 	}
-	debug.SetGCPercent(cfg.MaxPercent)
+	p.before = debug.SetGCPercent(cfg.MaxPercent)
 	p.arm()
 	return p
 }
 
-// Stop ends the adjustments and leaves GOGC where it is.
+// Stop ends the adjustments and puts back the GOGC Start found.
 func (p *Pacer) Stop() {
 	p.mu.Lock()
-	p.stopped = true
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		debug.SetGCPercent(p.before)
+	}
 }
 
 // Percent is the GOGC the pacer set last.

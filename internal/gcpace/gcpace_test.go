@@ -42,7 +42,7 @@ var keep [][]byte
 // the headroom lowers GOGC after the next collections, and dropping it brings
 // GOGC back to the maximum.
 func TestPacerFollowsTheLiveHeap(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetGCPercent(debug.SetGCPercent(77))
 	cfg := Config{MaxPercent: 400, MinPercent: 10, Headroom: 8 << 20, LiveShare: 0.05}
 	p := Start(cfg)
 	defer p.Stop()
@@ -64,19 +64,34 @@ func TestPacerFollowsTheLiveHeap(t *testing.T) {
 	if got := settle(func(p int) bool { return p <= 13 }); got > 13 || got < cfg.MinPercent {
 		t.Fatalf("with 64 MB live GOGC is %d, want at most 13", got)
 	}
-	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(gogc)
-	if got := int(gogc[0].Value.Uint64()); got != p.Percent() {
+	if got := runtimeGOGC(); got != p.Percent() {
 		t.Errorf("the runtime's GOGC is %d, the pacer says %d", got, p.Percent())
 	}
 	keep = nil
 	if got := settle(func(p int) bool { return p == 400 }); got != 400 {
 		t.Fatalf("with the live set dropped GOGC is %d, want 400", got)
 	}
+	// Stopped, it no longer adjusts even with a large live set again, and
+	// GOGC is what it was before Start.
 	p.Stop()
-	runtime.GC()
-	time.Sleep(10 * time.Millisecond)
+	if got := runtimeGOGC(); got != 77 {
+		t.Errorf("after Stop GOGC is %d, want the 77 Start found", got)
+	}
+	for range 64 {
+		keep = append(keep, make([]byte, 1<<20))
+	}
+	p.afterGC()
 	if got := p.Percent(); got != 400 {
+		t.Errorf("after Stop the pacer moved to %d", got)
+	}
+	if got := runtimeGOGC(); got != 77 {
 		t.Errorf("after Stop GOGC moved to %d", got)
 	}
+	keep = nil
+}
+
+func runtimeGOGC() int {
+	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(gogc)
+	return int(gogc[0].Value.Uint64())
 }
