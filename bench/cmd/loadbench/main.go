@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,13 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if o.only != "" && o.only != "memory" && o.only != "redis" {
 		return fmt.Errorf("-ledger %q: want memory or redis", o.only)
+	}
+	if o.workloads != "" {
+		for _, w := range strings.Split(o.workloads, ",") {
+			if !slices.ContainsFunc(workloads, func(wl workload) bool { return wl.slug == w }) {
+				return fmt.Errorf("-workloads: no workload %q (stream, chat, embeddings)", w)
+			}
+		}
 	}
 	if *serveNoop != "" {
 		return serveFloor(*serveNoop, *noopRedis)

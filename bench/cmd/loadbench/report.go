@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ func (r *results) markdown() string {
 		}
 	}
 	if len(redisCPU) > 0 {
-		fmt.Fprintf(&b, "\nredis-server's own CPU per lifecycle (not in the sidecar's figures above; the machine's 2 cores also run it and the driver): %s.\n", strings.Join(redisCPU, ", "))
+		fmt.Fprintf(&b, "\nredis-server's own CPU per lifecycle (not in the sidecar's figures above; the machine's %d cores also run it and the driver): %s.\n", runtime.NumCPU(), strings.Join(redisCPU, ", "))
 	}
 	if len(r.rows) > 0 && r.rows[0].baseline != nil {
 		fmt.Fprintf(&b, "\nAgainst the -baseline binary, in the same rounds:\n\n| ledger | workload | baseline CPU vs floor | proxide CPU vs floor | CPU vs baseline | baseline throughput vs floor | proxide throughput vs floor |\n|---|---|---|---|---|---|---|\n")
@@ -63,13 +64,17 @@ func (r *results) markdown() string {
 	for _, name := range []string{"no-op floor", "proxide, memory ledger", "proxide, redis ledger"} {
 		if v, ok := r.streamBytes[name]; ok {
 			fmt.Fprintf(&b, "| resident memory per open stream (%s), just opened | %.1f KB |\n", name, v[0]/1024)
-			fmt.Fprintf(&b, "| resident memory per open stream (%s), after a throughput round's traffic with them open | %.1f KB |\n", name, v[1]/1024)
+			if v[1] > 0 { // measured only with traffic
+				fmt.Fprintf(&b, "| resident memory per open stream (%s), after a throughput round's traffic with them open | %.1f KB |\n", name, v[1]/1024)
+			}
 		}
 	}
 	for _, x := range r.bigStream {
 		fmt.Fprintf(&b, "| resident memory growth during one %d MB streamed response in 16 KB chunks (%s) | %.1f MB |\n", x.total>>20, x.server, float64(x.grew)/(1<<20))
 	}
-	fmt.Fprintf(&b, "| start to ready (gRPC health SERVING, memory ledger) | %.0f ms |\n", ms(r.startup))
+	if r.startup > 0 { // measured with the memory ledger
+		fmt.Fprintf(&b, "| start to ready (gRPC health SERVING, memory ledger) | %.0f ms |\n", ms(r.startup))
+	}
 	if r.testingB != "" {
 		fmt.Fprintf(&b, "\n## testing.B (`go test -bench . -benchmem`, same run)\n\nEach `proxide` benchmark has its `noop` baseline next to it where one applies.\n\n```\n%s```\n", r.testingB)
 	}

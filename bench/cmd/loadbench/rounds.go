@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,10 +18,13 @@ import (
 )
 
 // workloads are measured in this order.
-var workloads = []struct {
+// workload is one measured request shape.
+type workload struct {
 	name, slug string
 	w          bench.Workload
-}{
+}
+
+var workloads = []workload{
 	{"streamed chat (350-word prompt, 20 SSE chunks + usage)", "stream", bench.StreamedChat},
 	{"non-streamed chat", "chat", bench.JSONChat},
 	{"embeddings", "embeddings", bench.Embeddings},
@@ -169,18 +172,14 @@ func (r *results) ledger(o options, ledger string, floor *server) error {
 	}
 	var base, floorRedis *server
 	if o.baseline != "" {
-		if base, _, err = startProxide(o.baseline, redisAddr, false); err != nil {
-			px.stop()
-			return err
-		}
+		base, _, err = startProxide(o.baseline, redisAddr, false)
 	}
-	if redisAddr != "" {
-		if floorRedis, err = startFloor(redisAddr); err != nil {
-			px.stop()
-			return err
-		}
+	if err == nil && redisAddr != "" {
+		floorRedis, err = startFloor(redisAddr)
 	}
-	err = r.ledgerRounds(o, ledger, floor, px, base)
+	if err == nil {
+		err = r.ledgerRounds(o, ledger, floor, px, base)
+	}
 	if err == nil {
 		err = r.openLoopRounds(o, ledger, floor, floorRedis, px)
 	}
@@ -267,6 +266,9 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 			}
 			if base != nil {
 				t, err := bench.Closed(ctx, base.client(), base.pid(), o.workers, o.duration, wl.w)
+				if err == nil && t.Errors > 0 {
+					err = fmt.Errorf("%s/%s: baseline: %d errors: %s", ledger, wl.name, t.Errors, t.FirstError)
+				}
 				if err != nil {
 					return err
 				}
@@ -298,10 +300,7 @@ func (r *results) ledgerRounds(o options, ledger string, floor, px, base *server
 				f.PerSecond(), ms(f.CPUPerLifecycle()), p.PerSecond(), ms(p.CPUPerLifecycle()))
 		}
 		rw := row{ledger: ledger, workload: wl.name, floor: median(fl), proxide: median(pr)}
-		if len(rc) > 0 {
-			slices.Sort(rc)
-			rw.redisCPU = rc[len(rc)/2]
-		}
+		rw.redisCPU = medianDuration(rc)
 		if len(bl) > 0 {
 			m := median(bl)
 			rw.baseline = &m
@@ -361,13 +360,11 @@ func medianLatency(ls []bench.Latency) bench.Latency {
 	if len(ls) == 0 {
 		return m
 	}
-	p50s, p99s := make([]time.Duration, len(ls)), make([]time.Duration, len(ls))
-	for i, l := range ls {
-		p50s[i], p99s[i] = l.P50, l.P99
-		m.Sent += l.Sent
+	for _, l := range ls {
 		m.Errors += l.Errors
 	}
-	m.P50, m.P99 = medianDuration(p50s), medianDuration(p99s)
+	m.P50 = medianBy(ls, func(l bench.Latency) time.Duration { return l.P50 }).P50
+	m.P99 = medianBy(ls, func(l bench.Latency) time.Duration { return l.P99 }).P99
 	return m
 }
 
@@ -381,12 +378,19 @@ func addedP99(a, b []bench.Latency) time.Duration {
 }
 
 func medianDuration(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
+	return medianBy(ds, func(d time.Duration) time.Duration { return d })
+}
+
+// medianBy is the median of xs by key (the upper one of an even count; the
+// zero value when xs is empty), leaving xs as it was.
+func medianBy[T any](xs []T, key func(T) time.Duration) T {
+	var zero T
+	if len(xs) == 0 {
+		return zero
 	}
-	ds = slices.Clone(ds)
-	slices.Sort(ds)
-	return ds[len(ds)/2]
+	xs = slices.Clone(xs)
+	slices.SortFunc(xs, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	return xs[len(xs)/2]
 }
 
 // memory measures a freshly started server (so that what earlier rounds left
@@ -451,8 +455,7 @@ func (r *results) redisCPU(ledger string) time.Duration {
 
 // median is the round with the median server CPU per lifecycle.
 func median(ts []bench.Throughput) bench.Throughput {
-	sort.Slice(ts, func(i, j int) bool { return ts[i].CPUPerLifecycle() < ts[j].CPUPerLifecycle() })
-	return ts[len(ts)/2]
+	return medianBy(ts, bench.Throughput.CPUPerLifecycle)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
