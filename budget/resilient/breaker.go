@@ -24,14 +24,16 @@ type Pinger interface {
 // first call that fails opens it, and while it is open the request path answers at once
 // (Reserve by the failure mode, Settle into the replay buffer) instead of waiting on the
 // store. The replay loop probes the store at once when the breaker opens (a store that
-// was only slow for a moment closes it again within a ping) and then every RetryEvery
+// was only slow for a moment closes it again within a ping; at most once per RetryEvery)
+// and then every RetryEvery
 // (Ping, bounded by ProbeTimeout), and closes the breaker when it answers. Without a Pinger one real call is
 // let through per RetryEvery instead (half-open).
 type breaker struct {
-	open     atomic.Bool
-	openedAt atomic.Int64 // unix nanoseconds of the last trip or failed probe
-	probing  atomic.Bool  // a half-open call is in flight (no Pinger)
-	trips    atomic.Int64
+	open        atomic.Bool
+	openedAt    atomic.Int64 // unix nanoseconds of the last trip or failed probe
+	recoveredAt atomic.Int64 // unix nanoseconds of the last close
+	probing     atomic.Bool  // a half-open call is in flight (no Pinger)
+	trips       atomic.Int64
 }
 
 // allow reports whether a call may go to the store now.
@@ -61,7 +63,12 @@ func (r *Ledger) trip(op string, err error) {
 		r.brk.trips.Add(1)
 		r.log.Warn("budget: ledger unavailable; circuit open, answering without it until a probe succeeds",
 			"op", op, "mode", string(r.mode), "error", err)
-		if r.pinger != nil {
+		// The probe at once is for a store that was slow for a moment. One
+		// that closed the breaker less than RetryEvery ago and failed again
+		// (it answers PING but refuses writes: out of memory, a read-only
+		// replica; or it flaps) waits for the tick, or replay and probe
+		// would follow each other without pause.
+		if r.pinger != nil && r.now().UnixNano()-r.brk.recoveredAt.Load() >= int64(r.every) {
 			select {
 			case r.probeNow <- struct{}{}:
 			default: // a probe is already asked for
@@ -74,6 +81,7 @@ func (r *Ledger) trip(op string, err error) {
 func (r *Ledger) recovered() {
 	r.brk.probing.Store(false)
 	if r.brk.open.CompareAndSwap(true, false) {
+		r.brk.recoveredAt.Store(r.now().UnixNano())
 		r.log.Info("budget: ledger available again; circuit closed", "buffered", r.Buffered())
 	}
 }

@@ -26,13 +26,14 @@ import (
 // connections open and answers nothing. calls counts the calls that reached it.
 type stalled struct {
 	budget.Store
-	stall atomic.Bool
-	calls atomic.Int64
+	stall     atomic.Bool
+	stallNext atomic.Bool // the next Reserve or Settle only (Ping is not stalled)
+	calls     atomic.Int64
 }
 
 func (s *stalled) wait(ctx context.Context) error {
 	s.calls.Add(1)
-	if !s.stall.Load() {
+	if !s.stall.Load() && !s.stallNext.CompareAndSwap(true, false) {
 		return nil
 	}
 	<-ctx.Done()
@@ -205,12 +206,11 @@ func TestBreakerProbesAtOnce(t *testing.T) {
 	f := fixture(t, inner, r)
 	rule := rules.Rule{Daily: rules.LimitOf(100 * ledgertest.Cent)}
 
-	inner.stall.Store(true)
+	inner.stallNext.Store(true) // slow for this one call only
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	_, err := r.Reserve(ctx, f.ReserveReq("slow", "c", rule, ledgertest.Cent))
 	cancel()
 	require.ErrorIs(t, err, budget.ErrUnavailable)
-	inner.stall.Store(false) // the store answers again
 	require.Eventually(t, func() bool { return !r.Open() }, 10*time.Second, time.Millisecond,
 		"the breaker closes on the probe made when it opened, not on the hourly one")
 	require.Equal(t, int64(1), r.Trips())
@@ -220,6 +220,42 @@ func TestBreakerProbesAtOnce(t *testing.T) {
 	// The settlement buffered for the timed-out reserve was replayed once the probe
 	// succeeded: nothing waits for the next tick.
 	require.Eventually(t, func() bool { return r.Buffered() == 0 }, 10*time.Second, time.Millisecond)
+}
+
+// refusing answers PING but fails every write (Redis out of memory, a
+// read-only replica after a failover).
+type refusing struct {
+	budget.Store
+	settles atomic.Int64
+}
+
+func (s *refusing) Settle(context.Context, budget.SettleRequest) (budget.SettleResult, error) {
+	s.settles.Add(1)
+	return budget.SettleResult{}, fmt.Errorf("%w: OOM command not allowed", budget.ErrUnavailable)
+}
+
+func (s *refusing) Ping(context.Context) error { return nil }
+
+// TestBreakerProbesAtOnceOnlyOncePerRetry: against a store that answers the
+// probe but fails the replay, the breaker does not open, probe, close and
+// replay again without pause: after the probe made at once, the next waits
+// for RetryEvery (an hour here).
+func TestBreakerProbesAtOnceOnlyOncePerRetry(t *testing.T) {
+	inner := &refusing{Store: memory.New(memory.Options{})}
+	var logs syncBuffer
+	r := resilient.New(inner, resilient.Options{Mode: resilient.FailClosed, Logger: logs.logger(),
+		RetryEvery: time.Hour, ProbeTimeout: time.Second, CloseTimeout: time.Second})
+	t.Cleanup(func() { _ = r.Close() })
+	f := fixture(t, inner, r)
+	res, err := r.Settle(t.Context(), f.SettleReq("id", "c", rules.Rule{}, ledgertest.Cent))
+	require.NoError(t, err)
+	require.True(t, res.Degraded)
+	// The probe at once closes the breaker and the replay opens it again.
+	require.Eventually(t, func() bool { return r.Trips() == 2 }, 10*time.Second, time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // without the bound: tens of thousands of trips by now
+	require.Equal(t, int64(2), r.Trips())
+	require.Equal(t, int64(2), inner.settles.Load(), "the settlement and one replay")
+	require.Equal(t, 1, r.Buffered(), "kept for the next tick")
 }
 
 // A caller that gives up (Envoy closed the stream) says nothing about the store.

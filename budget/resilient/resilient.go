@@ -171,7 +171,6 @@ func (r *Ledger) Reserve(ctx context.Context, req budget.ReserveRequest) (budget
 	if errors.Is(err, budget.ErrInvalid) {
 		return a, err
 	}
-	r.trip("reserve", err)
 	if r.mode != FailOpen {
 		// A hung store may still run the reserve when it wakes up, leaving a reservation
 		// nobody settles (it would hold budget until its TTL). A failed settlement under
@@ -181,6 +180,7 @@ func (r *Ledger) Reserve(ctx context.Context, req budget.ReserveRequest) (budget
 		r.buffer(budget.SettleRequest{ID: req.ID, ClientID: req.ClientID, Rule: req.Rule, Periods: req.Periods,
 			Failed: true, Model: "budget_unavailable", Now: req.Now})
 	}
+	r.trip("reserve", err) // after buffering: the probe it asks for replays what is buffered
 	return r.unavailable(req, err)
 }
 
@@ -205,6 +205,7 @@ func (r *Ledger) Settle(ctx context.Context, s budget.SettleRequest) (budget.Set
 		return budget.SettleResult{}, err
 	}
 	var err error
+	failed := false // the store failed this call (rather than the breaker refusing it)
 	if r.allow() {
 		var res budget.SettleResult
 		res, err = r.inner.Settle(ctx, s)
@@ -215,11 +216,14 @@ func (r *Ledger) Settle(ctx context.Context, s budget.SettleRequest) (budget.Set
 		if errors.Is(err, budget.ErrInvalid) {
 			return res, err
 		}
-		r.trip("settle", err)
+		failed = true
 	} else {
 		err = circuitOpen("settle")
 	}
 	full, n := r.buffer(s)
+	if failed {
+		r.trip("settle", err) // after buffering: the probe it asks for replays s
+	}
 	if full {
 		r.log.Error("budget: settlement LOST, replay buffer full", "id", s.ID, "client_id", s.ClientID,
 			"actual_nano", s.ActualNano, "day", s.Periods.Day.Key, "buffered", n, "error", err)
