@@ -122,7 +122,7 @@ func (x *exchange) settleFetched(ctx context.Context) {
 func (x *exchange) estimateForFetched(r usage.Result) (estimate, error) {
 	model := r.Model
 	x.req.Model = model
-	_, info, known, err := x.s.opts.Pricer.LookupFor(model, priceQuote(r.ServiceTier, x.s.opts.Region))
+	info, known, err := x.s.opts.Pricer.Row(model)
 	return estimate{model: model, known: known, row: factsOf(info), tier: r.ServiceTier}, err
 }
 

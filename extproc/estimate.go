@@ -74,10 +74,7 @@ func (x *exchange) estimate(ctx context.Context) (estimate, *extprocv3.Processin
 	e.fees = x.toolFeesBound(e.row)
 	// The long-context price applies when any model turn may pass the threshold.
 	q.PromptTokens = turn
-	tp, _, err := s.opts.Pricer.TierFor(req.Model, q)
-	if err != nil {
-		return e, openAIError(400, "invalid_request_error", "model_not_priced", "model", err.Error())
-	}
+	tp := info.For(q) // an unknown model's row holds the fallback price alone
 	e.nano, err = pricing.CostOf(worstPrices(tp, req), pricing.Usage{PromptTokens: e.prompt, CompletionTokens: e.output, FeeNano: e.fees})
 	if err != nil {
 		return e, openAIError(400, "invalid_request_error", "invalid_body", "", "Request too large to price: "+err.Error())

@@ -33,7 +33,9 @@ func (x *exchange) onResponseHeaders(ctx context.Context, h *extprocv3.HttpHeade
 		// accept-encoding was removed, so this upstream ignored it. The usage
 		// cannot be read; the reservation (the worst case) is charged instead.
 		x.compressed = true
-		x.debug("response is compressed; charging the reservation", "content_encoding", enc)
+		if x.debugOn() {
+			x.logger().Debug("response is compressed; charging the reservation", "content_encoding", enc)
+		}
 	}
 	ct, _ := headerLookup(hm, "content-type")
 	if x.unit != nil {

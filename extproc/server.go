@@ -52,8 +52,7 @@ type Ledger interface {
 // Pricer resolves a model's prices for one request (tier, long context,
 // region), the per-call tool fees, and per-image prices.
 type Pricer interface {
-	LookupFor(model string, q pricing.Quote) (pricing.TierPrice, pricing.Price, bool, error)
-	TierFor(model string, q pricing.Quote) (pricing.TierPrice, bool, error) // LookupFor without the row's copy
+	TierFor(model string, q pricing.Quote) (pricing.TierPrice, bool, error) // the prices that apply to q
 	Row(model string) (pricing.Price, bool, error)                          // the row, shared: read-only
 	Fees() *pricing.ToolFees                                                // shared: read-only
 	ImagePrice(model, size, quality string) (int64, bool)
@@ -303,7 +302,9 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		}
 		if err := stream.Send(resp); err != nil {
 			// Envoy is gone; finish() settles by the phase reached.
-			x.debug("ext_proc stream send failed", "err", err)
+			if x.debugOn() {
+				x.logger().Debug("ext_proc stream send failed", "err", err)
+			}
 			return nil
 		}
 		s.opts.Metrics.Phase(messageName(req), time.Since(start))

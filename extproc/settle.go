@@ -312,7 +312,9 @@ func (x *exchange) recorded(res budget.SettleResult, model string, cost int64, c
 			s.opts.Alerts.ThresholdCrossed(x.clientID, x.rule.Key().String(), cr)
 		}
 	}
-	x.debug("settled", "model", model, "cost_nano", cost, "estimated", c.estimated)
+	if x.debugOn() {
+		x.logger().Debug("settled", "model", model, "cost_nano", cost, "estimated", c.estimated)
+	}
 }
 
 // cost prices the usage by the model the upstream reports (the dated snapshot

@@ -55,7 +55,6 @@ const (
 type unit struct {
 	model string
 	row   string // the price row, when it is not the model's (sora-2-pro high resolution)
-	price pricing.Price
 	// exact: the request fixes the charge (dall-e images, tts-1 characters,
 	// container sessions, video seconds, a whisper file of exact duration).
 	exact     bool
@@ -185,9 +184,11 @@ func number(n json.Number, def int64, name string) (int64, error) {
 	return int64(math.Ceil(f)), nil
 }
 
-// lookupUnit finds a unit model's prices, or says it cannot be priced.
+// lookupUnit finds a unit model's prices and its row (shared: read-only), or
+// says it cannot be priced.
 func (x *exchange) lookupUnit(model string) (pricing.TierPrice, pricing.Price, error) {
-	tp, info, known, err := x.s.opts.Pricer.LookupFor(model, pricing.Quote{Region: x.s.opts.Region})
+	info, known, err := x.s.opts.Pricer.Row(model)
+	tp := info.For(pricing.Quote{Region: x.s.opts.Region})
 	if err == nil && !known {
 		// The fallback price is per token; it cannot price images, audio or
 		// video, so an unknown model of these endpoints is refused.
@@ -222,7 +223,6 @@ func (x *exchange) imageEstimate(r imageRequest, files []media.FilePart) (estima
 	if err != nil && perImage == 0 {
 		return estimate{}, err
 	}
-	u.price = info
 	if strings.HasPrefix(strings.ToLower(model), "dall-e") {
 		u.exact, u.exactNano = true, perImage*n
 		return estimate{model: model, known: true, row: factsOf(info), nano: u.exactNano}, nil
@@ -262,7 +262,6 @@ func (x *exchange) speechEstimate(r speechRequest) (estimate, error) {
 	if err != nil {
 		return estimate{}, err
 	}
-	u.price = info
 	chars := int64(len([]rune(r.Input)))
 	u.inputChars = chars + int64(len([]rune(r.Instructions)))
 	if tp.PerMCharacters > 0 {
@@ -302,7 +301,6 @@ func (x *exchange) transcriptionEstimate(form media.FormResult) (estimate, error
 	if err != nil {
 		return estimate{}, err
 	}
-	u.price = info
 	if tp.InputPerMSeconds > 0 {
 		d, exact := time.Duration(0), false
 		if u.fileDuration != nil {
@@ -341,7 +339,7 @@ func (x *exchange) videoEstimate(r videoRequest) (estimate, error) {
 	if err != nil {
 		return estimate{}, err
 	}
-	u.price, u.row = info, row
+	u.row = row
 	seconds, err := number(r.Seconds, 0, "seconds")
 	if err != nil {
 		return estimate{}, err

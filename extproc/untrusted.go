@@ -56,7 +56,9 @@ func (x *exchange) distrust(why string) {
 	s := x.s
 	s.opts.Metrics.Untrusted(why)
 	if _, seen := s.untrustedSeen.LoadOrStore(why, true); seen {
-		x.debug("upstream answer not trusted", "reason", why, "model", x.req.Model)
+		if x.debugOn() {
+			x.logger().Debug("upstream answer not trusted", "reason", why, "model", x.req.Model)
+		}
 		return
 	}
 	x.logger().Warn("upstream answer not trusted (logged once per reason; see proxide_upstream_untrusted_total)",
