@@ -89,9 +89,11 @@ func (x *exchange) onResponseBody(ctx context.Context, b *extprocv3.HttpBody) *e
 
 // chunkReply is the reply to a response chunk, as the messages it is made of,
 // allocated together and lent from chunkReplies: every chunk of a streamed
-// answer gets one, and a stripped SSE chunk needs all seven messages. gRPC
-// marshals a reply before Send returns, so Process hands it back
-// (returnChunkReply) once it was sent and read; nothing keeps it after that.
+// answer gets one, and a stripped SSE chunk needs six of these messages (a
+// replacement or a clear). gRPC marshals a reply before Send returns, so
+// Process hands it back (returnChunkReply) once it was sent and read; nothing
+// keeps it after that — as long as the server has no stats handler, which
+// gRPC allows to read a sent message later (serve sets none).
 type chunkReply struct {
 	resp     extprocv3.ProcessingResponse
 	oneof    extprocv3.ProcessingResponse_ResponseBody
@@ -107,8 +109,7 @@ var chunkReplies = sync.Pool{New: func() any { return new(chunkReply) }}
 // lendChunkReply returns a reply that lets the chunk through unchanged; the
 // exchange holds it until returnChunkReply.
 func (x *exchange) lendChunkReply() *chunkReply {
-	r := chunkReplies.Get().(*chunkReply)
-	r.body.Response = nil
+	r := chunkReplies.Get().(*chunkReply) // zero: new, or zeroed by returnChunkReply
 	r.oneof.ResponseBody = &r.body
 	r.resp.Response = &r.oneof
 	x.lent = r

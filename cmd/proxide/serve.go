@@ -288,6 +288,9 @@ func newApp(cfg Config, logOut io.Writer, environ []string, options ...appOption
 // NOT_SERVING, open streams get ShutdownTimeout to finish (their settlements
 // included), and the ledger flushes what it buffered.
 func (a *app) serve(ctx context.Context, grpcLis, adminLis net.Listener) error {
+	// No grpc.StatsHandler here (nor EnableTracing): extproc takes a chunk's
+	// reply back for reuse once Send returned, and gRPC lets a stats handler
+	// read a sent message later.
 	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(a.cfg.Listen.MaxMessageBytes),
 		grpc.MaxSendMsgSize(a.cfg.Listen.MaxMessageBytes), grpc.InTapHandle(a.extproc.InTapHandle)}, a.grpcOpts...)...)
 	extprocv3.RegisterExternalProcessorServer(gs, a.extproc)
