@@ -134,7 +134,7 @@ func (x *exchange) batchLineWorstCase(url string, body []byte) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	line := &exchange{s: x.s, lg: x.logger(), lgFor: x.clientID, clientID: x.clientID, endpoint: ep, req: req, batch: true}
+	line := &exchange{s: x.s, access: accessEntry{requestID: x.access.requestID}, clientID: x.clientID, endpoint: ep, req: req, batch: true}
 	e, resp := line.estimate(context.Background())
 	if resp != nil {
 		return 0, false

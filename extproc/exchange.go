@@ -52,9 +52,8 @@ const (
 // needs no locking.
 type exchange struct {
 	s *Server
-	// lg is logger's logger, built for the client id lgFor.
+	// lg is logger's logger, built at first use; setting the client id drops it.
 	lg     *slog.Logger
-	lgFor  string
 	phase  phase
 	access accessEntry
 	// span is the request's trace span (nil without Options.Tracer), traceCtx its context.
@@ -118,7 +117,7 @@ func (s *Server) newExchange() *exchange {
 // when the exchange first logs: most requests log nothing, and slog's With
 // costs a handler copy (kept for the stream's life) each time.
 func (x *exchange) logger() *slog.Logger {
-	if x.lg == nil || x.lgFor != x.clientID {
+	if x.lg == nil {
 		l := x.s.opts.Logger
 		if x.access.requestID != "" {
 			l = l.With("request_id", x.access.requestID)
@@ -126,7 +125,7 @@ func (x *exchange) logger() *slog.Logger {
 		if x.clientID != "" {
 			l = l.With("client_id", x.clientID)
 		}
-		x.lg, x.lgFor = l, x.clientID
+		x.lg = l
 	}
 	return x.lg
 }

@@ -94,7 +94,7 @@ func (x *exchange) onRequestHeaders(ctx context.Context, h *extprocv3.HttpHeader
 		return x.reject(openAIError(403, "invalid_request_error", "client_id_not_allowed", param,
 			"This Proxide key may not speak for client "+strconv.QuoteToASCII(id)+"."))
 	}
-	x.clientID = id
+	x.clientID, x.lg = id, nil // the logger names the client from now on
 
 	p, err := endpoints.Canonicalize(rawPath, s.opts.PathPrefixes)
 	if err != nil {
