@@ -32,14 +32,22 @@ const maxFastDepth = 256
 // decodeFast fills w by fill from body, a JSON object; false means w is to
 // be decoded by encoding/json (w may then hold partial values).
 func decodeFast(body []byte, fill func(d *fastDec)) bool {
-	d := fastDec{b: body}
+	d := &fastDec{b: body}
+	return d.whole(func() { fill(d) })
+}
+
+// whole reads all of d.b, one JSON object read by fill (called with d.i at
+// its '{'), and reports whether it was read to the end without giving up.
+// (A caller that keeps d local and passes a closure over it, as the usage
+// decoder does, keeps d off the heap.)
+func (d *fastDec) whole(fill func()) bool {
 	d.ws()
 	if d.peek() != '{' {
 		return false
 	}
-	fill(&d)
+	fill()
 	d.ws()
-	return !d.bad && d.i == len(body)
+	return !d.bad && d.i == len(d.b)
 }
 
 func (d *fastDec) peek() byte {

@@ -5,7 +5,7 @@ import "strconv"
 // A usage object comes once per response, but with short streams its
 // encoding/json decoding was a visible part of metering one. fastUsage
 // decodes the shape OpenAI sends - lower-case keys without escapes, numbers,
-// null, and detail objects of the same - into a wireUsage exactly as
+// null, detail objects of the same, other members skipped - into a wireUsage exactly as
 // encoding/json would, and declines (false) anything else: then the caller
 // lets encoding/json decide, errors included.
 
@@ -21,10 +21,11 @@ const firstDetail = 6 // usageKeys[firstDetail:] are detail objects
 
 // usageDecoder reads a usage object into flat counts, which decodeUsage
 // then points a wireUsage at: no allocation (a helper storing the pointers
-// would make escape analysis move them all to the heap).
+// would make escape analysis move them all to the heap). The JSON is read by
+// fastDec, the request decoder's: its members refuse what encoding/json
+// would decode otherwise (a repeated key, a key equal to a field's name only
+// case-folded, an escaped key).
 type usageDecoder struct {
-	b    []byte
-	i    int
 	nums [firstDetail + (len(usageKeys)-firstDetail)*len(detailKeys)]float64
 	set  uint64 // nums present (not null)
 	dets uint8  // detail objects present (not null)
@@ -34,39 +35,60 @@ type usageDecoder struct {
 func detailNum(k, j int) int { return firstDetail + k*len(detailKeys) + j }
 
 func fastUsage(raw []byte, d *usageDecoder) bool {
-	d.b, d.i, d.set, d.dets = raw, 0, 0, 0
-	var seen uint16
-	ok := d.objectOf(usageKeys[:], func(k int, null bool) bool {
-		if seen&(1<<k) != 0 {
-			return false // a repeated key: encoding/json merges; leave it to it
-		}
-		seen |= 1 << k
-		if k < firstDetail {
-			return null || d.num(k)
-		}
-		if null {
-			return true
-		}
-		k -= firstDetail
-		d.dets |= 1 << k
-		var dseen uint8
-		return d.objectOf(detailKeys[:], func(j int, null bool) bool {
-			if dseen&(1<<j) != 0 {
-				return false
+	d.set, d.dets = 0, 0
+	fd := &fastDec{b: raw}
+	return fd.whole(func() {
+		fd.members(usageKeys[:], func(name string) {
+			k := nameIndex(usageKeys[:], name)
+			if k < firstDetail {
+				d.num(fd, k)
+				return
 			}
-			dseen |= 1 << j
-			return null || d.num(detailNum(k, j))
+			switch fd.peek() {
+			case 'n':
+				fd.literal("null")
+			case '{':
+				k -= firstDetail
+				d.dets |= 1 << k
+				fd.members(detailKeys[:], func(name string) { d.num(fd, detailNum(k, nameIndex(detailKeys[:], name))) })
+			default:
+				fd.bad = true // encoding/json: a type error
+			}
 		})
 	})
-	d.space()
-	return ok && d.i == len(d.b)
 }
 
-// num reads the number of nums[n].
-func (d *usageDecoder) num(n int) bool {
-	v, ok := d.number()
-	d.nums[n], d.set = v, d.set|1<<n
-	return ok
+// nameIndex is the index of name, one of names (the same string members
+// passed on).
+func nameIndex(names []string, name string) int {
+	for k, n := range names {
+		if n == name {
+			return k
+		}
+	}
+	return -1
+}
+
+// num reads the number (or null) at fd into nums[n].
+func (d *usageDecoder) num(fd *fastDec, n int) {
+	switch c := fd.peek(); {
+	case c == 'n':
+		fd.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		from := fd.i
+		fd.number()
+		if fd.bad {
+			return
+		}
+		v, err := strconv.ParseFloat(string(fd.b[from:fd.i]), 64)
+		if err != nil {
+			fd.bad = true // out of range: encoding/json's error
+			return
+		}
+		d.nums[n], d.set = v, d.set|1<<n
+	default:
+		fd.bad = true // encoding/json: a type error
+	}
 }
 
 // det is details object k when present, read into dets[k].
@@ -83,122 +105,4 @@ func (d *usageDecoder) ptr(n int) *float64 {
 		return nil
 	}
 	return &d.nums[n]
-}
-
-// objectOf reads an object whose known keys are keys; member reads the
-// value of keys[k] (null already consumed when null); other members must be
-// numbers, null, true or false and are skipped.
-func (d *usageDecoder) objectOf(keys []string, member func(k int, null bool) bool) bool {
-	d.space()
-	if !d.byte('{') {
-		return false
-	}
-	d.space()
-	if d.byte('}') {
-		return true
-	}
-	for {
-		key, ok := d.key()
-		if !ok {
-			return false
-		}
-		d.space()
-		if !d.byte(':') {
-			return false
-		}
-		d.space()
-		k := -1
-		for j, name := range keys {
-			if string(key) == name {
-				k = j
-				break
-			}
-		}
-		null := d.literal("null")
-		switch {
-		case k >= 0:
-			if !member(k, null) {
-				return false
-			}
-		case null || d.literal("true") || d.literal("false"):
-		default:
-			if _, ok := d.number(); !ok {
-				return false
-			}
-		}
-		d.space()
-		if d.byte('}') {
-			return true
-		}
-		if !d.byte(',') {
-			return false
-		}
-		d.space()
-	}
-}
-
-// key reads a key of [a-z0-9_] only: no other key can match a field's name
-// under encoding/json's case folding.
-func (d *usageDecoder) key() ([]byte, bool) {
-	if !d.byte('"') {
-		return nil, false
-	}
-	from := d.i
-	for d.i < len(d.b) && (d.b[d.i] >= 'a' && d.b[d.i] <= 'z' || d.b[d.i] >= '0' && d.b[d.i] <= '9' || d.b[d.i] == '_') {
-		d.i++
-	}
-	key := d.b[from:d.i]
-	return key, d.byte('"')
-}
-
-// number reads a JSON number as encoding/json does for a float64.
-func (d *usageDecoder) number() (float64, bool) {
-	from := d.i
-	d.byte('-')
-	if !d.byte('0') && !d.digits() {
-		return 0, false
-	}
-	if d.byte('.') && !d.digits() {
-		return 0, false
-	}
-	if d.byte('e') || d.byte('E') {
-		if !d.byte('+') {
-			d.byte('-')
-		}
-		if !d.digits() {
-			return 0, false
-		}
-	}
-	v, err := strconv.ParseFloat(string(d.b[from:d.i]), 64)
-	return v, err == nil
-}
-
-func (d *usageDecoder) digits() bool {
-	from := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	return d.i > from
-}
-
-func (d *usageDecoder) literal(lit string) bool {
-	if len(d.b)-d.i >= len(lit) && string(d.b[d.i:d.i+len(lit)]) == lit {
-		d.i += len(lit)
-		return true
-	}
-	return false
-}
-
-func (d *usageDecoder) byte(c byte) bool {
-	if d.i < len(d.b) && d.b[d.i] == c {
-		d.i++
-		return true
-	}
-	return false
-}
-
-func (d *usageDecoder) space() {
-	for d.i < len(d.b) && isSpace(d.b[d.i]) {
-		d.i++
-	}
 }
