@@ -2,7 +2,6 @@ package usage
 
 import (
 	"bytes"
-	"encoding/json"
 )
 
 // A minimal walker over JSON that is already known to be valid (checked by
@@ -18,8 +17,8 @@ func (m member) keyIs(b []byte, name string) bool {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw[1:len(raw)-1]) == name
 	}
-	var k string
-	return json.Unmarshal(raw, &k) == nil && k == name
+	k, ok := unquote(raw)
+	return ok && k == name
 }
 
 type object struct {

@@ -2,7 +2,6 @@ package usage
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -82,9 +81,6 @@ func memberKey(b []byte, m member) string {
 	if len(raw) > 2 && bytes.IndexByte(raw, '\\') < 0 {
 		return unsafe.String(&raw[1], len(raw)-2) //nolint:gosec // G103: a view of b, only compared and never kept, while b is not written (see above)
 	}
-	var k string
-	if json.Unmarshal(raw, &k) != nil {
-		return ""
-	}
+	k, _ := unquote(raw) // "" when it is not a string
 	return k
 }

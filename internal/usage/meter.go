@@ -2,7 +2,6 @@ package usage
 
 import (
 	"bytes"
-	"encoding/json"
 	"slices"
 	"unicode/utf8"
 )
@@ -281,18 +280,6 @@ func decodeString(raw []byte, prevRaw *[]byte, prev string) string {
 	}
 	*prevRaw = append((*prevRaw)[:0], raw...)
 	return s
-}
-
-func unquote(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
-	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), true
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err == nil
 }
 
 // dropText discards the output text and its count once exact usage makes

@@ -95,3 +95,19 @@ func hex4(b []byte) rune {
 	}
 	return r
 }
+
+// unquote decodes raw, a JSON string literal (quotes included) not known to
+// be valid, as json.Unmarshal into a string would; false when it is not one.
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	d := fastDec{b: raw}
+	if d.str(); d.bad || d.i != len(raw) {
+		return "", false
+	}
+	if s := raw[1 : len(raw)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		return string(s), true
+	}
+	return unquoteValid(raw), true
+}
