@@ -82,11 +82,6 @@ func (x *exchange) estimate(ctx context.Context) (estimate, *extprocv3.Processin
 	return e, nil
 }
 
-// priceQuote is the quote of a result whose prompt size does not matter.
-func priceQuote(tier, region string) pricing.Quote {
-	return pricing.Quote{ServiceTier: tier, Region: region}
-}
-
 // serviceTier is the tier a request is reserved at: flex and priority as
 // asked; unset, "auto" and "default" at the project's default tier.
 func (x *exchange) serviceTier(asked string) string {

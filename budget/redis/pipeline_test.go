@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -165,7 +164,7 @@ func TestPipelineCloseStrandsNoCall(t *testing.T) {
 		}
 		close(errs)
 		for err := range errs {
-			require.True(t, errors.Is(err, goredis.ErrClosed), "%v", err)
+			require.ErrorIs(t, err, goredis.ErrClosed)
 		}
 		// Once closed, even a call alone (which would go directly) fails.
 		_, err := p.run(context.Background(), incr, []string{"race"}, nil)

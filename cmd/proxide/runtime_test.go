@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"runtime/debug"
 	"testing"
@@ -15,7 +14,7 @@ import (
 // limit alone).
 func TestTuneRuntime(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(123))
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	env := func(gogc string) func(string) string {
 		return func(k string) string {
 			return map[string]string{"GOGC": gogc, "GOMEMLIMIT": "1GiB"}[k]

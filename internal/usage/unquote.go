@@ -103,7 +103,8 @@ func unquote(raw []byte) (string, bool) {
 		return "", false
 	}
 	d := fastDec{b: raw}
-	if d.str(); d.bad || d.i != len(raw) {
+	d.str()
+	if d.bad || d.i != len(raw) {
 		return "", false
 	}
 	if s := raw[1 : len(raw)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
